@@ -1,0 +1,48 @@
+# Nurture: `make run` installs and starts everything on defaults; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint format bench migration clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@bash scripts/ensure-redis
+	$(BIN)/nurture db upgrade
+	$(BIN)/nurture run
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow and not browser"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Regenerate the initial migration from the models (pre-release: one migration only).
+migration: $(STAMP)
+	rm -f migrations/versions/*.py var/migration-gen.db*
+	$(BIN)/python -c "from store.migrate import make_revision; make_revision('initial schema', 'sqlite:///var/migration-gen.db')"
+	rm -f var/migration-gen.db*
+	$(BIN)/ruff format migrations
+
+clean:
+	rm -rf $(VENV) var/*.db* var/outbox var/celerybeat-schedule* .pytest_cache .mypy_cache .ruff_cache

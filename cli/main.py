@@ -1,0 +1,136 @@
+"""The `nurture` command: web, worker, beat, run, db, and the commands each area adds."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import import_module
+
+import click
+
+from cli.common import fail, refuse_broken_course, require_services, settings_or_exit
+
+# Each module exposes click commands or groups in `COMMANDS`; areas add theirs here.
+COMMAND_MODULES = [
+    "cli.course_cmds",
+    "cli.email_cmds",
+    "cli.subscriber_cmds",
+    "cli.delivery_cmds",
+    "cli.stats_cmds",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Nurture: a self-hosted email nurture course service.
+
+    Settings come from NURTURE_* environment variables or a .env file; see .env.example.
+    """
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--debug", is_flag=True, help="Flask's reloader and debugger (development only).")
+def web(host: str, port: int, debug: bool) -> None:
+    """Serve the web app (signup, confirm, unsubscribe, tracking, admin) for development.
+
+    In production run gunicorn instead: gunicorn 'web:create_app()'.
+    """
+    settings_or_exit()
+    require_services()
+    from web import create_app
+
+    refuse_broken_course()
+    create_app().run(host=host, port=port, debug=debug, threaded=True)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a Celery worker that sends lessons and confirmations (extra args go to Celery)."""
+    settings = settings_or_exit()
+    require_services()
+    refuse_broken_course()
+    from tasks.app import celery_app
+
+    argv = [
+        "worker",
+        "--loglevel=INFO",
+        f"--pool={settings.worker_pool}",
+        f"--concurrency={settings.worker_concurrency}",
+        *ctx.args,
+    ]
+    celery_app.worker_main(argv)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Run Celery beat, which starts the lesson dispatcher periodically. Run exactly one."""
+    settings_or_exit()
+    require_services()
+    from config.settings import VAR_DIR
+    from tasks.app import celery_app
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    schedule = str(VAR_DIR / "celerybeat-schedule")
+    celery_app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *ctx.args])
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def run(host: str, port: int) -> None:
+    """Run web, worker and beat together (honcho), for development and demos."""
+    settings = settings_or_exit()
+    require_services()
+    from honcho.manager import Manager
+
+    exe = sys.argv[0] if sys.argv[0].endswith("nurture") else "nurture"
+    manager = Manager()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    manager.add_process("web", f"{exe} web --host {host} --port {port}", env=env)
+    manager.add_process("worker", f"{exe} worker", env=env)
+    manager.add_process("beat", f"{exe} beat", env=env)
+    click.echo(f"Signup page: {settings.base_url}/  (mail backend: {settings.mail_backend})")
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the Alembic migrations to NURTURE_DATABASE_URL."""
+    settings = settings_or_exit()
+    from store.db import check_database
+    from store.migrate import upgrade
+
+    problem = check_database()
+    if problem:
+        fail(f"NURTURE_DATABASE_URL: {problem}")
+    upgrade(settings.database_url, revision)
+    click.echo(f"Database at {revision}.")
+
+
+def _add_area_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_add_area_commands()
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,183 @@
+"""One typed settings object, read from NURTURE_* environment variables and an optional .env."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+# Values that mean "nobody set this yet"; production refuses to start with any of them.
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev-secret"})
+DEV_SECRET_KEY = "dev-secret"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the variable and what is expected."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; each is read as NURTURE_<NAME>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NURTURE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+
+    database_url: str = f"sqlite:///{VAR_DIR / 'nurture.db'}"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = DEV_SECRET_KEY
+
+    mail_backend: Literal["sendgrid", "outbox"] | None = None
+    sendgrid_api_key: str = ""
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout: float = Field(default=10.0, gt=0)
+    sendgrid_webhook_public_key: str = ""
+    webhook_insecure_dev: bool = False
+    webhook_max_age_seconds: int = Field(default=600, gt=0)
+    webhook_max_bytes: int = Field(default=1_000_000, gt=0)
+    outbox_dir: Path = VAR_DIR / "outbox"
+
+    from_email: str = "cursus@umoya.example"
+    from_name: str = "UMOYA"
+    reply_to: str = ""
+    unsubscribe_mailto: str = ""
+
+    timezone: str = "Europe/Amsterdam"
+    admin_password: str = ""
+    day_seconds: int = Field(default=86400, ge=1)
+
+    course: str = "rugpijn-en-training"
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit: str = "20 per minute"
+
+    send_time: str = "07:30"
+    skip_weekends: bool = False
+    first_lesson: Literal["immediately", "next_send_time"] = "immediately"
+    dispatch_interval_seconds: float = Field(default=60.0, gt=0)
+    dispatch_batch_size: int = Field(default=5000, gt=0)
+    claim_timeout_seconds: int = Field(default=300, gt=0)
+    evidence_grace_seconds: int = Field(default=120, ge=0)
+    max_send_attempts: int = Field(default=12, ge=1)
+    retry_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+
+    worker_pool: Literal["prefork", "threads", "gevent", "solo"] = "threads"
+    worker_concurrency: int = Field(default=32, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme in {"postgres", "postgresql"}:
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if scheme.startswith("postgresql+") or scheme.startswith("sqlite"):
+            return value
+        raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST/DB")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
+            raise ValueError("expected redis://HOST:PORT/DB")
+        return value
+
+    @field_validator("base_url", "sendgrid_host")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("expected an absolute http(s):// URL")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone such as Europe/Amsterdam") from exc
+        return value
+
+    @field_validator("send_time")
+    @classmethod
+    def _check_send_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError("expected a local time as HH:MM, such as 07:30")
+        return f"{int(hours):02d}:{int(minutes):02d}"
+
+    @model_validator(mode="after")
+    def _default_backend_and_secrets(self) -> Settings:
+        if self.mail_backend is None:
+            self.mail_backend = "sendgrid" if self.sendgrid_api_key else "outbox"
+        if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
+            raise ValueError(
+                "NURTURE_SENDGRID_API_KEY: required when NURTURE_MAIL_BACKEND is sendgrid"
+            )
+        if self.env == "production":
+            for name in ("secret_key", "admin_password"):
+                if getattr(self, name).strip().lower() in PLACEHOLDER_SECRETS:
+                    raise ValueError(
+                        f"NURTURE_{name.upper()}: set a real secret in production "
+                        "(it is missing or a placeholder)"
+                    )
+            if not self.base_url.startswith("https://"):
+                raise ValueError("NURTURE_BASE_URL: production links must be https://")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the default subscriber time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Turn pydantic's report into one line per variable: NURTURE_NAME: what is expected."""
+    lines = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"]:
+            name = "NURTURE_" + str(error["loc"][0]).upper()
+            lines.append(f"{name}: {message}")
+        else:
+            lines.append(message)
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, raising ConfigError with a one-line message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings so the next call re-reads the environment (tests, CLI)."""
+    get_settings.cache_clear()

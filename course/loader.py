@@ -1,0 +1,241 @@
+"""The course loader: reads a course folder once per process and hands out typed lessons."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTENT_DIR = Path(__file__).resolve().parent / "content"
+
+COURSE_KEYS_REQUIRED = {"title", "language", "sender_name", "clinic", "cta", "confirmation"}
+COURSE_KEYS_OPTIONAL = {"welcome", "cadence", "consent"}
+CLINIC_KEYS = {"name", "postal_address", "website"}
+CTA_KEYS = {"url", "label", "text"}
+CONFIRMATION_KEYS = {"subject", "preheader", "intro", "button", "outro"}
+CONSENT_KEYS = {"version", "text"}
+CADENCE_KEYS = {"send_time", "skip_weekends", "timezone"}
+LESSON_KEYS_REQUIRED = {"day", "subject", "preheader"}
+LESSON_KEYS_OPTIONAL = {"teaser", "title"}
+
+
+class CourseError(Exception):
+    """A course folder is broken; the message names the file (and line where known)."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One day's email: front matter plus the Markdown body (the article's own text)."""
+
+    day: int
+    subject: str
+    preheader: str
+    body: str
+    path: Path
+    title: str = ""
+    teaser: str = ""
+    body_line: int = 1
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course: its settings from course.toml and its lessons in day order."""
+
+    slug: str
+    path: Path
+    title: str
+    language: str
+    sender_name: str
+    clinic_name: str
+    postal_address: str
+    clinic_website: str
+    cta_url: str
+    cta_label: str
+    cta_text: str
+    confirmation: dict[str, str]
+    welcome: str
+    consent_version: str
+    consent_text: str
+    send_time: str | None
+    skip_weekends: bool | None
+    timezone: str | None
+    lessons: tuple[Lesson, ...] = field(default_factory=tuple)
+
+    @property
+    def days(self) -> int:
+        """Return how many lessons the course has."""
+        return len(self.lessons)
+
+    def lesson(self, day: int) -> Lesson:
+        """Return the lesson for DAY (1-based)."""
+        if not 1 <= day <= len(self.lessons):
+            raise KeyError(f"{self.slug} has no day {day}")
+        return self.lessons[day - 1]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CourseError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise CourseError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _check_keys(
+    path: Path, where: str, data: dict[str, Any], required: set[str], optional: set[str]
+) -> None:
+    missing = sorted(required - data.keys())
+    if missing:
+        raise CourseError(f"{path}: {where} is missing {', '.join(missing)}")
+    unknown = sorted(data.keys() - required - optional)
+    if unknown:
+        allowed = ", ".join(sorted(required | optional))
+        raise CourseError(f"{path}: {where} has unknown key {', '.join(unknown)} (allowed: {allowed})")
+
+
+def _section(path: Path, data: dict[str, Any], name: str, keys: set[str], required: set[str]) -> dict[str, Any]:
+    section = data.get(name, {})
+    if not isinstance(section, dict):
+        raise CourseError(f"{path}: [{name}] must be a table")
+    _check_keys(path, f"[{name}]", section, required, keys - required)
+    for key, value in section.items():
+        if not isinstance(value, (str, bool)):
+            raise CourseError(f"{path}: [{name}] {key} must be text")
+    return section
+
+
+def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
+    """Split '---' YAML front matter from a Markdown body; return (meta, body, body's first line)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise CourseError(f"{path}:1: front matter missing (the file must start with ---)")
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "---":
+            break
+    else:
+        raise CourseError(f"{path}:1: front matter is not closed with ---")
+    try:
+        meta = yaml.safe_load("".join(lines[1:index])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CourseError(f"{path}:{line}: broken front matter: {problem}") from None
+    if not isinstance(meta, dict):
+        raise CourseError(f"{path}:2: front matter must be key: value lines")
+    return meta, "".join(lines[index + 1 :]), index + 2
+
+
+def load_lesson(path: Path) -> Lesson:
+    """Parse one lesson file, checking its front matter."""
+    meta, body, body_line = split_front_matter(path, _read_text(path))
+    _check_keys(path, "front matter", meta, LESSON_KEYS_REQUIRED, LESSON_KEYS_OPTIONAL)
+    day = meta["day"]
+    if not isinstance(day, int) or isinstance(day, bool) or day < 1:
+        raise CourseError(f"{path}: front matter day must be a whole number from 1")
+    for key in ("subject", "preheader", "teaser", "title"):
+        value = meta.get(key, "")
+        if not isinstance(value, str):
+            raise CourseError(f"{path}: front matter {key} must be text")
+    if not meta["subject"].strip():
+        raise CourseError(f"{path}: front matter subject is empty")
+    return Lesson(
+        day=day,
+        subject=meta["subject"].strip(),
+        preheader=str(meta["preheader"]).strip(),
+        teaser=str(meta.get("teaser", "")).strip(),
+        title=str(meta.get("title", "")).strip(),
+        body=body.strip() + "\n",
+        path=path,
+        body_line=body_line,
+    )
+
+
+def _order_lessons(folder: Path, lessons: list[Lesson]) -> tuple[Lesson, ...]:
+    if not lessons:
+        raise CourseError(f"{folder}: no lesson files (*.md)")
+    by_day: dict[int, Lesson] = {}
+    for lesson in lessons:
+        if lesson.day in by_day:
+            raise CourseError(
+                f"{lesson.path}: duplicate day {lesson.day} (also in {by_day[lesson.day].path.name})"
+            )
+        by_day[lesson.day] = lesson
+    for expected in range(1, len(by_day) + 1):
+        if expected not in by_day:
+            raise CourseError(f"{folder}: day {expected} is missing (days must run 1..{len(by_day)})")
+    return tuple(by_day[day] for day in sorted(by_day))
+
+
+def load_course_from(folder: Path) -> Course:
+    """Parse a course folder (course.toml plus one Markdown file per lesson) without caching."""
+    folder = Path(folder)
+    toml_path = folder / "course.toml"
+    if not toml_path.exists():
+        raise CourseError(f"{toml_path}: missing (every course folder needs one)")
+    try:
+        data = tomllib.loads(_read_text(toml_path))
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseError(f"{toml_path}: broken TOML: {exc}") from None
+    _check_keys(toml_path, "course.toml", data, COURSE_KEYS_REQUIRED, COURSE_KEYS_OPTIONAL)
+    clinic = _section(toml_path, data, "clinic", CLINIC_KEYS, {"name", "postal_address"})
+    cta = _section(toml_path, data, "cta", CTA_KEYS, {"url", "label"})
+    confirmation = _section(
+        toml_path, data, "confirmation", CONFIRMATION_KEYS, {"subject", "preheader", "intro"}
+    )
+    consent = _section(toml_path, data, "consent", CONSENT_KEYS, set())
+    cadence = _section(toml_path, data, "cadence", CADENCE_KEYS, set())
+    lessons = [load_lesson(path) for path in sorted(folder.glob("*.md"))]
+    return Course(
+        slug=folder.name,
+        path=folder,
+        title=str(data["title"]),
+        language=str(data["language"]),
+        sender_name=str(data["sender_name"]),
+        clinic_name=clinic["name"],
+        postal_address=clinic["postal_address"],
+        clinic_website=clinic.get("website", ""),
+        cta_url=cta["url"],
+        cta_label=cta["label"],
+        cta_text=cta.get("text", ""),
+        confirmation={key: str(value) for key, value in confirmation.items()},
+        welcome=str(data.get("welcome", "")).strip(),
+        consent_version=str(consent.get("version", "1")),
+        consent_text=str(consent.get("text", "")),
+        send_time=cadence.get("send_time"),
+        skip_weekends=cadence.get("skip_weekends"),
+        timezone=cadence.get("timezone"),
+        lessons=_order_lessons(folder, lessons),
+    )
+
+
+def course_folder(slug: str) -> Path:
+    """Return the content folder of SLUG, refusing names that could leave the content dir."""
+    if not slug or "/" in slug or "\\" in slug or slug.startswith("."):
+        raise CourseError(f"{slug!r}: not a course name")
+    folder = CONTENT_DIR / slug
+    if not folder.is_dir():
+        known = ", ".join(list_courses()) or "none"
+        raise CourseError(f"{folder}: no such course (known: {known})")
+    return folder
+
+
+def list_courses() -> list[str]:
+    """Return the slugs of every course folder."""
+    if not CONTENT_DIR.is_dir():
+        return []
+    return sorted(p.name for p in CONTENT_DIR.iterdir() if (p / "course.toml").exists())
+
+
+@lru_cache(maxsize=16)
+def load_course(slug: str | None = None) -> Course:
+    """Return the course SLUG (default: NURTURE_COURSE), parsed once per process."""
+    from config import get_settings
+
+    return load_course_from(course_folder(slug or get_settings().course))
+

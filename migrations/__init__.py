@@ -1,0 +1,1 @@
+"""Nurture migrations package."""

@@ -1,0 +1,111 @@
+"""Engine and session factory: one engine per process, SQLite tuned so web, workers and beat share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import get_settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside one writer; busy_timeout makes writers wait, not fail."""
+    # Let SQLAlchemy issue BEGIN itself, so BEGIN IMMEDIATE below takes effect.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    """Take SQLite's write lock at BEGIN, so a read-then-write transaction never deadlocks."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for URL with the per-dialect settings the service relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
+        event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        # Thread-pool workers run many sends at once; each needs its own connection.
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 60)
+    return create_engine(url, **kwargs)
+
+
+@lru_cache(maxsize=4)
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine() -> Engine:
+    """Return the process-wide engine for the configured database."""
+    return _engine_for(get_settings().database_url)
+
+
+@lru_cache(maxsize=4)
+def _sessionmaker_for(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine_for(url), expire_on_commit=False)
+
+
+def session_factory() -> sessionmaker[Session]:
+    """Return the sessionmaker bound to the configured database."""
+    return _sessionmaker_for(get_settings().database_url)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """Open a session, commit on success, roll back on error."""
+    session = session_factory()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_engines() -> None:
+    """Close pooled connections (after fork, and between tests that switch databases)."""
+    for engine in [_engine_for(url) for url in _cached_urls()]:
+        engine.dispose()
+    _engine_for.cache_clear()
+    _sessionmaker_for.cache_clear()
+
+
+def _cached_urls() -> list[str]:
+    # lru_cache keeps no public key list; the settings URL is the only one we open in practice.
+    return [get_settings().database_url] if _engine_for.cache_info().currsize else []
+
+
+def check_database() -> str | None:
+    """Return None when the database answers, else a one-line reason."""
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"database unreachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None

@@ -1,0 +1,30 @@
+"""Apply and create Alembic migrations without an alembic.ini: the URL comes from settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from config import get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Build an Alembic config pointing at our migrations and the given (or configured) URL."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url or get_settings().database_url)
+    return config
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database schema up to REVISION."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def make_revision(message: str, url: str) -> None:
+    """Autogenerate a migration by comparing the models with the database at URL."""
+    command.revision(alembic_config(url), message=message, autogenerate=True)

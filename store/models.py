@@ -1,0 +1,258 @@
+"""The tables: subscribers, enrollments, deliveries, email events and the webhook inbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# SQLite has no 64-bit autoincrement BIGINT; INTEGER PRIMARY KEY is its rowid and is 64-bit anyway.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Store aware UTC datetimes; SQLite hands back naive ones, so re-attach UTC on load."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Refuse naive datetimes so no local time sneaks into the database."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with one naming convention, so Alembic names constraints stably."""
+
+    type_annotation_map = {datetime: UtcDateTime}
+
+
+Base.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class SubscriberStatus:
+    """Subscriber states: pending until confirmed; the last three stop all mail."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"
+    FORGOTTEN = "forgotten"
+
+
+class EnrollmentStatus:
+    """Enrollment states; only active ones are ever due."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class DeliveryState:
+    """Delivery states: queued -> sending -> sent, or failed / skipped."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Subscriber(Base):
+    """A person who signed up; personal data lives only here and is erased on forget."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.PENDING)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    course_slug: Mapped[str] = mapped_column(String(100))
+    signup_source: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    confirmation_sent_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    consent_at: Mapped[datetime | None]
+    consent_version: Mapped[str | None] = mapped_column(String(40))
+    consent_ip_hash: Mapped[str | None] = mapped_column(String(64))
+    unsubscribed_at: Mapped[datetime | None]
+    suppressed_at: Mapped[datetime | None]
+    suppression_reason: Mapped[str | None] = mapped_column(String(40))
+    forgotten_at: Mapped[datetime | None]
+
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
+
+    __table_args__ = (Index(None, "created_at"),)
+
+
+class Enrollment(Base):
+    """One run of a course for a subscriber; next_due_at says when the next lesson is due."""
+
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    course_slug: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default=EnrollmentStatus.ACTIVE)
+    next_day: Mapped[int] = mapped_column(Integer, default=1)
+    next_due_at: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    paused_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="enrollments")
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="enrollment")
+
+    __table_args__ = (
+        # The dispatcher's one query: active enrollments by due time. Partial, so its size
+        # follows what can become due, not every enrollment ever made.
+        Index(
+            "ix_enrollments_due",
+            "next_due_at",
+            postgresql_where=text("status = 'active' AND next_due_at IS NOT NULL"),
+            sqlite_where=text("status = 'active' AND next_due_at IS NOT NULL"),
+        ),
+        Index(None, "subscriber_id"),
+    )
+
+
+class Delivery(Base):
+    """One lesson for one enrollment; unique per (enrollment, day), it is the truth of a send."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    course_slug: Mapped[str] = mapped_column(String(100))
+    day: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    not_before: Mapped[datetime]
+    enqueued_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    first_opened_at: Mapped[datetime | None]
+    human_opens: Mapped[int] = mapped_column(Integer, default=0)
+    machine_opens: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+
+    enrollment: Mapped[Enrollment] = relationship(back_populates="deliveries")
+
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "day"),
+        # Work the dispatcher (re)enqueues: queued rows by time, and claims that may be stale.
+        Index(
+            "ix_deliveries_queued",
+            "not_before",
+            postgresql_where=text("state = 'queued'"),
+            sqlite_where=text("state = 'queued'"),
+        ),
+        Index(
+            "ix_deliveries_sending",
+            "claimed_at",
+            postgresql_where=text("state = 'sending'"),
+            sqlite_where=text("state = 'sending'"),
+        ),
+        Index(None, "subscriber_id"),
+        Index(None, "course_slug", "day", "state"),
+    )
+
+
+class EmailEvent(Base):
+    """Something that happened to a sent email: a SendGrid event, an open or a click."""
+
+    __tablename__ = "email_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(String(20))
+    sg_event_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    course_slug: Mapped[str | None] = mapped_column(String(100))
+    day: Mapped[int | None] = mapped_column(Integer)
+    machine: Mapped[bool] = mapped_column(Boolean, default=False)
+    url: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index(None, "delivery_id", "kind"),
+        Index(None, "subscriber_id"),
+        Index(None, "course_slug", "day", "kind"),
+        Index(None, "occurred_at"),
+    )
+
+
+class WebhookBatch(Base):
+    """A raw, verified webhook body kept until processed, so no event is lost if workers are down."""
+
+    __tablename__ = "webhook_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    body: Mapped[Any] = mapped_column(JSON)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "ix_webhook_batches_pending",
+            "received_at",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
+    )
+
+
+class Counter(Base):
+    """Anonymous counts that outlive erased subscribers (GDPR forget keeps the numbers)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,1 @@
+"""Nurture subscribers package."""

@@ -1,0 +1,1 @@
+"""Nurture tracking package."""

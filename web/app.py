@@ -1,0 +1,48 @@
+"""App factory: settings, blueprints, extensions, security headers."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from flask import Flask
+
+from config import Settings, get_settings
+
+# Each blueprint module exposes `bp`; optional `init_app(app)` wires its extensions.
+BLUEPRINT_MODULES = ["web.health", "web.public", "web.tracking", "web.webhooks", "web.admin"]
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Create the Flask app for SETTINGS (default: from the environment)."""
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        NURTURE=settings,
+        MAX_CONTENT_LENGTH=max(settings.webhook_max_bytes, 256 * 1024),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+    )
+    app.config.update(overrides)
+    from web import security
+
+    security.init_app(app)
+    for name in BLUEPRINT_MODULES:
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+        app.register_blueprint(module.bp)
+    return app
+
+
+def nurture_settings(app: Flask) -> Settings:
+    """Return the settings an app was created with."""
+    settings: Settings = app.config["NURTURE"]
+    return settings
