@@ -1,1 +1,1 @@
-"""Nurture emails package."""
+"""Email rendering, the message model, signed link tokens and the delivery backends."""
