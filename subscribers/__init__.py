@@ -1,1 +1,1 @@
-"""Nurture subscribers package."""
+"""Subscribers: signup, double opt-in, unsubscribe, suppression, pause/resume and privacy."""
