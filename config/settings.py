@@ -16,7 +16,7 @@ VAR_DIR = PROJECT_ROOT / "var"
 
 # Values that mean "nobody set this yet"; production refuses to start with any of them.
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev-secret"})
-DEV_SECRET_KEY = "dev-secret"
+DEV_SECRET_KEY = "dev-secret"  # noqa: S105 (development only; production refuses it)
 
 
 class ConfigError(Exception):

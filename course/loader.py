@@ -95,10 +95,14 @@ def _check_keys(
     unknown = sorted(data.keys() - required - optional)
     if unknown:
         allowed = ", ".join(sorted(required | optional))
-        raise CourseError(f"{path}: {where} has unknown key {', '.join(unknown)} (allowed: {allowed})")
+        raise CourseError(
+            f"{path}: {where} has unknown key {', '.join(unknown)} (allowed: {allowed})"
+        )
 
 
-def _section(path: Path, data: dict[str, Any], name: str, keys: set[str], required: set[str]) -> dict[str, Any]:
+def _section(
+    path: Path, data: dict[str, Any], name: str, keys: set[str], required: set[str]
+) -> dict[str, Any]:
     section = data.get(name, {})
     if not isinstance(section, dict):
         raise CourseError(f"{path}: [{name}] must be a table")
@@ -110,7 +114,7 @@ def _section(path: Path, data: dict[str, Any], name: str, keys: set[str], requir
 
 
 def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
-    """Split '---' YAML front matter from a Markdown body; return (meta, body, body's first line)."""
+    """Split '---' YAML front matter from Markdown; return (meta, body, body's first line)."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         raise CourseError(f"{path}:1: front matter missing (the file must start with ---)")
@@ -163,12 +167,15 @@ def _order_lessons(folder: Path, lessons: list[Lesson]) -> tuple[Lesson, ...]:
     for lesson in lessons:
         if lesson.day in by_day:
             raise CourseError(
-                f"{lesson.path}: duplicate day {lesson.day} (also in {by_day[lesson.day].path.name})"
+                f"{lesson.path}: duplicate day {lesson.day} "
+                f"(also in {by_day[lesson.day].path.name})"
             )
         by_day[lesson.day] = lesson
     for expected in range(1, len(by_day) + 1):
         if expected not in by_day:
-            raise CourseError(f"{folder}: day {expected} is missing (days must run 1..{len(by_day)})")
+            raise CourseError(
+                f"{folder}: day {expected} is missing (days must run 1..{len(by_day)})"
+            )
     return tuple(by_day[day] for day in sorted(by_day))
 
 
@@ -238,4 +245,3 @@ def load_course(slug: str | None = None) -> Course:
     from config import get_settings
 
     return load_course_from(course_folder(slug or get_settings().course))
-

@@ -1,4 +1,4 @@
-"""Engine and session factory: one engine per process, SQLite tuned so web, workers and beat share it."""
+"""Engine and sessions: one engine per process; SQLite tuned so web, workers and beat share it."""
 
 from __future__ import annotations
 

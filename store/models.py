@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -49,7 +49,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     """Declarative base with one naming convention, so Alembic names constraints stably."""
 
-    type_annotation_map = {datetime: UtcDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
 
 
 Base.metadata.naming_convention = {
@@ -230,7 +230,7 @@ class EmailEvent(Base):
 
 
 class WebhookBatch(Base):
-    """A raw, verified webhook body kept until processed, so no event is lost if workers are down."""
+    """A verified webhook body, kept until processed so no event is lost while workers are down."""
 
     __tablename__ = "webhook_batches"
 

@@ -1,4 +1,4 @@
-"""Stop all mail to a subscriber at once: the one path unsubscribes, bounces and complaints share."""
+"""Stop all mail to a subscriber at once: one path for unsubscribes, bounces and complaints."""
 
 from __future__ import annotations
 

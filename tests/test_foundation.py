@@ -94,8 +94,12 @@ def test_schema_round_trip_and_unique_delivery(settings):
         session.flush()
         session.add(
             Delivery(
-                enrollment_id=enrollment.id, subscriber_id=subscriber.id, course_slug="c",
-                day=1, created_at=now, not_before=now,
+                enrollment_id=enrollment.id,
+                subscriber_id=subscriber.id,
+                course_slug="c",
+                day=1,
+                created_at=now,
+                not_before=now,
             )
         )
     with session_scope() as session:
@@ -106,8 +110,12 @@ def test_schema_round_trip_and_unique_delivery(settings):
     with pytest.raises(IntegrityError), session_scope() as session:
         session.add(
             Delivery(
-                enrollment_id=enrollment_id, subscriber_id=loaded.id, course_slug="c",
-                day=1, created_at=now, not_before=now,
+                enrollment_id=enrollment_id,
+                subscriber_id=loaded.id,
+                course_slug="c",
+                day=1,
+                created_at=now,
+                not_before=now,
             )
         )
 

@@ -1,4 +1,4 @@
-"""Security headers on every response: a strict CSP (nothing from a CDN), no framing, no sniffing."""
+"""Security headers on every response: a strict CSP (no CDN), no framing, no sniffing."""
 
 from __future__ import annotations
 
