@@ -93,7 +93,9 @@ def run(host: str, port: int) -> None:
     manager.add_process("web", f"{exe} web --host {host} --port {port}", env=env)
     manager.add_process("worker", f"{exe} worker", env=env)
     manager.add_process("beat", f"{exe} beat", env=env)
-    click.echo(f"Signup page: {settings.base_url}/  (mail backend: {settings.mail_backend})")
+    click.echo(f"Signup page: http://{host}:{port}/  (mail backend: {settings.mail_backend})")
+    if settings.mail_backend == "outbox":
+        click.echo(f"Mail goes to the outbox folder: {settings.outbox_dir}")
     manager.loop()
     sys.exit(manager.returncode)
 

@@ -1,16 +1,35 @@
-"""Celery settings, written out so every delivery guarantee is visible and explained."""
+"""Celery settings, written out so every delivery guarantee is visible and explained.
+
+The database, not Celery, is the source of truth for lessons: a delivery row is claimed
+before sending, and the dispatcher re-enqueues rows whose message went missing. So Celery
+only has to be at-least-once; every duplicate it may produce is stopped by the row claim.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kombu import Queue
+
 from config.settings import Settings
 
-# Tasks must finish far inside the visibility timeout, or Redis hands them to a second worker.
-# A send is one HTTP call with a 10 s timeout, so the hard limit below sits far under it.
+# Redis hands an unacknowledged message to another worker after this long. It must exceed
+# the longest task by far, or a slow task runs twice at once. A send is one HTTP call with a
+# 10 s timeout; a dispatcher pass is bounded to half its interval. We never use ETA or
+# countdown tasks (Redis redelivers those past this timeout, again and again), so nothing
+# legitimately waits in Redis this long. Messages of a SIGKILLed worker also come back only
+# after this timeout; the dispatcher's own re-enqueue (after claim_timeout) is what
+# recovers them in practice, and the late copies then find their rows already claimed.
 VISIBILITY_TIMEOUT_SECONDS = 3600
+# Only the prefork pool enforces these; our default thread pool cannot interrupt a thread.
+# There, the HTTP timeout bounds a send and claim_timeout_seconds (300 s by default) is the
+# backstop that settles a stuck claim by evidence.
 TASK_SOFT_TIME_LIMIT_SECONDS = 60
 TASK_TIME_LIMIT_SECONDS = 90
+# The dispatcher runs on its own queue, so a backlog of 10,000 sends never delays the pass
+# that settles stale claims and enqueues retries. Workers consume both queues.
+DEFAULT_QUEUE = "celery"
+DISPATCH_QUEUE = "dispatch"
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
@@ -28,15 +47,22 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # Acknowledge after the task returns (at-least-once). Duplicates are harmless because
         # every send claims its delivery row first; losing a task would not be.
         "task_acks_late": True,
-        # A worker child killed mid-task puts its message back instead of acking it.
-        # The row claim stops a loop of resends; a stale claim is resolved by evidence.
+        # A prefork child killed mid-task puts its message back instead of acking it. The row
+        # claim stops a loop of resends; a stale claim is settled by evidence.
         "task_reject_on_worker_lost": True,
-        # One message reserved per thread at a time: with acks_late, a prefetched message
-        # waits unacknowledged and counts against the visibility timeout.
+        # With acks_late, a worker that loses its broker connection can't ack what it is
+        # running; cancelling those tasks lets the redelivered copies be the ones that count.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Reserve one message per pool slot: with acks_late a prefetched message waits
+        # unacknowledged, counts against the visibility timeout, and is stranded on a worker
+        # that dies. The thread pool's concurrency already keeps enough sends in flight.
         "worker_prefetch_multiplier": 1,
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         "task_soft_time_limit": TASK_SOFT_TIME_LIMIT_SECONDS,
         "task_time_limit": TASK_TIME_LIMIT_SECONDS,
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_queues": (Queue(DEFAULT_QUEUE), Queue(DISPATCH_QUEUE)),
+        "task_routes": {"tasks.dispatch.dispatch_due": {"queue": DISPATCH_QUEUE}},
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "timezone": "UTC",

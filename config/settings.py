@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     course: str = "rugpijn-en-training"
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit: str = "20 per minute"
+    # DNS look-up of the signup address's domain (MX); off by default, so tests need no DNS.
+    check_email_deliverability: bool = False
 
     send_time: str = "07:30"
     skip_weekends: bool = False

@@ -79,7 +79,8 @@ class Course:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8")
+        # utf-8-sig: editors on Windows save a BOM, which would hide the leading ---.
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CourseError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
@@ -92,7 +93,7 @@ def _check_keys(
     missing = sorted(required - data.keys())
     if missing:
         raise CourseError(f"{path}: {where} is missing {', '.join(missing)}")
-    unknown = sorted(data.keys() - required - optional)
+    unknown = sorted(str(key) for key in data.keys() - required - optional)
     if unknown:
         allowed = ", ".join(sorted(required | optional))
         raise CourseError(

@@ -40,14 +40,25 @@ class SendError(Exception):
 
 
 class RetryableSendError(SendError):
-    """A passing failure (429, 5xx, timeout): try again after retry_after seconds if given."""
+    """A passing failure (429, 5xx, timeout): try again after retry_after seconds if given.
+
+    maybe_sent is True when the request may have reached the provider before the failure
+    (a timeout or dropped connection while waiting for the answer): resending blindly could
+    deliver twice, so check for webhook evidence first.
+    """
 
     def __init__(
-        self, message: str, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        maybe_sent: bool = False,
     ) -> None:
-        """Keep when the provider said to come back."""
+        """Keep when the provider said to come back, and whether the mail may have gone."""
         super().__init__(message, status)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class PermanentSendError(SendError):

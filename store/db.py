@@ -40,6 +40,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if "poolclass" not in kwargs:
+            # Thread-pool workers hold one connection per send in flight (as on PostgreSQL).
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 60)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )

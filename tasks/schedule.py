@@ -30,11 +30,19 @@ class Cadence:
         return self.day_seconds < FULL_DAY_SECONDS
 
 
-def cadence_for(settings: Settings, course: Course | None = None, timezone: str | None = None) -> Cadence:
-    """Combine settings, the course's [cadence] and the subscriber's time zone (most specific wins)."""
+def cadence_for(
+    settings: Settings, course: Course | None = None, timezone: str | None = None
+) -> Cadence:
+    """Combine settings, the course's [cadence] and the subscriber's zone (most specific wins)."""
     send_time = (course.send_time if course and course.send_time else None) or settings.send_time
-    skip = course.skip_weekends if course and course.skip_weekends is not None else settings.skip_weekends
-    zone_name = timezone or (course.timezone if course and course.timezone else None) or settings.timezone
+    skip = (
+        course.skip_weekends
+        if course and course.skip_weekends is not None
+        else settings.skip_weekends
+    )
+    zone_name = (
+        timezone or (course.timezone if course and course.timezone else None) or settings.timezone
+    )
     hours, minutes = (int(part) for part in send_time.split(":"))
     return Cadence(
         zone=ZoneInfo(zone_name),
@@ -56,7 +64,9 @@ def _at_send_time(day: date, cadence: Cadence) -> datetime:
     return local.astimezone(UTC)
 
 
-def next_send_time(after: datetime, cadence: Cadence, *, earliest_day: date | None = None) -> datetime:
+def next_send_time(
+    after: datetime, cadence: Cadence, *, earliest_day: date | None = None
+) -> datetime:
     """Return the first send time strictly after AFTER, on or after EARLIEST_DAY, on a send day."""
     day = earliest_day or after.astimezone(cadence.zone).date()
     for _ in range(14):
@@ -75,7 +85,7 @@ def first_due_at(confirmed_at: datetime, cadence: Cadence) -> datetime:
 
 
 def next_due_after(sent_at: datetime, cadence: Cadence) -> datetime:
-    """Return when the lesson after one sent at SENT_AT is due: the next calendar day's send time."""
+    """Return when the lesson after one sent at SENT_AT is due: next calendar day, send time."""
     if cadence.compressed:
         return sent_at + timedelta(seconds=cadence.day_seconds)
     tomorrow = sent_at.astimezone(cadence.zone).date() + timedelta(days=1)

@@ -119,3 +119,13 @@ def settings(
     clock.set_clock(None)
     dispose_engines()
     reset_settings_cache()
+
+
+@pytest.fixture
+def fake_sendgrid() -> Iterator[object]:
+    """Run the fake SendGrid server (tests/fake_sendgrid.py) for one test."""
+    from fake_sendgrid import FakeSendGrid
+
+    server = FakeSendGrid(api_key="test-sendgrid-key").start()
+    yield server
+    server.stop()

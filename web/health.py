@@ -34,3 +34,9 @@ def healthz() -> ResponseReturnValue:
     status = {name: ("ok" if problem is None else problem) for name, problem in problems.items()}
     healthy = all(problem is None for problem in problems.values())
     return jsonify(status="ok" if healthy else "down", checks=status), 200 if healthy else 503
+
+
+@bp.get("/ping")
+def ping() -> ResponseReturnValue:
+    """Answer a constant, touching nothing: the baseline the pixel benchmark compares against."""
+    return "pong", 200, {"Content-Type": "text/plain; charset=utf-8"}

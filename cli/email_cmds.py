@@ -1,0 +1,81 @@
+"""`nurture send-test`: send a lesson or the confirmation to an address, for the clinic to proof."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import fail, settings_or_exit
+
+TEST_CONFIRM_PATH = "/confirm/voorbeeld"
+
+
+@click.command("send-test")
+@click.option("--to", "address", required=True, help="Address to send the proof to.")
+@click.option("--day", type=int, default=None, help="Lesson day to send (default 1).")
+@click.option("--confirm", is_flag=True, help="Send the double opt-in confirmation instead.")
+@click.option("--name", "first_name", default="Anna", show_default=True, help="First name used.")
+@click.option("--course", "slug", default=None, help="Course to use (default NURTURE_COURSE).")
+@click.option(
+    "--course-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Proof a course folder that is not installed yet (overrides --course).",
+)
+def send_test(
+    address: str,
+    day: int | None,
+    confirm: bool,
+    first_name: str,
+    slug: str | None,
+    course_dir: Path | None,
+) -> None:
+    """Send one lesson (or the confirmation) through the configured mail backend.
+
+    It is a proof: the subject starts with [Proef], links go straight to their targets,
+    there is no open pixel, and the unsubscribe and confirm links are placeholders.
+    Nothing is written to the database.
+    """
+    settings = settings_or_exit()
+    if confirm and day is not None:
+        fail("use either --day N or --confirm, not both")
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        address = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        fail(f"--to {address!r}: {exc}")
+
+    from course.loader import CourseError, load_course, load_course_from
+    from emails.backends import get_backend
+    from emails.message import SendError
+    from emails.render import Recipient, render_confirmation_email, render_lesson_email
+
+    try:
+        course = load_course_from(course_dir) if course_dir else load_course(slug)
+    except CourseError as exc:
+        fail(f"course: {exc}")
+    recipient = Recipient(subscriber_id=0, email=address, first_name=first_name, preview=True)
+    if confirm:
+        confirm_url = settings.base_url + TEST_CONFIRM_PATH
+        message = render_confirmation_email(course, recipient, confirm_url)
+        what = "confirmation"
+    else:
+        day = 1 if day is None else day
+        if not 1 <= day <= course.days:
+            fail(f"--day {day}: {course.slug} has days 1 to {course.days}")
+        message = render_lesson_email(course, day, recipient)
+        what = f"day {day}"
+    try:
+        result = get_backend().send(message)
+    except SendError as exc:
+        fail(f"{settings.mail_backend} did not accept the message: {exc}", code=1)
+    where = f" (outbox: {settings.outbox_dir})" if settings.mail_backend == "outbox" else ""
+    click.echo(
+        f"Sent {what} of {course.slug} to {address} via {settings.mail_backend}"
+        f"{where}; message id {result.message_id}"
+    )
+
+
+COMMANDS = [send_test]

@@ -1,0 +1,78 @@
+"""`nurture stats`: the dashboard's funnel as a table in the terminal."""
+
+from __future__ import annotations
+
+import click
+
+from cli.common import fail, settings_or_exit
+
+
+@click.command()
+@click.option(
+    "--course", "course_slug", default=None, help="Course slug [default: NURTURE_COURSE]."
+)
+def stats(course_slug: str | None) -> None:
+    """Print the funnel: signups, confirmed, per lesson sent to clicks, completed."""
+    settings = settings_or_exit()
+    from rich.console import Console
+    from rich.table import Table
+
+    from store.db import check_database, session_scope
+    from tracking.ingest import process_pending_batches
+    from tracking.stats import funnel
+
+    problem = check_database()
+    if problem:
+        fail(f"NURTURE_DATABASE_URL: {problem}")
+    try:
+        # Numbers include webhook batches and opens not yet applied by a worker.
+        process_pending_batches(limit=1000)
+    except Exception as exc:
+        click.echo(f"nurture: pending tracking data not applied ({exc})", err=True)
+    slug = course_slug or settings.course
+    with session_scope() as session:
+        numbers = funnel(session, slug)
+    console = Console()
+    console.print(
+        f"[bold]{slug}[/]: {numbers.signups} aanmeldingen, {numbers.confirmed} bevestigd, "
+        f"{numbers.completed} alle lessen ontvangen"
+    )
+    table = Table(title="Per les")
+    for heading in (
+        "Les",
+        "Verzonden",
+        "Afgeleverd",
+        "Geopend (mens)",
+        "Geopend (machine)",
+        "Geklikt",
+        "Afmeldingen",
+        "Bounces",
+        "Klachten",
+    ):
+        table.add_column(heading, justify="left" if heading == "Les" else "right")
+    for lesson in numbers.lessons:
+        table.add_row(
+            f"Dag {lesson.day}",
+            *(
+                str(value)
+                for value in (
+                    lesson.sent,
+                    lesson.delivered,
+                    lesson.human_opened,
+                    lesson.machine_opened,
+                    lesson.clicked,
+                    lesson.unsubscribes,
+                    lesson.bounces,
+                    lesson.complaints,
+                )
+            ),
+        )
+    console.print(table)
+    rate = f"{numbers.complaint_rate * 100:.2f}%"
+    if numbers.complaint_warning:
+        console.print(f"[bold red]Let op: klachtpercentage {rate} (Gmail blokkeert vanaf 0,3%)[/]")
+    else:
+        console.print(f"Klachtpercentage: {rate}")
+
+
+COMMANDS = [stats]

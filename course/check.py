@@ -1,0 +1,277 @@
+"""Lint a course folder: every problem as "path:line: message", so the clinic can fix it.
+
+The check reads each lesson on its own (so one broken file doesn't hide the others), then
+the whole course through the loader, then renders every lesson as it will be sent.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import TemplateSyntaxError
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from course.loader import (
+    Course,
+    CourseError,
+    Lesson,
+    course_folder,
+    load_course_from,
+    load_lesson,
+    split_front_matter,
+)
+from course.preview import render_lesson
+
+SUBJECT_MAX = 70
+PREHEADER_MAX = 140
+# Gmail clips a message whose HTML is over about 102 KB; stay clear of it.
+HTML_MAX_BYTES = 102_000
+LOCATED = re.compile(r"^.+?:\d+: ")
+BARE_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+# html on, so raw HTML is found (the email renderer would show it as text).
+_MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def check_course(slug: str | None = None) -> list[str]:
+    """Return the problems of course SLUG (default NURTURE_COURSE); an empty list means OK."""
+    try:
+        if slug is None:
+            from config import get_settings
+
+            slug = get_settings().course
+        folder = course_folder(slug)
+    except CourseError as exc:
+        return [str(exc)]
+    return check_folder(folder)
+
+
+def check_folder(folder: Path) -> list[str]:
+    """Return the problems of the course in FOLDER."""
+    problems: list[str] = []
+    lessons: list[Lesson] = []
+    broken: list[Path] = []
+    for path in sorted(folder.glob("*.md")):
+        try:
+            lessons.append(load_lesson(path))
+        except CourseError as exc:
+            problems.append(locate(str(exc)))
+            broken.append(path)
+    problems += _check_days(folder, lessons, broken)
+    last_day = max((lesson.day for lesson in lessons), default=0)
+    for lesson in lessons:
+        problems += _check_lesson(lesson, lesson.day == last_day)
+    try:
+        course = load_course_from(folder)
+    except CourseError as exc:
+        message = locate(str(exc))
+        # Lesson errors were reported above, file by file; add only what is new.
+        if not problems or message.startswith(str(folder / "course.toml")):
+            problems.append(message)
+        return problems
+    return problems + _check_settings(course) + _check_rendering(course)
+
+
+def locate(message: str) -> str:
+    """Return a loader MESSAGE as "path:line: message", finding the line where it can."""
+    if LOCATED.match(message):
+        return message
+    path_text, _, rest = message.partition(": ")
+    path = Path(path_text)
+    if not rest or not path.is_file():
+        return message
+    return f"{path}:{_line_for(path, rest)}: {rest}"
+
+
+def _line_for(path: Path, message: str) -> int:
+    """Guess the line MESSAGE is about: a byte offset, else the first key it names."""
+    raw = path.read_bytes()
+    offset = re.search(r"\(byte (\d+)\)", message)
+    if offset:
+        return raw[: int(offset.group(1))].count(b"\n") + 1
+    at_line = re.search(r"\(at line (\d+)", message)  # tomllib's way of saying where
+    if at_line:
+        return int(at_line.group(1))
+    lines = raw.decode("utf-8", "replace").splitlines()
+    start = 0
+    table = re.search(r"\[(\w+)\]", message)
+    if table:
+        start = next((n for n, line in enumerate(lines) if line.strip() == table.group(0)), 0)
+    words = re.findall(r"[\w-]+", message.split("(allowed", 1)[0])
+    for word in words:
+        key = re.compile(rf"^\s*{re.escape(word)}\s*[:=]")
+        for number in range(start, len(lines)):
+            if key.match(lines[number]):
+                return number + 1
+    return start + 1
+
+
+def _key_line(lesson: Lesson, key: str) -> int:
+    lines = lesson.path.read_text(encoding="utf-8-sig").splitlines()
+    pattern = re.compile(rf"^{key}\s*:")
+    return next((n + 1 for n, line in enumerate(lines) if pattern.match(line)), 1)
+
+
+def _check_days(folder: Path, lessons: list[Lesson], broken: list[Path]) -> list[str]:
+    """Report duplicate days and gaps in 1..N (a BROKEN file's day line still counts)."""
+    if not lessons:
+        return [] if broken else [f"{folder}: no lesson files (*.md)"]
+    problems = []
+    seen: dict[int, Lesson] = {}
+    for lesson in sorted(lessons, key=lambda lesson: (lesson.day, lesson.path.name)):
+        if lesson.day in seen:
+            problems.append(
+                f"{lesson.path}:{_key_line(lesson, 'day')}: duplicate day {lesson.day} "
+                f"(also in {seen[lesson.day].path.name})"
+            )
+        seen.setdefault(lesson.day, lesson)
+    # An unreadable file is reported already; don't also call its day missing.
+    claimed = set(seen)
+    for path in broken:
+        found = re.search(rb"^day:\s*(\d+)\s*$", path.read_bytes(), re.MULTILINE)
+        claimed.update([int(found.group(1))] if found else [])
+    for day in range(1, max(seen) + 1):
+        if day in claimed:
+            continue
+        after = seen[min(d for d in seen if d > day)]
+        problems.append(
+            f"{after.path}:{_key_line(after, 'day')}: day {day} is missing "
+            f"(days must run 1..N with no gap; this file is day {after.day})"
+        )
+    return problems
+
+
+def _check_lesson(lesson: Lesson, last: bool) -> list[str]:
+    """Check one lesson's front matter lengths, teaser and Markdown body."""
+    problems = []
+    where = lesson.path
+    for key, limit in (("subject", SUBJECT_MAX), ("preheader", PREHEADER_MAX)):
+        value = getattr(lesson, key)
+        if not value:
+            problems.append(f"{where}:{_key_line(lesson, key)}: {key} is empty")
+        elif len(value) > limit:
+            problems.append(
+                f"{where}:{_key_line(lesson, key)}: {key} is {len(value)} characters; "
+                f"keep it to {limit} or less"
+            )
+    if not last and not lesson.teaser:
+        problems.append(f"{where}:1: teaser is missing (one line announcing the next day)")
+    if last and lesson.teaser:
+        problems.append(f"{where}:{_key_line(lesson, 'teaser')}: the last day has no next day")
+    _, body, body_line = split_front_matter(where, where.read_text(encoding="utf-8-sig"))
+    for line, message in markdown_problems(body):
+        problems.append(f"{where}:{body_line + line}: {message}")
+    return problems
+
+
+def markdown_problems(source: str) -> list[tuple[int, str]]:
+    """Return (0-based line, message) for raw HTML, non-https links and images without alt."""
+    problems: list[tuple[int, str]] = []
+    lines = source.splitlines()
+    for block in _MD.parse(source):
+        first = block.map[0] if block.map else 0
+        if block.type == "html_block":
+            problems.append((first, "raw HTML is not allowed in a lesson; use Markdown"))
+        for token in block.children or ():
+            problems += [
+                (_line_of(lines, block, needle), message)
+                for needle, message in _inline_problems(token)
+            ]
+    return problems
+
+
+def _inline_problems(token: Token) -> list[tuple[str, str]]:
+    """Return (text to find, message) for one inline token."""
+    if token.type == "html_inline":
+        return [(token.content, "raw HTML is not allowed in a lesson; use Markdown")]
+    if token.type == "link_open":
+        href = str(token.attrGet("href") or "")
+        problem = url_problem(href)
+        return [(href, problem)] if problem else []
+    if token.type == "image":
+        src = str(token.attrGet("src") or "")
+        found = [(src, problem) for problem in [url_problem(src)] if problem]
+        if not token.content.strip():
+            found.append((src, f"image {src} has no alt text (write ![what it shows]({src}))"))
+        return found
+    if token.type == "text":
+        found = [(url, url_problem(url)) for url in BARE_URL.findall(token.content)]
+        found = [(url, problem) for url, problem in found if problem]
+        if "](" in token.content:
+            found.append(("](", "broken Markdown link: [text](https://...) did not parse"))
+        return found
+    return []
+
+
+def _line_of(lines: list[str], block: Token, needle: str) -> int:
+    start, end = block.map if block.map else (0, len(lines))
+    for number in range(start, end):
+        if needle and needle in lines[number]:
+            return number
+    return start
+
+
+def url_problem(url: str) -> str:
+    """Return why URL can't go in an email, or "" when it is an absolute https URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "https" or not parts.netloc:
+        return f"link {url!r} must be an absolute https:// URL"
+    return ""
+
+
+def _check_settings(course: Course) -> list[str]:
+    """Check course.toml's links, the links in its texts, and its cadence."""
+    path = course.path / "course.toml"
+    problems = []
+
+    def at(where: str, message: str) -> str:
+        return f"{path}:{_line_for(path, where)}: {message}"
+
+    for where, url in (("[cta] url", course.cta_url), ("[clinic] website", course.clinic_website)):
+        if url and (problem := url_problem(url)):
+            problems.append(at(where, problem))
+    texts: dict[str, Any] = {
+        "welcome": course.welcome,
+        "[cta] text": course.cta_text,
+        "[consent] text": course.consent_text,
+        **{f"[confirmation] {key}": value for key, value in course.confirmation.items()},
+    }
+    for where, text in texts.items():
+        for _, message in markdown_problems(str(text)):
+            problems.append(at(where, message))
+    if course.send_time and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", course.send_time):
+        problems.append(at("[cadence] send_time", "send_time must be HH:MM, such as 07:30"))
+    if course.timezone:
+        try:
+            ZoneInfo(course.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(at("[cadence] timezone", "timezone must be like Europe/Amsterdam"))
+    return problems
+
+
+def _check_rendering(course: Course) -> list[str]:
+    """Render every lesson as sent and report template errors and clipping size."""
+    problems = []
+    for lesson in course.lessons:
+        try:
+            rendered = render_lesson(course, lesson.day, tracked=True)
+        except TemplateSyntaxError as exc:
+            problems.append(
+                f"{exc.filename or exc.name}:{exc.lineno}: template error while rendering "
+                f"{lesson.path.name}: {exc.message}"
+            )
+            continue
+        except Exception as exc:  # any failure here would also fail the real send
+            problems.append(f"{lesson.path}:1: rendering failed: {type(exc).__name__}: {exc}")
+            continue
+        size = len(rendered.html.encode("utf-8"))
+        if size >= HTML_MAX_BYTES:
+            problems.append(
+                f"{lesson.path}:{lesson.body_line}: rendered HTML is {size // 1000} KB; "
+                "Gmail clips messages over 102 KB, so shorten the lesson"
+            )
+    return problems

@@ -1,0 +1,167 @@
+"""The SendGrid backend: the official library over HTTP, with errors mapped to retry or give up.
+
+Guarantee: a 202 means SendGrid accepted the message and `SendResult.message_id` is its
+X-Message-Id. A timeout or dropped connection is ambiguous (SendGrid may have accepted the
+mail before the answer was lost), so it raises RetryableSendError with `maybe_sent=True`;
+the delivery code resolves those by webhook evidence before resending.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from emails.message import Message, PermanentSendError, RetryableSendError, SendResult
+from store.clock import utcnow
+
+# Headers SendGrid refuses in `headers` (they are set from other fields or by SendGrid).
+RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "x-sg-id",
+        "x-sg-eid",
+        "received",
+        "dkim-signature",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "To",
+        "From",
+        "Subject",
+        "Reply-To",
+        "CC",
+        "BCC",
+    )
+)
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+# We track opens and clicks ourselves (signed pixel and links), so SendGrid must not rewrite
+# links or add its own pixel and unsubscribe footer.
+TRACKING_OFF = {
+    "click_tracking": {"enable": False, "enable_text": False},
+    "open_tracking": {"enable": False},
+    "subscription_tracking": {"enable": False},
+}
+
+
+def build_request_body(message: Message) -> dict[str, Any]:
+    """Turn MESSAGE into SendGrid's v3 mail/send JSON body."""
+    bad = sorted(name for name in message.headers if name.lower() in RESERVED_HEADERS)
+    if bad:
+        raise PermanentSendError(f"SendGrid does not allow these headers: {', '.join(bad)}")
+    to: dict[str, str] = {"email": message.to_email}
+    if message.to_name:
+        to["name"] = message.to_name
+    sender: dict[str, str] = {"email": message.from_email}
+    if message.from_name:
+        sender["name"] = message.from_name
+    body: dict[str, Any] = {
+        "personalizations": [{"to": [to]}],
+        "from": sender,
+        "subject": message.subject,
+        "content": [
+            {"type": "text/plain", "value": message.text},
+            {"type": "text/html", "value": message.html},
+        ],
+        "tracking_settings": TRACKING_OFF,
+    }
+    if message.reply_to:
+        body["reply_to"] = {"email": message.reply_to}
+    if message.headers:
+        body["headers"] = dict(message.headers)
+    if message.custom_args:
+        body["custom_args"] = dict(message.custom_args)
+    if message.categories:
+        body["categories"] = list(message.categories)
+    return body
+
+
+class SendGridBackend:
+    """Send through SendGrid's v3 API; one client shared by all threads."""
+
+    def __init__(self, api_key: str, host: str, timeout: float) -> None:
+        """Build the client with the host and request timeout from the settings."""
+        self._client = SendGridAPIClient(api_key=api_key, host=host)
+        # python_http_client copies the timeout into every child client it builds, and passes
+        # it to urllib's open(), which applies it to the connect and to each socket read.
+        self._client.client.timeout = timeout
+        # The library adds Content-Type with setdefault() on the first request; adding it now
+        # means concurrent requests never change the shared header dict while another copies it.
+        self._client.client.request_headers["Content-Type"] = "application/json"
+        self._endpoint = self._client.client.mail.send
+        self.timeout = timeout
+
+    def send(self, message: Message) -> SendResult:
+        """POST MESSAGE; return SendGrid's message id, or raise a mapped SendError."""
+        body = build_request_body(message)
+        try:
+            response = self._endpoint.post(request_body=body)
+        except HTTPError as exc:
+            raise map_http_error(exc) from None
+        except urllib.error.URLError as exc:
+            # Raised before the request was sent (DNS, refused connection, connect timeout).
+            raise RetryableSendError(f"SendGrid unreachable: {exc.reason}") from None
+        except TimeoutError as exc:
+            raise RetryableSendError(
+                f"SendGrid did not answer within {self.timeout:g} s ({exc})", maybe_sent=True
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise RetryableSendError(
+                f"SendGrid connection failed: {type(exc).__name__}: {exc}", maybe_sent=True
+            ) from None
+        message_id = response.headers.get("X-Message-Id") if response.headers else None
+        return SendResult(message_id=message_id or None)
+
+
+def map_http_error(exc: HTTPError) -> RetryableSendError | PermanentSendError:
+    """Turn a python_http_client HTTPError into our retryable or permanent error."""
+    status = int(exc.status_code)
+    text = f"SendGrid {status}: {error_text(exc.body)}"
+    if status in RETRYABLE_STATUSES or status >= 500:
+        return RetryableSendError(text, status=status, retry_after=retry_after(exc.headers))
+    return PermanentSendError(text, status=status)
+
+
+def error_text(body: bytes | str | None) -> str:
+    """Return SendGrid's error messages (with their fields) as one line."""
+    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    try:
+        errors = json.loads(raw).get("errors") or []
+        parts = [
+            f"{error.get('field')}: {error.get('message')}"
+            if error.get("field")
+            else str(error.get("message"))
+            for error in errors
+            if isinstance(error, dict)
+        ]
+    except (ValueError, AttributeError):
+        parts = []
+    return "; ".join(parts) or " ".join(raw.split())[:500] or "no error text"
+
+
+def retry_after(headers: Any) -> float | None:
+    """Read seconds to wait from Retry-After, else from X-RateLimit-Reset (unix seconds)."""
+    if headers is None:
+        return None
+    now = utcnow()
+    value = headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+        except (TypeError, ValueError):
+            pass
+    reset = headers.get("X-RateLimit-Reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - now.timestamp())
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,32 @@
+"""Anonymous counts (signups, confirmations, unsubscribes) that outlive a forgotten subscriber."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store.models import Counter
+
+SIGNUPS = "subscribers.signups"
+CONFIRMATIONS = "subscribers.confirmations"
+UNSUBSCRIBES = "subscribers.unsubscribes"
+FORGOTTEN = "subscribers.forgotten"
+
+
+def increment(session: Session, name: str, by: int = 1) -> None:
+    """Add BY to counter NAME in one UPSERT, so concurrent increments never lose a count."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Counter).values(name=name, value=by)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Counter.name], set_={"value": Counter.value + by}
+        )
+    )
+
+
+def read(session: Session, name: str) -> int:
+    """Return the value of counter NAME (0 when never incremented)."""
+    value = session.scalar(select(Counter.value).where(Counter.name == name))
+    return int(value or 0)

@@ -1,0 +1,126 @@
+"""Check a signup submission and turn it into clean values, with Dutch messages per field."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+NAME_MAX_CHARS = 100  # the subscribers.first_name column
+EMAIL_MAX_CHARS = 254  # RFC 5321's path limit; email-validator enforces it too
+HONEYPOT_FIELD = "website"
+# What a checkbox or a JSON client may send for "yes".
+CONSENT_YES = frozenset({"on", "true", "1", "yes", "ja", "y"})
+# Control characters, surrogates (unencodable) and unassigned code points never enter a row.
+DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Cn"})
+# Bidi overrides and isolates can make a name display as something else.
+DROPPED_FORMAT_CHARS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+MESSAGES = {
+    "email_missing": "Vul je e-mailadres in.",
+    "email_invalid": "Dit e-mailadres klopt niet. Controleer het en probeer het opnieuw.",
+    "email_not_text": "Het e-mailadres moet tekst zijn.",
+    "email_too_long": "Dit e-mailadres is te lang.",
+    "name_not_text": "De voornaam moet tekst zijn.",
+    "consent_missing": "Vink het vakje aan om de cursus te ontvangen.",
+}
+
+
+@dataclass(frozen=True)
+class Signup:
+    """A valid submission: a normalised address, a clean first name (or None)."""
+
+    email: str
+    first_name: str | None
+
+
+@dataclass
+class SignupCheck:
+    """The outcome of checking a submission: either a Signup or messages per field."""
+
+    signup: Signup | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    honeypot: bool = False
+    # The raw values, trimmed and made safe to echo back into the form after an error.
+    echo: dict[str, str] = field(default_factory=dict)
+
+
+def clean_name(value: str) -> str | None:
+    """Drop control/format tricks, collapse whitespace, cap the length; None when empty."""
+    kept = "".join(
+        char
+        for char in value
+        if unicodedata.category(char) not in DROPPED_CATEGORIES and char not in DROPPED_FORMAT_CHARS
+    )
+    collapsed = " ".join(kept.split())[:NAME_MAX_CHARS].strip()
+    return collapsed or None
+
+
+def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
+    """Return the address in the one form we store, or raise EmailNotValidError."""
+    result = validate_email(
+        value,
+        check_deliverability=check_deliverability,
+        # SendGrid and many mailboxes don't take non-ASCII local parts; say so up front.
+        allow_smtputf8=False,
+    )
+    # Mailbox names are case-insensitive in practice; one spelling keeps one row per person.
+    return result.ascii_email.lower()
+
+
+def _is_yes(value: Any) -> bool:
+    if value is True:
+        return True
+    return isinstance(value, str) and value.strip().lower() in CONSENT_YES
+
+
+def _echo(value: Any, limit: int) -> str:
+    return clean_name(value)[:limit] if isinstance(value, str) and clean_name(value) else ""
+
+
+def check_signup(data: Mapping[str, Any], *, check_deliverability: bool = False) -> SignupCheck:
+    """Check a submission (form or JSON fields) and return a SignupCheck."""
+    check = SignupCheck(
+        echo={"email": _echo(data.get("email"), 320), "name": _echo(data.get("name"), 100)}
+    )
+    honeypot = data.get(HONEYPOT_FIELD)
+    if honeypot is not None and (not isinstance(honeypot, str) or honeypot.strip()):
+        check.honeypot = True
+
+    email = _check_email(data.get("email"), check, check_deliverability)
+    name = _check_name(data.get("name"), check)
+    if not _is_yes(data.get("consent")):
+        check.errors["consent"] = MESSAGES["consent_missing"]
+    if not check.errors and email is not None:
+        check.signup = Signup(email=email, first_name=name)
+    return check
+
+
+def _check_email(raw: Any, check: SignupCheck, check_deliverability: bool) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        check.errors["email"] = MESSAGES["email_missing"]
+        return None
+    if not isinstance(raw, str):
+        check.errors["email"] = MESSAGES["email_not_text"]
+        return None
+    address = raw.strip()
+    if len(address) > EMAIL_MAX_CHARS:
+        check.errors["email"] = MESSAGES["email_too_long"]
+        return None
+    try:
+        return normalise_email(address, check_deliverability=check_deliverability)
+    except EmailNotValidError:
+        check.errors["email"] = MESSAGES["email_invalid"]
+        return None
+
+
+def _check_name(raw: Any, check: SignupCheck) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        check.errors["name"] = MESSAGES["name_not_text"]
+        return None
+    return clean_name(raw)

@@ -1,0 +1,207 @@
+"""The periodic dispatcher: turn due enrollments into deliveries and enqueue their sends.
+
+Beat runs `dispatch_due` every dispatch_interval_seconds. One pass:
+1. drains pending webhook batches, so SendGrid's latest evidence is in the event table;
+2. settles stale 'sending' claims by that evidence (tasks.evidence);
+3. materialises due enrollments: one indexed query on ix_enrollments_due, one bulk insert of
+   queued deliveries (unique per enrollment and day, so a repeat is a no-op), and the
+   enrollments' next_due_at cleared in the same transaction, so they aren't due again until
+   their lesson is sent;
+4. enqueues `send_lesson(delivery_id)` for queued deliveries whose not_before has passed and
+   that weren't enqueued recently. Re-enqueueing after a timeout covers a task lost between
+   our commit and Redis, or a flushed Redis; the claim makes the extra message harmless.
+
+No lesson is ever scheduled as an ETA/countdown task: Redis redelivers those after the
+visibility timeout, and they sit in worker memory. Time lives in the database instead.
+Two beats or a manual `nurture dispatch --once` beside beat are harmless: PostgreSQL skips
+rows another pass has locked, SQLite serialises writers, and every write is guarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import shared_task
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from config import Settings, get_settings
+from store.clock import utcnow
+from store.db import session_scope
+from store.models import DeliveryState, EnrollmentStatus
+from tasks.claims import deliveries, enrollments
+from tasks.evidence import drain_evidence, resolve_stale_claims
+
+log = logging.getLogger(__name__)
+
+# Messages per Redis pipeline round trip when enqueueing.
+PUBLISH_BATCH = 1000
+
+Enqueue = Callable[[Sequence[int]], None]
+
+
+@dataclass
+class DispatchReport:
+    """What one dispatcher pass did, and how long it took."""
+
+    evidence_batches: int = 0
+    sent_by_evidence: int = 0
+    requeued_stale: int = 0
+    materialised: int = 0
+    enqueued: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as plain data (the task's log line, the CLI's output)."""
+        return asdict(self)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def materialise_due(session: Session, now: datetime, limit: int) -> int:
+    """Create queued deliveries for up to LIMIT due enrollments; return how many were due."""
+    postgres = _is_postgres(session)
+    query = (
+        select(
+            enrollments.c.id,
+            enrollments.c.subscriber_id,
+            enrollments.c.course_slug,
+            enrollments.c.next_day,
+        )
+        .where(
+            enrollments.c.status == EnrollmentStatus.ACTIVE,
+            enrollments.c.next_due_at.is_not(None),
+            enrollments.c.next_due_at <= now,
+        )
+        .order_by(enrollments.c.next_due_at)
+        .limit(limit)
+    )
+    if postgres:
+        # A second dispatcher skips the rows this one holds instead of waiting for them.
+        query = query.with_for_update(skip_locked=True)
+    due = session.execute(query).all()
+    if not due:
+        return 0
+    rows = [
+        {
+            "enrollment_id": enrollment_id,
+            "subscriber_id": subscriber_id,
+            "course_slug": course_slug,
+            "day": day,
+            "state": DeliveryState.QUEUED,
+            "attempts": 0,
+            "created_at": now,
+            "not_before": now,
+            "human_opens": 0,
+            "machine_opens": 0,
+            "clicks": 0,
+        }
+        for enrollment_id, subscriber_id, course_slug, day in due
+    ]
+    insert = pg_insert(deliveries) if postgres else sqlite_insert(deliveries)
+    # The row already exists only when a paused lesson was held back and the enrollment was
+    # resumed: pull the held row forward instead of adding a second one.
+    statement = insert.on_conflict_do_update(
+        index_elements=["enrollment_id", "day"],
+        set_={"not_before": insert.excluded.not_before, "enqueued_at": None},
+        where=deliveries.c.state == DeliveryState.QUEUED,
+    )
+    session.execute(statement, rows)
+    ids = [row[0] for row in due]
+    session.execute(
+        update(enrollments).where(enrollments.c.id.in_(ids)).values(next_due_at=None),
+    )
+    return len(due)
+
+
+def claim_for_enqueue(session: Session, now: datetime, limit: int, settings: Settings) -> list[int]:
+    """Stamp enqueued_at on up to LIMIT ready queued deliveries and return their ids."""
+    stale_enqueue = now - timedelta(seconds=settings.claim_timeout_seconds)
+    ready = (
+        deliveries.c.state == DeliveryState.QUEUED,
+        deliveries.c.not_before <= now,
+        (deliveries.c.enqueued_at.is_(None)) | (deliveries.c.enqueued_at < stale_enqueue),
+    )
+    pick = select(deliveries.c.id).where(*ready).order_by(deliveries.c.not_before).limit(limit)
+    if _is_postgres(session):
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(pick.scalar_subquery()), *ready)
+        .values(enqueued_at=now)
+        .returning(deliveries.c.id)
+    )
+    return list(session.scalars(statement))
+
+
+def publish_sends(delivery_ids: Sequence[int]) -> None:
+    """Enqueue one send_lesson task per id, pipelined to Redis in batches."""
+    from tasks.sending import send_lesson
+
+    app = send_lesson.app
+    with app.producer_or_acquire() as producer, producer.batch(PUBLISH_BATCH):
+        for delivery_id in delivery_ids:
+            send_lesson.apply_async((delivery_id,), producer=producer)
+
+
+def run_dispatch_pass(
+    now: datetime | None = None,
+    *,
+    batch_size: int | None = None,
+    enqueue: Enqueue | None = None,
+    settings: Settings | None = None,
+) -> DispatchReport:
+    """Run one dispatcher pass (see the module docstring) and report what it did."""
+    started = time.perf_counter()
+    settings = settings or get_settings()
+    now = now or utcnow()
+    limit = batch_size or settings.dispatch_batch_size
+    enqueue = enqueue or publish_sends
+    report = DispatchReport()
+    try:
+        report.evidence_batches = drain_evidence()
+    except Exception:
+        # Evidence only settles stale claims; sending due lessons must not wait on it.
+        log.exception("draining webhook batches failed; stale claims wait for the next pass")
+    resolution = resolve_stale_claims(now, settings)
+    report.sent_by_evidence = resolution.sent_by_evidence
+    report.requeued_stale = resolution.requeued
+    # Keep going while batches come back full, within half an interval, so a morning burst
+    # larger than one batch doesn't wait for the next beat.
+    budget = settings.dispatch_interval_seconds / 2
+    while True:
+        with session_scope() as session:
+            count = materialise_due(session, now, limit)
+        report.materialised += count
+        if count < limit or time.perf_counter() - started > budget:
+            break
+    while True:
+        with session_scope() as session:
+            ids = claim_for_enqueue(session, now, limit, settings)
+        # Stamped first, published second: if publishing fails, the stamp ages out and the
+        # next passes enqueue these again; the reverse could lose nothing either, but would
+        # enqueue twice on every pass while the commit kept failing.
+        if ids:
+            enqueue(ids)
+        report.enqueued += len(ids)
+        if len(ids) < limit or time.perf_counter() - started > budget:
+            break
+    report.seconds = time.perf_counter() - started
+    if report.materialised or report.enqueued or report.sent_by_evidence or report.requeued_stale:
+        log.info("dispatch pass: %s", report.as_dict())
+    return report
+
+
+@shared_task(name="tasks.dispatch.dispatch_due", ignore_result=True)
+def dispatch_due() -> dict[str, Any]:
+    """Run one dispatcher pass (beat starts this every dispatch_interval_seconds)."""
+    return run_dispatch_pass().as_dict()

@@ -1,0 +1,363 @@
+"""A fake SendGrid v3 mail/send server for tests: real HTTP, checking what SendGrid checks.
+
+In process:   server = FakeSendGrid(api_key="k").start(); ...; server.stop()
+As a process: python tests/fake_sendgrid.py --port P --api-key K [--latency-ms 50]
+              [--fail-429 0.1] [--fail-500 0.05] [--seed 1]
+              [--webhook-url URL --webhook-private-key-pem FILE]
+              GET /_stats -> JSON; POST /_reset; POST /_script {"statuses": [429, 500]}.
+
+It answers 202 with an X-Message-Id, or SendGrid-style errors; records each accepted message
+and counts (to, course, day) so tests can assert "accepted exactly once"; and can post signed
+`processed` events to a webhook, retrying like SendGrid does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import secrets
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+# Siblings are imported by bare name: tests/ is on sys.path both under pytest and when this
+# file runs as a script.
+from fake_sendgrid_rules import ERROR_TEXTS, MailError, error_body, validate_mail
+from fake_sendgrid_webhook import WebhookSender, generate_webhook_keypair, sign_webhook
+
+__all__ = [
+    "Accepted",
+    "FakeSendGrid",
+    "MailError",
+    "count_key",
+    "generate_webhook_keypair",
+    "sign_webhook",
+    "validate_mail",
+]
+
+MAX_BODY_BYTES = 30 * 1024 * 1024
+
+
+@dataclass
+class Accepted:
+    """One accepted request: the id we answered with and what was sent."""
+
+    message_id: str
+    body: dict[str, Any]
+    received_at: float
+
+    @property
+    def recipients(self) -> list[tuple[str, dict[str, str]]]:
+        """Return (email, merged custom args) for every recipient of the request."""
+        top = self.body.get("custom_args", {})
+        out: list[tuple[str, dict[str, str]]] = []
+        for item in self.body["personalizations"]:
+            merged = {**top, **item.get("custom_args", {})}
+            out.extend((to["email"], merged) for to in item["to"])
+        return out
+
+
+def count_key(email: str, args: dict[str, str]) -> tuple[str, str, str]:
+    """Return the counting key: (address, course, day or kind)."""
+    return (email.lower(), args.get("course", ""), args.get("day") or args.get("kind", ""))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+    fake: FakeSendGrid
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "FakeSendGrid/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a request per test line would drown pytest's output
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if body:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        chunks, left = [], length
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def do_GET(self) -> None:
+        if self.path == "/_stats":
+            self._reply(200, json.dumps(self.server.fake.stats()).encode())
+        else:
+            self._reply(404, error_body("not found"))
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        body = self._read_body()
+        if self.path == "/_reset":
+            fake.reset()
+            self._reply(200, b'{"ok":true}')
+        elif self.path == "/_script":
+            fake.script(*json.loads(body or b"{}").get("statuses", []))
+            self._reply(200, b'{"ok":true}')
+        elif self.path == "/v3/mail/send":
+            status, reply, headers = fake.handle_send(self.headers.get("Authorization"), body)
+            self._reply(status, reply, headers)
+        else:
+            self._reply(404, error_body("not found"))
+
+
+class FakeSendGrid:
+    """The fake server: start(), then point NURTURE_SENDGRID_HOST at .url."""
+
+    def __init__(
+        self,
+        api_key: str = "fake-sendgrid-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        fail_429: float = 0.0,
+        fail_500: float = 0.0,
+        seed: int = 0,
+        rate_limit_reset_seconds: int = 2,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        webhook_url: str | None = None,
+        webhook_private_key: ec.EllipticCurvePrivateKey | None = None,
+        webhook_events: tuple[str, ...] = ("processed",),
+        timestamp: Callable[[], float] = time.time,
+    ) -> None:
+        """Configure the fake; nothing listens until start()."""
+        self.api_key = api_key
+        self.latency = latency
+        self.fail_429 = fail_429
+        self.fail_500 = fail_500
+        self.rate_limit_reset_seconds = rate_limit_reset_seconds
+        self.max_body_bytes = max_body_bytes
+        self.webhook_events = webhook_events
+        self.timestamp = timestamp
+        self.accepted: list[Accepted] = []
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.requests = 0
+        self.refused: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._scripted: list[int] = []
+        self._rng = random.Random(seed)
+        self._seed = seed
+        self._server = _Server((host, port), _Handler)
+        self._server.fake = self
+        self._thread: threading.Thread | None = None
+        self.webhook: WebhookSender | None = None
+        if webhook_url:
+            if webhook_private_key is None:
+                raise ValueError("a webhook URL needs the private key to sign with")
+            self.webhook = WebhookSender(webhook_url, webhook_private_key, timestamp=timestamp)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL to use as the SendGrid host."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeSendGrid:
+        """Serve in a daemon thread and return self."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one poll
+            name="fake-sendgrid",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and stop the webhook sender."""
+        self._server.shutdown()
+        self._server.server_close()
+        if self.webhook:
+            self.webhook.stop()
+
+    def script(self, *statuses: int) -> None:
+        """Answer the next len(STATUSES) send requests with these statuses, in order."""
+        for status in statuses:
+            if status not in ERROR_TEXTS:
+                raise ValueError(f"cannot script status {status}; use one of {sorted(ERROR_TEXTS)}")
+        with self._lock:
+            self._scripted.extend(statuses)
+
+    def reset(self) -> None:
+        """Forget accepted messages, counts, scripted answers; reseed the failure RNG."""
+        with self._lock:
+            self.accepted.clear()
+            self.counts.clear()
+            self.refused.clear()
+            self._scripted.clear()
+            self.requests = 0
+            self._rng = random.Random(self._seed)
+
+    @property
+    def duplicates(self) -> int:
+        """Return how many accepted recipients were extra copies of an earlier one."""
+        with self._lock:
+            return sum(count - 1 for count in self.counts.values() if count > 1)
+
+    def stats(self) -> dict[str, Any]:
+        """Return counters as JSON-ready data (served at GET /_stats)."""
+        with self._lock:
+            counts = [
+                {"email": key[0], "course": key[1], "day": key[2], "count": count}
+                for key, count in self.counts.items()
+            ]
+            stats: dict[str, Any] = {
+                "requests": self.requests,
+                "accepted": len(self.accepted),
+                "recipients": sum(self.counts.values()),
+                "duplicates": sum(c - 1 for c in self.counts.values() if c > 1),
+                "refused": {str(status): n for status, n in self.refused.items()},
+                "counts": counts,
+            }
+        if self.webhook:
+            stats["webhook"] = {
+                "delivered": self.webhook.delivered,
+                "failed_attempts": self.webhook.failed_attempts,
+                "given_up": self.webhook.given_up,
+                "pending": self.webhook.pending,
+            }
+        return stats
+
+    def handle_send(
+        self, authorization: str | None, raw: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Decide the answer to one mail/send request: (status, body, headers)."""
+        if self.latency:
+            time.sleep(self.latency)
+        with self._lock:
+            self.requests += 1
+            forced = self._scripted.pop(0) if self._scripted else None
+            if forced is None:
+                roll = self._rng.random()
+                if roll < self.fail_429:
+                    forced = 429
+                elif roll < self.fail_429 + self.fail_500:
+                    forced = 500
+        try:
+            if forced is not None:
+                raise MailError(forced, ERROR_TEXTS[forced])
+            if authorization != f"Bearer {self.api_key}":
+                raise MailError(401, ERROR_TEXTS[401])
+            if len(raw) > self.max_body_bytes:
+                raise MailError(413, ERROR_TEXTS[413])
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise MailError(400, "Bad Request: the body is not valid JSON", "") from None
+            validate_mail(body)
+        except MailError as exc:
+            with self._lock:
+                self.refused[exc.status] += 1
+            headers = {}
+            if exc.status == 429:
+                headers = {
+                    "X-RateLimit-Limit": "600",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(self.timestamp()) + self.rate_limit_reset_seconds),
+                }
+            return exc.status, error_body(exc.message, exc.field), headers
+        message_id = secrets.token_urlsafe(16)
+        record = Accepted(message_id=message_id, body=body, received_at=time.time())
+        recipients = record.recipients
+        with self._lock:
+            self.accepted.append(record)
+            for email, args in recipients:
+                self.counts[count_key(email, args)] += 1
+        if self.webhook:
+            self.webhook.submit(self._events(message_id, recipients))
+        return 202, b"", {"X-Message-Id": message_id}
+
+    def _events(
+        self, message_id: str, recipients: list[tuple[str, dict[str, str]]]
+    ) -> list[dict[str, Any]]:
+        now = int(self.timestamp())
+        return [
+            {
+                **args,
+                "event": event,
+                "email": email,
+                "timestamp": now,
+                "sg_event_id": secrets.token_urlsafe(16),
+                "sg_message_id": f"{message_id}.filterdrecv-fake-{index}-{now}.0",
+                "smtp-id": f"<{message_id}@fake.sendgrid.net>",
+            }
+            for index, (email, args) in enumerate(recipients)
+            for event in self.webhook_events
+        ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake as a process until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fail-429", type=float, default=0.0)
+    parser.add_argument("--fail-500", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--webhook-private-key-pem", type=Path)
+    args = parser.parse_args(argv)
+    private_key = None
+    if args.webhook_url:
+        if not args.webhook_private_key_pem:
+            parser.error("--webhook-url needs --webhook-private-key-pem")
+        loaded = serialization.load_pem_private_key(
+            args.webhook_private_key_pem.read_bytes(), password=None
+        )
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            parser.error("the webhook key must be an EC P-256 private key")
+        private_key = loaded
+    fake = FakeSendGrid(
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        latency=args.latency_ms / 1000,
+        fail_429=args.fail_429,
+        fail_500=args.fail_500,
+        seed=args.seed,
+        webhook_url=args.webhook_url,
+        webhook_private_key=private_key,
+    )
+    fake.start()
+    print(f"fake SendGrid listening on {fake.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

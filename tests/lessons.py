@@ -1,0 +1,87 @@
+"""Test data for the lesson pipeline: confirmed subscribers with due enrollments, bulk-made."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+
+from store.db import session_scope
+from store.models import (
+    Delivery,
+    Enrollment,
+    EnrollmentStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+
+COURSE = "rugpijn-en-training"
+
+
+def enroll(
+    count: int,
+    due_at: datetime,
+    *,
+    prefix: str = "lezer",
+    timezone: str | None = None,
+    start: int = 0,
+) -> list[int]:
+    """Create COUNT confirmed subscribers, each with an active enrollment due at DUE_AT."""
+    with session_scope() as session:
+        subscriber_rows = [
+            {
+                "email": f"{prefix}{n}@example.org",
+                "first_name": f"Lezer {n}",
+                "status": SubscriberStatus.CONFIRMED,
+                "timezone": timezone,
+                "course_slug": COURSE,
+                "created_at": due_at,
+                "confirmed_at": due_at,
+                "consent_at": due_at,
+            }
+            for n in range(start, start + count)
+        ]
+        ids = list(session.scalars(insert(Subscriber).returning(Subscriber.id), subscriber_rows))
+        session.execute(
+            insert(Enrollment),
+            [
+                {
+                    "subscriber_id": subscriber_id,
+                    "course_slug": COURSE,
+                    "status": EnrollmentStatus.ACTIVE,
+                    "next_day": 1,
+                    "next_due_at": due_at,
+                    "started_at": due_at,
+                }
+                for subscriber_id in ids
+            ],
+        )
+    return ids
+
+
+def delivery_states() -> dict[str, int]:
+    """Return how many deliveries are in each state."""
+    with session_scope() as session:
+        return dict(
+            session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all()
+        )
+
+
+def deliveries_of(subscriber_id: int) -> list[Delivery]:
+    """Return a subscriber's deliveries in day order."""
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Delivery)
+                .where(Delivery.subscriber_id == subscriber_id)
+                .order_by(Delivery.day)
+            )
+        )
+
+
+def enrollment_of(subscriber_id: int) -> Enrollment:
+    """Return a subscriber's enrollment."""
+    with session_scope() as session:
+        return session.scalars(
+            select(Enrollment).where(Enrollment.subscriber_id == subscriber_id)
+        ).one()

@@ -1,0 +1,185 @@
+"""The dispatcher pass on both databases: materialise once, enqueue once, settle stale claims."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lessons import deliveries_of, delivery_states, enroll, enrollment_of
+from sqlalchemy import insert, select, update
+from workers import LESSON_REDIS_URL, lesson_settings, queue_length  # noqa: F401
+
+from store.clock import FrozenClock, set_clock
+from store.db import session_scope
+from store.models import Delivery, DeliveryState, EmailEvent, Enrollment, WebhookBatch
+from tasks.dispatch import run_dispatch_pass
+
+pytestmark = pytest.mark.usefixtures("lesson_settings")
+
+START = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)
+
+
+class Recorder:
+    """An enqueue target that keeps the ids instead of publishing them (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, ids):
+        with self.lock:
+            self.ids.extend(ids)
+
+
+def test_due_enrollments_become_queued_deliveries_once(settings):
+    set_clock(FrozenClock(START))
+    due = enroll(3, START - timedelta(minutes=5))
+    later = enroll(1, START + timedelta(hours=1), prefix="later")
+    recorder = Recorder()
+
+    report = run_dispatch_pass(enqueue=recorder)
+
+    assert report.materialised == 3
+    assert report.enqueued == 3
+    assert delivery_states() == {"queued": 3}
+    assert sorted(recorder.ids) == sorted(d.id for s in due for d in deliveries_of(s))
+    for subscriber_id in due:
+        [delivery] = deliveries_of(subscriber_id)
+        assert (delivery.day, delivery.not_before, delivery.enqueued_at) == (1, START, START)
+        assert enrollment_of(subscriber_id).next_due_at is None
+    assert deliveries_of(later[0]) == []
+
+    again = run_dispatch_pass(enqueue=recorder)
+    assert (again.materialised, again.enqueued) == (0, 0)
+    assert len(recorder.ids) == 3
+
+
+def test_pass_publishes_send_tasks_to_redis(settings):
+    set_clock(FrozenClock(START))
+    enroll(25, START)
+    report = run_dispatch_pass()
+    assert report.enqueued == 25
+    assert queue_length(LESSON_REDIS_URL) == 25
+
+
+def test_unclaimed_queued_delivery_is_enqueued_again_after_timeout(settings):
+    clock = FrozenClock(START)
+    set_clock(clock)
+    enroll(2, START)
+    recorder = Recorder()
+    run_dispatch_pass(enqueue=recorder)
+    clock.advance(seconds=settings.claim_timeout_seconds - 1)
+    assert run_dispatch_pass(enqueue=recorder).enqueued == 0
+    clock.advance(seconds=2)
+    assert run_dispatch_pass(enqueue=recorder).enqueued == 2
+    assert len(set(recorder.ids)) == 2
+
+
+def test_retry_waits_for_not_before(settings):
+    clock = FrozenClock(START)
+    set_clock(clock)
+    [subscriber_id] = enroll(1, START)
+    recorder = Recorder()
+    run_dispatch_pass(enqueue=recorder)
+    with session_scope() as session:
+        session.execute(
+            update(Delivery).values(not_before=START + timedelta(minutes=10), enqueued_at=None)
+        )
+    clock.advance(minutes=9)
+    assert run_dispatch_pass(enqueue=recorder).enqueued == 0
+    clock.advance(minutes=1)
+    assert run_dispatch_pass(enqueue=recorder).enqueued == 1
+    assert recorder.ids == [deliveries_of(subscriber_id)[0].id] * 2
+
+
+def test_concurrent_passes_materialise_and_enqueue_each_delivery_once(settings):
+    set_clock(FrozenClock(START))
+    enroll(400, START)
+    recorder = Recorder()
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def one_pass():
+        try:
+            barrier.wait()
+            run_dispatch_pass(enqueue=recorder, batch_size=50)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_pass) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert delivery_states() == {"queued": 400}
+    assert len(recorder.ids) == 400
+    assert len(set(recorder.ids)) == 400
+
+
+def _claim_stale(subscriber_id: int, claimed_at: datetime) -> int:
+    [delivery] = deliveries_of(subscriber_id)
+    with session_scope() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery.id)
+            .values(state=DeliveryState.SENDING, claimed_at=claimed_at, attempts=1)
+        )
+    return delivery.id
+
+
+def test_stale_claim_with_processed_evidence_is_marked_sent(settings):
+    clock = FrozenClock(START)
+    set_clock(clock)
+    [evidenced, silent] = enroll(2, START)
+    run_dispatch_pass(enqueue=Recorder())
+    evidenced_id = _claim_stale(evidenced, START)
+    silent_id = _claim_stale(silent, START)
+    # SendGrid's signed 'processed' event for the first one, stored by the webhook.
+    with session_scope() as session:
+        session.execute(
+            insert(WebhookBatch).values(
+                body=[
+                    {
+                        "event": "processed",
+                        "email": "lezer0@example.org",
+                        "timestamp": int((START + timedelta(seconds=1)).timestamp()),
+                        "sg_event_id": "evt-processed-1",
+                        "sg_message_id": "msg-1.filter",
+                        "delivery_id": str(evidenced_id),
+                        "course": "rugpijn-en-training",
+                        "day": "1",
+                    }
+                ],
+                received_at=START,
+            )
+        )
+    clock.advance(seconds=settings.claim_timeout_seconds + 1)
+    recorder = Recorder()
+    report = run_dispatch_pass(enqueue=recorder)
+
+    assert report.evidence_batches == 1
+    assert report.sent_by_evidence == 1
+    assert report.requeued_stale == 0
+    sent = deliveries_of(evidenced)[0]
+    assert sent.state == DeliveryState.SENT
+    assert sent.sent_at == START + timedelta(seconds=1)
+    enrollment = enrollment_of(evidenced)
+    assert enrollment.next_day == 2
+    assert enrollment.next_due_at is not None and enrollment.next_due_at > START
+    # Without evidence the claim waits out the grace period, then is sent again once.
+    assert deliveries_of(silent)[0].state == DeliveryState.SENDING
+    assert recorder.ids == []
+    clock.advance(seconds=settings.evidence_grace_seconds)
+    report = run_dispatch_pass(enqueue=recorder)
+    assert report.requeued_stale == 1
+    assert recorder.ids == [silent_id]
+    assert deliveries_of(silent)[0].state == DeliveryState.QUEUED
+    assert enrollment_of(silent).next_day == 1
+    with session_scope() as session:
+        kinds = session.scalars(
+            select(EmailEvent.kind).where(EmailEvent.delivery_id == evidenced_id)
+        )
+        assert list(kinds) == ["processed"]
+        assert session.get(Enrollment, enrollment.id).next_day == 2

@@ -1,0 +1,234 @@
+"""Confirm and unsubscribe links: consent proof, enrollment, tokens that must change nothing,
+and RFC 8058 one-click unsubscribe exactly as Gmail sends it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from subscribers_support import (
+    ADDRESS,
+    T0,
+    make_client,
+    redis_url,
+    signup_form,
+    subscriber_by_email,
+)
+
+from config import Settings
+from emails.tokens import make_confirm_token, make_unsubscribe_token
+from store.clock import FrozenClock, set_clock
+from store.db import session_scope
+from store.models import (
+    Delivery,
+    DeliveryState,
+    Enrollment,
+    EnrollmentStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+from subscribers import counters
+
+__all__ = ["redis_url"]
+
+VISITOR_IP = "203.0.113.45"
+
+
+@pytest.fixture
+def clock(settings: Settings) -> FrozenClock:
+    frozen = FrozenClock(T0)
+    set_clock(frozen)
+    return frozen
+
+
+def _signed_up(settings: Settings) -> int:
+    response = make_client(settings).post("/subscribe", data=signup_form())
+    assert response.status_code == 200
+    subscriber = subscriber_by_email(ADDRESS)
+    assert subscriber is not None
+    return subscriber.id
+
+
+def _enrollments(subscriber_id: int) -> list[Enrollment]:
+    with session_scope() as session:
+        return list(
+            session.scalars(select(Enrollment).where(Enrollment.subscriber_id == subscriber_id))
+        )
+
+
+def _snapshot(subscriber_id: int) -> tuple[object, ...]:
+    with session_scope() as session:
+        row = session.get(Subscriber, subscriber_id)
+        assert row is not None
+        return (row.status, row.confirmed_at, row.consent_at, row.unsubscribed_at)
+
+
+def test_confirm_records_consent_without_the_ip_and_makes_day_one_due(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    subscriber_id = _signed_up(settings)
+    clock.advance(minutes=5)
+    client = make_client(settings)
+    response = client.get(
+        f"/confirm/{make_confirm_token(subscriber_id)}", environ_base={"REMOTE_ADDR": VISITOR_IP}
+    )
+    assert response.status_code == 200
+    assert "Welkom, Anna!" in response.get_data(as_text=True)
+    now = T0 + timedelta(minutes=5)
+    with session_scope() as session:
+        row = session.get(Subscriber, subscriber_id)
+        assert row is not None
+        assert row.status == SubscriberStatus.CONFIRMED
+        assert row.confirmed_at == row.consent_at == now
+        assert row.consent_version == "1"
+        expected = hmac.new(
+            settings.secret_key.encode(), VISITOR_IP.encode(), hashlib.sha256
+        ).hexdigest()
+        assert row.consent_ip_hash == expected
+        stored = [str(getattr(row, c.key)) for c in Subscriber.__table__.columns]
+        assert not any(VISITOR_IP in value for value in stored)
+        assert counters.read(session, counters.CONFIRMATIONS) == 1
+    [enrollment] = _enrollments(subscriber_id)
+    assert enrollment.status == EnrollmentStatus.ACTIVE
+    assert enrollment.next_day == 1
+    assert enrollment.started_at == now
+    assert enrollment.next_due_at == now  # first_lesson = immediately (the default)
+
+
+def test_confirming_twice_is_harmless(settings: Settings, clock: FrozenClock) -> None:
+    subscriber_id = _signed_up(settings)
+    client = make_client(settings)
+    token = make_confirm_token(subscriber_id)
+    assert client.get(f"/confirm/{token}").status_code == 200
+    clock.advance(hours=2)
+    second = client.get(f"/confirm/{token}")
+    assert second.status_code == 200
+    assert "al bevestigd" in second.get_data(as_text=True)
+    assert len(_enrollments(subscriber_id)) == 1
+    with session_scope() as session:
+        row = session.get(Subscriber, subscriber_id)
+        assert row is not None and row.confirmed_at == T0
+        assert counters.read(session, counters.CONFIRMATIONS) == 1
+
+
+def test_forged_altered_and_expired_confirm_tokens_change_nothing(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    subscriber_id = _signed_up(settings)
+    client = make_client(settings)
+    genuine = make_confirm_token(subscriber_id)
+    before = _snapshot(subscriber_id)
+    payload, _, signature = genuine.rpartition(".")
+    altered = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    other_kind = make_unsubscribe_token(subscriber_id)  # right key, wrong purpose
+    for token in (altered, other_kind, "forged", "a.b.c", genuine[:-3], "%00"):
+        response = client.get(f"/confirm/{token}")
+        assert response.status_code == 400, token
+        page = response.get_data(as_text=True)
+        assert "Deze link werkt niet" in page
+        assert 'action="/subscribe"' in page  # offers a new link
+    clock.advance(days=7, seconds=1)
+    expired = client.get(f"/confirm/{genuine}")
+    assert expired.status_code == 410
+    assert "verlopen" in expired.get_data(as_text=True)
+    assert 'action="/subscribe"' in expired.get_data(as_text=True)
+    assert _snapshot(subscriber_id) == before
+    assert _enrollments(subscriber_id) == []
+
+
+def test_a_new_link_from_the_expired_page_works(settings: Settings, clock: FrozenClock) -> None:
+    subscriber_id = _signed_up(settings)
+    old = make_confirm_token(subscriber_id)
+    clock.advance(days=8)
+    client = make_client(settings)
+    assert client.get(f"/confirm/{old}").status_code == 410
+    assert client.post("/subscribe", data=signup_form()).status_code == 200
+    fresh = make_confirm_token(subscriber_id)
+    assert client.get(f"/confirm/{fresh}").status_code == 200
+    assert len(_enrollments(subscriber_id)) == 1
+
+
+def _confirmed_with_queued_lesson(settings: Settings) -> tuple[int, int]:
+    subscriber_id = _signed_up(settings)
+    assert make_client(settings).get(f"/confirm/{make_confirm_token(subscriber_id)}").status_code
+    [enrollment] = _enrollments(subscriber_id)
+    with session_scope() as session:
+        delivery = Delivery(
+            enrollment_id=enrollment.id,
+            subscriber_id=subscriber_id,
+            course_slug=enrollment.course_slug,
+            day=1,
+            state=DeliveryState.QUEUED,
+            created_at=T0,
+            not_before=T0,
+        )
+        session.add(delivery)
+        session.flush()
+        return subscriber_id, delivery.id
+
+
+def test_one_click_unsubscribe_exactly_as_gmail_sends_it(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    subscriber_id, delivery_id = _confirmed_with_queued_lesson(settings)
+    # A strict limiter and a foreign Origin must not get in the way of RFC 8058.
+    client = make_client(settings.model_copy(update={"rate_limit": "1 per minute"}))
+    url = f"/unsubscribe/{make_unsubscribe_token(subscriber_id)}"
+    for _ in range(3):
+        response = client.post(
+            url,
+            data="List-Unsubscribe=One-Click",
+            content_type="application/x-www-form-urlencoded",
+            headers={"Origin": "https://mail.google.com"},
+        )
+        assert response.status_code == 200
+        assert "Je bent afgemeld" in response.get_data(as_text=True)
+    assert "Set-Cookie" not in response.headers
+    with session_scope() as session:
+        row = session.get(Subscriber, subscriber_id)
+        assert row is not None and row.status == SubscriberStatus.UNSUBSCRIBED
+        assert row.unsubscribed_at == T0
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None and delivery.state == DeliveryState.SKIPPED
+        [enrollment] = session.scalars(select(Enrollment)).all()
+        assert enrollment.status == EnrollmentStatus.CANCELLED
+        assert enrollment.next_due_at is None
+        assert counters.read(session, counters.UNSUBSCRIBES) == 1
+    # An old confirm link must not undo the unsubscribe.
+    again = client.get(f"/confirm/{make_confirm_token(subscriber_id)}")
+    assert again.status_code == 400
+    assert _snapshot(subscriber_id)[0] == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_get_on_the_unsubscribe_link_only_shows_a_button(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    subscriber_id, delivery_id = _confirmed_with_queued_lesson(settings)
+    token = make_unsubscribe_token(subscriber_id)
+    response = make_client(settings).get(f"/unsubscribe/{token}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'<form method="post" action="/unsubscribe/{token}">' in page
+    assert "Ja, meld mij af" in page
+    assert _snapshot(subscriber_id)[0] == SubscriberStatus.CONFIRMED
+    with session_scope() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None and delivery.state == DeliveryState.QUEUED
+
+
+def test_invalid_unsubscribe_tokens_change_nothing(settings: Settings, clock: FrozenClock) -> None:
+    subscriber_id, delivery_id = _confirmed_with_queued_lesson(settings)
+    client = make_client(settings)
+    genuine = make_unsubscribe_token(subscriber_id)
+    for token in (genuine[:-2] + "xx", make_confirm_token(subscriber_id), "nope"):
+        for method in (client.get, client.post):
+            response = method(f"/unsubscribe/{token}")
+            assert response.status_code == 400
+            assert "afmeldlink werkt niet" in response.get_data(as_text=True)
+    assert _snapshot(subscriber_id)[0] == SubscriberStatus.CONFIRMED
+    with session_scope() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None and delivery.state == DeliveryState.QUEUED

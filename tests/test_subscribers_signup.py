@@ -1,0 +1,274 @@
+"""Signup: the page, form and JSON posts, duplicates, resend throttle, honeypot, CORS, 429."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from subscribers_support import (
+    ADDRESS,
+    OWN_REDIS,
+    T0,
+    all_subscribers,
+    make_client,
+    queued_confirmations,
+    redis_url,
+    signup_form,
+    subscriber_by_email,
+)
+
+from config import Settings
+from store.clock import FrozenClock, set_clock
+from store.db import session_scope
+from store.models import Subscriber, SubscriberStatus
+from subscribers import counters
+
+__all__ = ["redis_url"]  # the fixture, imported so it overrides conftest's shared db 13
+
+
+@pytest.fixture
+def clock(settings: Settings) -> FrozenClock:
+    frozen = FrozenClock(T0)
+    set_clock(frozen)
+    return frozen
+
+
+def test_signup_page_shows_the_course_and_an_accessible_form(settings: Settings) -> None:
+    response = make_client(settings).get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Rugpijn en training" in page
+    assert page.count("Dag ") >= 5 and "Dag 5" in page
+    assert '<label for="email">' in page and '<label for="name">' in page
+    assert 'id="consent"' in page and "Ik wil de gratis e-mailcursus" in page
+    assert 'name="website" type="text" tabindex="-1" autocomplete="off"' in page
+    assert 'aria-hidden="true"' in page
+    assert "style=" not in page and "<script" not in page  # the CSP forbids inline code
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    css = make_client(settings).get("/static/style.css")
+    assert css.status_code == 200 and b".hp-field" in css.data
+
+
+def test_form_signup_stores_the_normalised_address_and_queues_one_confirmation(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    client = make_client(settings)
+    response = client.post(
+        "/subscribe",
+        data=signup_form(email="  Anna.Jansen@EXAMPLE.com ", name="  Anna \t\n  Maria\x00 "),
+    )
+    assert response.status_code == 200
+    assert "Check je inbox" in response.get_data(as_text=True)
+    subscriber = subscriber_by_email(ADDRESS)
+    assert subscriber is not None
+    assert subscriber.first_name == "Anna Maria"
+    assert subscriber.status == SubscriberStatus.PENDING
+    assert subscriber.confirmation_sent_at == T0
+    assert queued_confirmations() == [subscriber.id]
+    with session_scope() as session:
+        assert counters.read(session, counters.SIGNUPS) == 1
+
+
+def test_json_signup_and_json_errors(settings: Settings) -> None:
+    client = make_client(settings)
+    ok = client.post("/subscribe", json={"email": ADDRESS, "name": "Anna", "consent": True})
+    assert ok.status_code == 200 and ok.json == {"status": "check_inbox"}
+    bad = client.post("/subscribe", json={"email": "geen-adres", "consent": False, "name": 5})
+    assert bad.status_code == 422
+    assert set(bad.json["errors"]) == {"email", "consent", "name"}
+    assert "e-mailadres" in bad.json["errors"]["email"]
+    # A form post from a client that asks for JSON gets JSON too.
+    accept = client.post(
+        "/subscribe", data={"email": ""}, headers={"Accept": "application/json"}
+    )
+    assert accept.status_code == 422 and accept.json["errors"]["email"] == "Vul je e-mailadres in."
+    assert [s.email for s in all_subscribers()] == [ADDRESS]
+
+
+def test_form_errors_re_render_the_form_with_linked_dutch_messages(settings: Settings) -> None:
+    client = make_client(settings)
+    response = client.post("/subscribe", data={"email": "anna@", "name": "Anna"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Dit e-mailadres klopt niet" in page
+    assert "Vink het vakje aan" in page
+    assert 'aria-describedby="email-error"' in page and 'id="email-error"' in page
+    assert 'aria-invalid="true"' in page
+    assert 'value="anna@"' in page and 'value="Anna"' in page  # the visitor's input stays
+    assert all_subscribers() == []
+    assert queued_confirmations() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("email=a@example.com&consent=on", "text/plain", 415),
+        ("{not json", "application/json", 400),
+        ("[1, 2]", "application/json", 422),
+        ('"text"', "application/json", 422),
+        ("<x/>", "application/xml", 415),
+    ],
+)
+def test_wrong_content_is_refused_clearly(
+    settings: Settings, body: str, content_type: str, status: int
+) -> None:
+    response = make_client(settings).post("/subscribe", data=body, content_type=content_type)
+    assert response.status_code == status
+    text = response.get_data(as_text=True)
+    assert "formulier" in text or "JSON" in text
+    assert all_subscribers() == []
+
+
+def test_resubmitting_creates_no_duplicate_and_resends_at_most_every_ten_minutes(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    client = make_client(settings)
+    first = client.post("/subscribe", data=signup_form())
+    again = client.post("/subscribe", data=signup_form(email=ADDRESS.upper()))
+    assert first.get_data() == again.get_data()
+    [subscriber] = all_subscribers()
+    assert queued_confirmations() == [subscriber.id]
+    clock.advance(minutes=9, seconds=59)
+    client.post("/subscribe", data=signup_form())
+    assert queued_confirmations() == [subscriber.id]
+    clock.advance(seconds=1)
+    client.post("/subscribe", data=signup_form())
+    assert queued_confirmations() == [subscriber.id, subscriber.id]
+    assert len(all_subscribers()) == 1
+
+
+def test_known_and_unknown_addresses_get_identical_answers(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    client = make_client(settings)
+    client.post("/subscribe", data=signup_form())
+    with session_scope() as session:
+        row = session.query(Subscriber).one()
+        row.status = SubscriberStatus.CONFIRMED
+    known = client.post("/subscribe", data=signup_form())
+    unknown = client.post("/subscribe", data=signup_form(email="nieuw@example.com"))
+    assert known.status_code == unknown.status_code == 200
+    assert known.get_data() == unknown.get_data()
+    # The confirmed person gets no new mail; the new address gets its confirmation.
+    assert queued_confirmations() == sorted([row.id, subscriber_by_email("nieuw@example.com").id])
+
+
+def test_filled_honeypot_looks_like_success_but_stores_and_sends_nothing(
+    settings: Settings,
+) -> None:
+    client = make_client(settings)
+    form = client.post("/subscribe", data=signup_form(website="http://spam.example"))
+    real = client.post("/subscribe", data=signup_form(email="echt@example.com"))
+    assert form.status_code == 200 and form.get_data() == real.get_data()
+    as_json = client.post(
+        "/subscribe", json={"email": "bot@example.com", "consent": True, "website": "x"}
+    )
+    assert as_json.json == {"status": "check_inbox"}
+    assert [s.email for s in all_subscribers()] == ["echt@example.com"]
+    assert len(queued_confirmations()) == 1
+
+
+def test_resubscribe_after_unsubscribe_needs_a_new_confirmation(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    client = make_client(settings)
+    client.post("/subscribe", data=signup_form())
+    with session_scope() as session:
+        row = session.query(Subscriber).one()
+        row.status = SubscriberStatus.UNSUBSCRIBED
+        row.unsubscribed_at = T0
+    clock.advance(hours=1)
+    client.post("/subscribe", data=signup_form())
+    subscriber = subscriber_by_email(ADDRESS)
+    assert subscriber is not None
+    assert subscriber.status == SubscriberStatus.PENDING
+    assert subscriber.unsubscribed_at is None
+    assert queued_confirmations() == [subscriber.id, subscriber.id]
+
+
+def test_a_complainer_is_never_mailed_again_and_sees_the_same_answer(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    client = make_client(settings)
+    with session_scope() as session:
+        session.add(
+            Subscriber(
+                email=ADDRESS,
+                status=SubscriberStatus.SUPPRESSED,
+                suppression_reason="spamreport",
+                suppressed_at=T0,
+                course_slug=settings.course,
+                created_at=T0,
+            )
+        )
+    clock.advance(days=30)
+    response = client.post("/subscribe", data=signup_form())
+    assert response.status_code == 200 and "Check je inbox" in response.get_data(as_text=True)
+    subscriber = subscriber_by_email(ADDRESS)
+    assert subscriber is not None and subscriber.status == SubscriberStatus.SUPPRESSED
+    assert queued_confirmations() == []
+
+
+def test_cors_allows_listed_origins_and_refuses_others(settings: Settings) -> None:
+    allowed = "https://www.umoya.example"
+    client = make_client(settings.model_copy(update={"cors_origins": [allowed + "/"]}))
+    preflight = client.options(
+        "/subscribe",
+        headers={
+            "Origin": allowed,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == allowed
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+
+    ok = client.post("/subscribe", json=signup_form(), headers={"Origin": allowed})
+    assert ok.status_code == 200 and ok.headers["Access-Control-Allow-Origin"] == allowed
+
+    for origin in ("https://evil.example", "null", "https://www.umoya.example.evil.example"):
+        refused = client.post(
+            "/subscribe", data=signup_form(email="ander@example.com"), headers={"Origin": origin}
+        )
+        assert refused.status_code == 403, origin
+        assert "Access-Control-Allow-Origin" not in refused.headers
+        assert "niet toegestaan" in refused.get_data(as_text=True)
+        bad_preflight = client.options("/subscribe", headers={"Origin": origin})
+        assert bad_preflight.status_code == 403
+        assert "Access-Control-Allow-Origin" not in bad_preflight.headers
+
+    own = client.post(
+        "/subscribe",
+        data=signup_form(email="zelf@example.com"),
+        headers={"Origin": "http://nurture.test"},
+    )
+    assert own.status_code == 200 and "Access-Control-Allow-Origin" not in own.headers
+    assert sorted(s.email for s in all_subscribers()) == [ADDRESS, "zelf@example.com"]
+
+
+def test_the_rate_limiter_answers_429_in_dutch_per_ip(settings: Settings) -> None:
+    client = make_client(settings.model_copy(update={"rate_limit": "3 per minute"}))
+    statuses = [
+        client.post("/subscribe", data=signup_form(email=f"p{n}@example.com")).status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 200]
+    page = client.post("/subscribe", data=signup_form(email="p3@example.com"))
+    assert page.status_code == 429
+    assert "Te veel aanmeldingen" in page.get_data(as_text=True)
+    as_json = client.post("/subscribe", json=signup_form(email="p4@example.com"))
+    assert as_json.status_code == 429 and "rate" in as_json.json["errors"]
+    other_ip = client.post(
+        "/subscribe",
+        data=signup_form(email="p5@example.com"),
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
+    assert other_ip.status_code == 200
+    assert client.get("/").status_code == 200  # the page itself is never limited
+    assert len(all_subscribers()) == 4
+    # The counts live in Redis (shared by every web process), not in this process.
+    client_redis = redis.Redis.from_url(OWN_REDIS)
+    assert client_redis.keys("LIMITS:LIMITER/nurture-limit/*")
+    client_redis.close()

@@ -1,0 +1,155 @@
+"""End to end: signed SendGrid batches and pixel hits through a real Celery worker, then the
+dashboard and `nurture stats` show them, and a bounced subscriber gets no further lesson."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from test_tracking_support import (
+    COURSE,
+    T0,
+    SendGridSigner,
+    body_of,
+    make_subscriber,
+    sg_event,
+)
+
+from config import Settings
+from emails.tokens import make_click_token, make_open_token
+from store.clock import FrozenClock, set_clock
+from store.db import session_scope
+from store.models import (
+    Delivery,
+    EmailEvent,
+    Enrollment,
+    EnrollmentStatus,
+    Subscriber,
+    SubscriberStatus,
+    WebhookBatch,
+)
+from tracking.hits import queued_hits
+from web import create_app
+
+OWN_REDIS = "redis://127.0.0.1:6379/8"
+BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """Use this helper's own Redis database: a real worker must not share db 13."""
+    client = redis.Redis.from_url(OWN_REDIS)
+    client.flushdb()
+    yield OWN_REDIS
+    client.flushdb()
+    client.close()
+
+
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(b"beheer:test-admin-password").decode()}
+
+
+@pytest.mark.slow
+def test_webhook_batches_and_hits_are_applied_by_a_real_worker(settings: Settings) -> None:
+    from workers import thread_worker, wait_until
+
+    signer = SendGridSigner()
+    app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}))
+    client = app.test_client()
+    made = make_subscriber("wim@example.com", sent_days=1)
+    with thread_worker(concurrency=2):
+        body = body_of(
+            [
+                sg_event("processed", made, 1, "w-processed"),
+                sg_event("delivered", made, 1, "w-delivered"),
+            ]
+        )
+        assert (
+            client.post("/webhooks/sendgrid", data=body, headers=signer.headers(body)).status_code
+            == 200
+        )
+        token = make_open_token(made.delivery_ids[1])
+        for _ in range(3):
+            client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA})
+        click = make_click_token(made.delivery_ids[1], "https://umoya.example/afspraak")
+        assert client.get(f"/c/{click}", headers={"User-Agent": BROWSER_UA}).status_code == 302
+
+        def applied() -> bool:
+            with session_scope() as session:
+                delivery = session.get(Delivery, made.delivery_ids[1])
+                pending = session.scalar(
+                    select(func.count()).where(WebhookBatch.processed_at.is_(None))
+                )
+                return (
+                    pending == 0
+                    and delivery.delivered_at is not None
+                    and delivery.human_opens == 3
+                    and delivery.clicks == 1
+                )
+
+        # The worker applies the batch at once and drains the hits about a second later.
+        assert wait_until(applied, timeout=20), "the worker did not apply the batch and hits"
+    assert queued_hits() == 0
+    with session_scope() as session:
+        kinds = sorted(session.scalars(select(EmailEvent.kind)))
+    assert kinds == ["click", "delivered", "open", "open", "open", "processed"]
+
+
+def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
+    settings: Settings,
+) -> None:
+    from cli.main import cli
+    from tasks.dispatch import run_dispatch_pass
+
+    set_clock(FrozenClock(T0 + timedelta(hours=3)))
+    signer = SendGridSigner()
+    app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}))
+    client = app.test_client()
+    reader = make_subscriber("lezer@example.com", sent_days=1)
+    bouncer = make_subscriber("bounce@example.com", sent_days=1)
+    events = [
+        sg_event("delivered", reader, 1, "r-delivered"),
+        sg_event("open", reader, 1, "r-open", useragent=BROWSER_UA),
+        sg_event("open", reader, 1, "r-open-mpp", useragent="Mozilla/5.0", sg_machine_open=True),
+        sg_event("click", reader, 1, "r-click", url="https://umoya.example/afspraak"),
+        sg_event("bounce", bouncer, 1, "b-bounce", type="bounce", reason="550 5.1.1 unknown"),
+    ]
+    body = body_of(events)
+    response = client.post(
+        "/webhooks/sendgrid",
+        data=body,
+        headers=signer.headers(body, int((T0 + timedelta(hours=3)).timestamp())),
+    )
+    assert response.status_code == 200
+    # No worker runs here: the dashboard applies pending batches itself before counting.
+    page = client.get("/admin", headers=admin_headers()).get_data(as_text=True)
+    row = page.split('<tr id="day-1">')[1].split("</tr>")[0]
+    cells = [cell.split("</td>")[0] for cell in row.split("<td>")[1:]]
+    # sent, delivered, human opened, machine opened, clicked, unsubscribes, bounces, complaints
+    assert cells == ["2", "1", "1", "1", "1", "0", "1", "0"]
+
+    result = CliRunner().invoke(cli, ["stats", "--course", COURSE])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "Dag 1" in line)
+    numbers = [part.strip() for part in line.split("│")[2:-1]]
+    assert numbers == ["2", "1", "1", "1", "1", "0", "1", "0"]
+    assert "2 aanmeldingen" in result.output
+
+    with session_scope() as session:
+        assert session.get(Subscriber, bouncer.subscriber_id).status == SubscriberStatus.SUPPRESSED
+        assert session.get(Enrollment, bouncer.enrollment_id).status == EnrollmentStatus.CANCELLED
+    # A dispatcher pass a day later creates day 2 for the reader only.
+    enqueued: list[int] = []
+    run_dispatch_pass(T0 + timedelta(days=1, hours=1), enqueue=enqueued.extend)
+    with session_scope() as session:
+        days = {
+            (row.subscriber_id, row.day)
+            for row in session.execute(select(Delivery.subscriber_id, Delivery.day))
+        }
+    assert (reader.subscriber_id, 2) in days
+    assert (bouncer.subscriber_id, 2) not in days

@@ -1,0 +1,281 @@
+"""The SendGrid Event Webhook: signatures, size and shape limits, storage, replays and ingest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from test_tracking_support import SendGridSigner, body_of, make_subscriber, own_redis, sg_event
+
+from config import Settings
+from store.db import session_scope
+from store.models import (
+    Delivery,
+    DeliveryState,
+    EmailEvent,
+    Enrollment,
+    EnrollmentStatus,
+    Subscriber,
+    SubscriberStatus,
+    WebhookBatch,
+)
+from tracking.ingest import process_pending_batches
+from web import create_app
+
+URL = "/webhooks/sendgrid"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """Use this helper's own Redis database, so other suites flushing db 13 can't interfere."""
+    yield from own_redis(7)
+
+
+@pytest.fixture
+def signer() -> SendGridSigner:
+    return SendGridSigner()
+
+
+@pytest.fixture
+def client(settings: Settings, signer: SendGridSigner):
+    app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}))
+    return app.test_client()
+
+
+def count(model) -> int:
+    with session_scope() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_public_key_format_is_what_eventwebhook_expects(signer: SendGridSigner) -> None:
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    body = body_of([{"event": "processed"}]).decode()
+    headers = signer.headers(body.encode(), 1700000000)
+    verifier = EventWebhook(signer.public_key)
+    assert verifier.verify_signature(
+        body,
+        headers["X-Twilio-Email-Event-Webhook-Signature"],
+        headers["X-Twilio-Email-Event-Webhook-Timestamp"],
+    )
+    assert not verifier.verify_signature(
+        body.rstrip(),
+        headers["X-Twilio-Email-Event-Webhook-Signature"],
+        headers["X-Twilio-Email-Event-Webhook-Timestamp"],
+    )
+
+
+def test_signed_batch_is_stored_and_mapped(client, signer: SendGridSigner) -> None:
+    made = make_subscriber("anna@example.com", sent_days=1)
+    body = body_of(
+        [
+            sg_event("processed", made, 1, "ev-processed"),
+            sg_event("delivered", made, 1, "ev-delivered"),
+        ]
+    )
+    response = client.post(URL, data=body, headers=signer.headers(body))
+    assert response.status_code == 200, response.get_json()
+    assert count(WebhookBatch) == 1
+    assert process_pending_batches() == 1
+    with session_scope() as session:
+        events = session.scalars(select(EmailEvent).order_by(EmailEvent.kind)).all()
+        assert [(e.kind, e.delivery_id, e.subscriber_id, e.day) for e in events] == [
+            ("delivered", made.delivery_ids[1], made.subscriber_id, 1),
+            ("processed", made.delivery_ids[1], made.subscriber_id, 1),
+        ]
+        delivery = session.get(Delivery, made.delivery_ids[1])
+        assert delivery.delivered_at is not None
+        batch = session.scalars(select(WebhookBatch)).one()
+        assert batch.processed_at is not None
+        # The kept batch no longer holds the address (GDPR forget would miss it there).
+        assert all("email" not in event for event in batch.body)
+    assert process_pending_batches() == 0
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    ["bad-signature", "missing-signature", "missing-timestamp", "stale", "future", "body-changed"],
+)
+def test_bad_signatures_are_refused_and_store_nothing(client, signer, mangle: str) -> None:
+    body = body_of([{"event": "processed", "sg_event_id": "x1", "timestamp": 1}])
+    now = int(time.time())
+    headers = signer.headers(body, now - 3600 if mangle == "stale" else None)
+    if mangle == "future":
+        headers = signer.headers(body, now + 3600)
+    if mangle == "bad-signature":
+        other = SendGridSigner().headers(body)
+        headers["X-Twilio-Email-Event-Webhook-Signature"] = other[
+            "X-Twilio-Email-Event-Webhook-Signature"
+        ]
+    if mangle == "missing-signature":
+        del headers["X-Twilio-Email-Event-Webhook-Signature"]
+    if mangle == "missing-timestamp":
+        del headers["X-Twilio-Email-Event-Webhook-Timestamp"]
+    if mangle == "body-changed":
+        body = body.replace(b"processed", b"delivered")
+    response = client.post(URL, data=body, headers=headers)
+    assert response.status_code == 403
+    assert response.get_json()["error"]
+    assert count(WebhookBatch) == 0
+
+
+def test_garbage_signature_is_refused(client, signer) -> None:
+    body = body_of([{"event": "processed"}])
+    headers = signer.headers(body)
+    headers["X-Twilio-Email-Event-Webhook-Signature"] = "not base64 at all!"
+    assert client.post(URL, data=body, headers=headers).status_code == 403
+    assert count(WebhookBatch) == 0
+
+
+def test_unsigned_events_are_refused_without_a_key(settings: Settings) -> None:
+    client = create_app(settings).test_client()
+    response = client.post(URL, json=[{"event": "processed", "sg_event_id": "u1"}])
+    assert response.status_code == 403
+    assert "NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY" in response.get_json()["error"]
+    assert count(WebhookBatch) == 0
+
+
+def test_insecure_dev_setting_accepts_unsigned_events(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"webhook_insecure_dev": True}))
+    response = app.test_client().post(URL, json=[{"event": "processed", "sg_event_id": "u1"}])
+    assert response.status_code == 200
+    assert count(WebhookBatch) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b'{"event": "open"}', b"[1, 2]", b'[{"event": "open"}, "x"]', b"\xff\xfe"],
+)
+def test_malformed_bodies_are_400_and_store_nothing(client, signer, body: bytes) -> None:
+    response = client.post(URL, data=body, headers=signer.headers(body))
+    assert response.status_code == 400
+    assert count(WebhookBatch) == 0
+
+
+def test_ten_megabyte_body_is_413(client, signer) -> None:
+    body = b"[" + b" " * (10 * 1024 * 1024) + b"]"
+    response = client.post(URL, data=body, headers=signer.headers(body))
+    assert response.status_code == 413
+    assert count(WebhookBatch) == 0
+
+
+def test_replayed_batch_changes_nothing(client, signer) -> None:
+    made = make_subscriber("bob@example.com", sent_days=1)
+    events = [
+        sg_event("open", made, 1, "ev-open", useragent="Mozilla/5.0 (Windows NT 10.0) Firefox/120"),
+        sg_event("click", made, 1, "ev-click", url="https://umoya.example/afspraak"),
+    ]
+    body = body_of(events)
+    for _ in range(2):
+        assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
+        process_pending_batches()
+    # The same events again, in a different batch with one new event.
+    events.append(sg_event("open", made, 1, "ev-open-2", sg_machine_open=True))
+    body = body_of(events)
+    assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
+    assert process_pending_batches() == 1
+    with session_scope() as session:
+        delivery = session.get(Delivery, made.delivery_ids[1])
+        assert (delivery.human_opens, delivery.machine_opens, delivery.clicks) == (1, 1, 1)
+        assert session.scalar(select(func.count()).select_from(EmailEvent)) == 3
+
+
+def test_open_classification_and_clicks(client, signer) -> None:
+    made = make_subscriber("carla@example.com", sent_days=2)
+    with session_scope() as session:
+        sent_at = session.get(Delivery, made.delivery_ids[2]).sent_at
+    soon = int(sent_at.timestamp()) + 2
+    gmail = (
+        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+    )
+    events = [
+        sg_event("open", made, 1, "o-human", useragent="Mozilla/5.0 (iPhone) Mobile Safari/604.1"),
+        sg_event("open", made, 1, "o-mpp-flag", useragent="Mozilla/5.0", sg_machine_open=True),
+        sg_event("open", made, 1, "o-mpp-ua", useragent="Mozilla/5.0"),
+        sg_event("open", made, 2, "o-gmail-late", useragent=gmail),
+        sg_event("open", made, 2, "o-gmail-prefetch", useragent=gmail, timestamp=soon),
+        sg_event("click", made, 2, "c-1", url="https://umoya.example/afspraak"),
+        sg_event("deferred", made, 2, "d-1", response="421 try later", attempt="1"),
+        sg_event("group_resubscribe", made, 2, "g-1"),
+        sg_event("some_future_kind", made, 2, "f-1"),
+    ]
+    body = body_of(events)
+    assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
+    assert process_pending_batches() == 1
+    with session_scope() as session:
+        day1 = session.get(Delivery, made.delivery_ids[1])
+        day2 = session.get(Delivery, made.delivery_ids[2])
+        assert (day1.human_opens, day1.machine_opens, day1.clicks) == (1, 2, 0)
+        assert (day2.human_opens, day2.machine_opens, day2.clicks) == (1, 1, 1)
+        assert day1.first_opened_at is not None
+        machine = dict(session.execute(select(EmailEvent.sg_event_id, EmailEvent.machine)).all())
+        assert machine["o-gmail-prefetch"] and not machine["o-gmail-late"]
+        click = session.scalars(select(EmailEvent).where(EmailEvent.kind == "click")).one()
+        assert click.url == "https://umoya.example/afspraak"
+        kinds = set(session.scalars(select(EmailEvent.kind)))
+        assert {"deferred", "group_resubscribe", "some_future_kind"} <= kinds
+        assert session.get(Subscriber, made.subscriber_id).status == SubscriberStatus.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "status"),
+    [
+        ("bounce", {"type": "bounce", "reason": "550 no such user"}, SubscriberStatus.SUPPRESSED),
+        ("bounce", {"type": "blocked", "reason": "blocked by policy"}, SubscriberStatus.SUPPRESSED),
+        ("dropped", {"reason": "Bounced Address"}, SubscriberStatus.SUPPRESSED),
+        ("spamreport", {}, SubscriberStatus.SUPPRESSED),
+        ("unsubscribe", {}, SubscriberStatus.UNSUBSCRIBED),
+        ("group_unsubscribe", {"asm_group_id": 1}, SubscriberStatus.UNSUBSCRIBED),
+    ],
+)
+def test_stopping_events_stop_all_mail(client, signer, kind, extra, status) -> None:
+    made = make_subscriber("dirk@example.com", sent_days=1, queued_day=2)
+    event = sg_event(kind, made, 1, f"stop-{kind}", **extra)
+    body = body_of([event])
+    assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
+    assert process_pending_batches() == 1
+    with session_scope() as session:
+        subscriber = session.get(Subscriber, made.subscriber_id)
+        assert subscriber.status == status
+        enrollment = session.get(Enrollment, made.enrollment_id)
+        assert enrollment.status == EnrollmentStatus.CANCELLED
+        assert enrollment.next_due_at is None
+        assert session.get(Delivery, made.delivery_ids[2]).state == DeliveryState.SKIPPED
+
+
+def test_async_bounce_without_delivery_id_maps_by_message_id(client, signer) -> None:
+    made = make_subscriber("eva@example.com", sent_days=1, message_prefix="SGMSG")
+    event = sg_event("bounce", made, 1, "async-bounce", type="bounce")
+    for name in ("delivery_id", "subscriber_id", "day", "course"):
+        del event[name]
+    event["sg_message_id"] = "SGMSG-1.filterdrecv-p3iad2-1-5F0A"
+    body = body_of([event])
+    assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
+    process_pending_batches()
+    with session_scope() as session:
+        stored = session.scalars(select(EmailEvent)).one()
+        assert (stored.delivery_id, stored.day) == (made.delivery_ids[1], 1)
+        assert session.get(Subscriber, made.subscriber_id).status == SubscriberStatus.SUPPRESSED
+
+
+def test_events_for_unknown_deliveries_are_kept_without_links(client, signer) -> None:
+    event = {
+        "event": "processed",
+        "sg_event_id": "orphan",
+        "timestamp": 1700000000,
+        "delivery_id": "999999",
+        "subscriber_id": "888888",
+        "day": "3",
+        "course": "rugpijn-en-training",
+    }
+    body = body_of([event, {"event": "delivered"}])
+    assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
+    assert process_pending_batches() == 1
+    with session_scope() as session:
+        rows = session.scalars(select(EmailEvent).order_by(EmailEvent.kind)).all()
+        assert [(e.kind, e.delivery_id, e.subscriber_id, e.day) for e in rows] == [
+            ("delivered", None, None, None),
+            ("processed", None, None, 3),
+        ]

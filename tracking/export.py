@@ -1,0 +1,91 @@
+"""CSV exports of subscribers and events, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from store.db import session_scope
+from store.models import EmailEvent, Subscriber
+
+# A cell starting with one of these runs as a formula in Excel or LibreOffice.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+STREAM_BATCH = 1000
+
+SUBSCRIBER_COLUMNS = [
+    "id",
+    "email",
+    "first_name",
+    "status",
+    "course_slug",
+    "signup_source",
+    "created_at",
+    "confirmed_at",
+    "consent_version",
+    "unsubscribed_at",
+    "suppressed_at",
+    "suppression_reason",
+    "forgotten_at",
+]
+EVENT_COLUMNS = [
+    "id",
+    "occurred_at",
+    "kind",
+    "source",
+    "subscriber_id",
+    "delivery_id",
+    "course_slug",
+    "day",
+    "machine",
+    "url",
+    "reason",
+    "user_agent",
+]
+
+
+def safe_cell(value: Any) -> str:
+    """Render VALUE for CSV, defusing anything a spreadsheet would run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _csv_lines(columns: list[str], rows: Iterable[Any]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(getattr(row, column)) for column in columns])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def subscribers_csv() -> Iterator[str]:
+    """Yield the subscribers as CSV, a chunk at a time."""
+    with session_scope() as session:
+        rows = session.scalars(
+            select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=STREAM_BATCH)
+        )
+        yield from _csv_lines(SUBSCRIBER_COLUMNS, rows)
+
+
+def events_csv() -> Iterator[str]:
+    """Yield the email events as CSV, a chunk at a time."""
+    with session_scope() as session:
+        rows = session.scalars(
+            select(EmailEvent).order_by(EmailEvent.id).execution_options(yield_per=STREAM_BATCH)
+        )
+        yield from _csv_lines(EVENT_COLUMNS, rows)

@@ -1,0 +1,62 @@
+"""GET /o/<token>.gif (open pixel) and GET /c/<token> (tracked link): signed, no open redirect."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, redirect, request
+from flask.typing import ResponseReturnValue
+
+from emails.tokens import TokenError, read_click_token, read_open_token
+from tracking.hits import record_hit
+
+bp = Blueprint("tracking", __name__)
+
+# The smallest transparent 1×1 GIF.
+PIXEL_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+# Every fetch must reach us: a cached pixel is an open we never hear of.
+NO_CACHE_HEADERS = {
+    "Cache-Control": "no-store, no-cache, must-revalidate, private",
+    "Pragma": "no-cache",
+    "Expires": "0",
+}
+
+BAD_LINK_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><title>Link werkt niet</title></head>
+<body><main><h1>Deze link werkt niet</h1>
+<p>De link is onvolledig of aangepast. Open de link opnieuw vanuit de e-mail,
+of kopieer het volledige adres in uw browser.</p></main></body></html>
+"""
+
+
+@bp.get("/o/<token>.gif")
+def open_pixel(token: str) -> ResponseReturnValue:
+    """Answer the 1×1 GIF always; record an open only for a genuine token."""
+    try:
+        delivery_id = read_open_token(token)
+    except TokenError:
+        delivery_id = None
+    if delivery_id is not None:
+        record_hit("open", delivery_id, request.headers.get("User-Agent"))
+    return Response(PIXEL_GIF, mimetype="image/gif", headers=NO_CACHE_HEADERS)
+
+
+@bp.get("/c/<token>")
+def tracked_click(token: str) -> ResponseReturnValue:
+    """Redirect to the URL signed inside the token and record the click; refuse anything else."""
+    try:
+        delivery_id, url = read_click_token(token)
+    except TokenError:
+        return Response(BAD_LINK_PAGE, status=404, mimetype="text/html")
+    record_hit("click", delivery_id, request.headers.get("User-Agent"), url)
+    response = redirect(url, code=302)
+    response.headers.update(NO_CACHE_HEADERS)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Exempt the pixel and tracked links from the rate limiter: proxies fetch in bursts."""
+    limiter = app.extensions.get("nurture_limiter")
+    if limiter is not None:
+        limiter.exempt(bp)
