@@ -1,10 +1,11 @@
-"""Benchmark the open pixel against a trivial endpoint on the same gunicorn, then check no open is lost.
+"""Benchmark the open pixel against a trivial endpoint on one gunicorn; check no open is lost.
 
 Run: .venv/bin/python bench/bench_pixel.py   (needs wrk: apt-get install -y wrk)
 
 - PostgreSQL (database nurture_bench_pixel, created and migrated here) and Redis db 8.
 - gunicorn -w 2 with gthread workers (keep-alive, like behind a proxy), wrk on loopback.
 - /ping and /o/<token>.gif alternate, several runs each; medians of requests/s and the ratio.
+  Both go through the same wrk Lua script (cycling a path list), so client cost is equal.
 - Afterwards the queued hits are drained and every open answered 200 must be in the database.
 """
 
@@ -156,9 +157,9 @@ def wrk(url: str, script: Path | None) -> tuple[float, int, int]:
     return rate, total, int(bad.group(1)) if bad else 0
 
 
-def pixel_script(paths: list[str], directory: Path) -> Path:
-    """Write a wrk Lua script that cycles through the pixel paths, one per request."""
-    script = directory / "pixels.lua"
+def path_script(paths: list[str], directory: Path, name: str) -> Path:
+    """Write a wrk Lua script that cycles through PATHS, one per request."""
+    script = directory / f"{name}.lua"
     body = ",\n".join(f'"{path}"' for path in paths)
     script.write_text(
         f"local paths = {{\n{body}\n}}\nlocal i = 0\n"
@@ -223,7 +224,12 @@ def micro_costs(delivery_id: int) -> tuple[float, float]:
     return statistics.median(push) * 1e6, statistics.median(write) * 1e6
 
 
+LOAD_AT_START = "?"
+
+
 def main() -> None:
+    global LOAD_AT_START
+    LOAD_AT_START = " ".join(f"{value:.1f}" for value in os.getloadavg())
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: install it with `apt-get install -y wrk`")
     database_url = prepare_database()
@@ -253,14 +259,15 @@ def main() -> None:
     answered_200 = 0
     try:
         with tempfile.TemporaryDirectory() as directory:
-            script = pixel_script(paths, Path(directory))
-            wrk(f"http://127.0.0.1:{port}/ping", None)  # warm up both paths
+            script = path_script(paths, Path(directory), "pixels")
+            ping_script = path_script(["/ping"] * len(paths), Path(directory), "ping")
+            wrk(f"http://127.0.0.1:{port}/", ping_script)  # warm up both paths
             wrk(f"http://127.0.0.1:{port}/", script)
             redis.Redis.from_url(REDIS_URL).flushdb()
             drain()
             baseline_opens = opens_recorded()
             for _ in range(RUNS):
-                rate, _total, _bad = wrk(f"http://127.0.0.1:{port}/ping", None)
+                rate, _total, _bad = wrk(f"http://127.0.0.1:{port}/", ping_script)
                 rows["ping"].append(rate)
                 rate, total, bad = wrk(f"http://127.0.0.1:{port}/", script)
                 rows["pixel"].append(rate)
@@ -269,7 +276,6 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    before_exact = None
     handled, drain_seconds = drain()
     recorded = opens_recorded() - baseline_opens
     # The exact check again, on its own, after everything else is drained.
@@ -320,8 +326,9 @@ def main() -> None:
     lost = answered_200 + exact_ok - recorded
     console.print(
         f"Conditions: {os.cpu_count()} cores, gunicorn -w {GUNICORN_WORKERS} -k gthread "
-        f"--threads {GUNICORN_THREADS}, wrk -t{WRK_THREADS} -c{CONNECTIONS} -d{SECONDS}s x {RUNS} runs "
-        f"each, PostgreSQL + Redis on loopback, {DELIVERIES} distinct pixel tokens; no Celery "
+        f"--threads {GUNICORN_THREADS}, wrk -t{WRK_THREADS} -c{CONNECTIONS} -d{SECONDS}s "
+        f"x {RUNS} runs each, load average at start {LOAD_AT_START}, "
+        f"PostgreSQL + Redis on loopback, {DELIVERIES} distinct pixel tokens; no Celery "
         "worker during load (hits queue in Redis, drained afterwards)."
     )
     # wrk counts only responses it read before stopping; a request in flight at the cut-off

@@ -16,8 +16,11 @@ def stats(course_slug: str | None) -> None:
     settings = settings_or_exit()
     from rich.console import Console
     from rich.table import Table
+    from sqlalchemy import select
 
+    from course.loader import list_courses
     from store.db import check_database, session_scope
+    from store.models import Subscriber
     from tracking.ingest import process_pending_batches
     from tracking.stats import funnel
 
@@ -31,6 +34,10 @@ def stats(course_slug: str | None) -> None:
         click.echo(f"nurture: pending tracking data not applied ({exc})", err=True)
     slug = course_slug or settings.course
     with session_scope() as session:
+        known = set(session.scalars(select(Subscriber.course_slug).distinct()))
+        known.update(list_courses())
+        if slug not in known:
+            fail(f"unknown course {slug!r} (known: {', '.join(sorted(known)) or 'none'})")
         numbers = funnel(session, slug)
     console = Console()
     console.print(

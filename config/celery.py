@@ -61,7 +61,11 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": TASK_SOFT_TIME_LIMIT_SECONDS,
         "task_time_limit": TASK_TIME_LIMIT_SECONDS,
         "task_default_queue": DEFAULT_QUEUE,
-        "task_queues": (Queue(DEFAULT_QUEUE), Queue(DISPATCH_QUEUE)),
+        # Each queue bound under its own routing key, so a message lands in exactly one.
+        "task_queues": (
+            Queue(DEFAULT_QUEUE, routing_key=DEFAULT_QUEUE),
+            Queue(DISPATCH_QUEUE, routing_key=DISPATCH_QUEUE),
+        ),
         "task_routes": {"tasks.dispatch.dispatch_due": {"queue": DISPATCH_QUEUE}},
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,

@@ -107,7 +107,7 @@ def render_fill_in(
     return FillIn(
         subject=subject,
         preheader=preheader,
-        html=_to_format(html),
+        html=_to_format(html.rstrip("\n") + "\n"),
         text=_to_format(_tidy_text(text)),
         links=links.links,
     )

@@ -98,6 +98,9 @@ def _cached(course: Course, kind: str, day: int, build: Callable[[], FillIn]) ->
         if entry is not None and entry[0]() is course:
             return entry[1]
         fill_in = build()
+        # Forget fill-ins of courses that are gone (tests and reloads make many Course objects).
+        for stale in [k for k, (ref, _) in _FILL_INS.items() if ref() is None]:
+            del _FILL_INS[stale]
         _FILL_INS[key] = (weakref.ref(course), fill_in)
         return fill_in
 
@@ -144,6 +147,8 @@ def _build_lesson(course: Course, day: int) -> FillIn:
         "welcome_html": welcome_html,
         "welcome_text": welcome_text.rstrip("\n"),
         "teaser": lesson.teaser,
+        # Course authors often start the teaser with "Morgen" already; don't say it twice.
+        "teaser_label": "" if lesson.teaser.lower().startswith("morgen") else "Morgen:",
         "cta_text": course.cta_text,
         "cta_label": course.cta_label,
         "cta_href": cta_href,

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from itsdangerous import (
+    BadData,
     BadSignature,
     SignatureExpired,
     TimestampSigner,
@@ -114,7 +115,12 @@ def read_confirm_token(token: str, max_age: int = CONFIRM_MAX_AGE_SECONDS) -> in
     try:
         value = serializer.loads(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise TokenExpired(exc.payload) from exc
+        # itsdangerous hands back the still-encoded payload; decode it to the subscriber id.
+        try:
+            payload = serializer.load_payload(exc.payload) if exc.payload is not None else None
+        except BadData:
+            payload = None
+        raise TokenExpired(payload) from exc
     except BadSignature as exc:
         raise TokenError("bad confirm token") from exc
     return _as_id(value)

@@ -10,6 +10,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 NAME_MAX_CHARS = 100  # the subscribers.first_name column
+SCAN_FACTOR = 8  # how much raw input per kept character we look at (room for stripped junk)
 EMAIL_MAX_CHARS = 254  # RFC 5321's path limit; email-validator enforces it too
 HONEYPOT_FIELD = "website"
 # What a checkbox or a JSON client may send for "yes".
@@ -48,14 +49,15 @@ class SignupCheck:
     echo: dict[str, str] = field(default_factory=dict)
 
 
-def clean_name(value: str) -> str | None:
+def clean_name(value: str, limit: int = NAME_MAX_CHARS) -> str | None:
     """Drop control/format tricks, collapse whitespace, cap the length; None when empty."""
+    # Only the start can survive the cap; a 100 KB "name" costs no more than a short one.
     kept = "".join(
         char
-        for char in value
+        for char in value[: limit * SCAN_FACTOR]
         if unicodedata.category(char) not in DROPPED_CATEGORIES and char not in DROPPED_FORMAT_CHARS
     )
-    collapsed = " ".join(kept.split())[:NAME_MAX_CHARS].strip()
+    collapsed = " ".join(kept.split())[:limit].strip()
     return collapsed or None
 
 
@@ -68,7 +70,8 @@ def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
         allow_smtputf8=False,
     )
     # Mailbox names are case-insensitive in practice; one spelling keeps one row per person.
-    return result.ascii_email.lower()
+    address = result.ascii_email or result.normalized  # ascii_email is set: no SMTPUTF8
+    return address.lower()
 
 
 def _is_yes(value: Any) -> bool:
@@ -78,7 +81,10 @@ def _is_yes(value: Any) -> bool:
 
 
 def _echo(value: Any, limit: int) -> str:
-    return clean_name(value)[:limit] if isinstance(value, str) and clean_name(value) else ""
+    """Return a safe, short copy of a raw value to show again in the form."""
+    if not isinstance(value, str):
+        return ""
+    return clean_name(value, limit) or ""
 
 
 def check_signup(data: Mapping[str, Any], *, check_deliverability: bool = False) -> SignupCheck:

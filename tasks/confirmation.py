@@ -27,9 +27,10 @@ def confirm_url(subscriber_id: int) -> str:
 
 
 def retry_countdown(retries: int, retry_after: float | None) -> float:
-    """Wait what the provider asked for, else back off exponentially (capped)."""
-    backoff = min(RETRY_BASE_SECONDS * 2**retries, RETRY_MAX_SECONDS)
-    return max(retry_after or 0.0, float(backoff))
+    """Wait what the provider asked for (capped), else back off exponentially (capped)."""
+    if retry_after is not None and retry_after > 0:
+        return min(float(retry_after), RETRY_MAX_SECONDS)
+    return float(min(RETRY_BASE_SECONDS * 2**retries, RETRY_MAX_SECONDS))
 
 
 @shared_task(

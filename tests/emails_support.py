@@ -67,7 +67,7 @@ def write_sample_course(root: Path, slug: str = "voorbeeld-cursus", days: int = 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "course.toml").write_text(COURSE_TOML, encoding="utf-8")
     for day in range(1, days + 1):
-        teaser = "" if day == days else f"Morgen les {day + 1} over houding."
+        teaser = "" if day == days else f"Les {day + 1} gaat over houding."
         text = LESSON.format(day=day, teaser=teaser)
         (folder / f"{day:02d}-les.md").write_text(text, encoding="utf-8")
     return folder
@@ -86,9 +86,7 @@ def shipped_course() -> Course | None:
     return load_course_from(folder)
 
 
-def configure_email_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str
-) -> Settings:
+def configure_email_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str) -> Settings:
     """Set NURTURE_* for mail tests (no database needed) and return fresh settings."""
     for name in list(os.environ):
         if name.startswith("NURTURE_") and not name.startswith("NURTURE_TEST_"):

@@ -25,7 +25,7 @@ from fake_sendgrid import generate_webhook_keypair
 from lessons import delivery_states, enroll
 from sqlalchemy import create_engine, func, select, text
 from werkzeug.serving import make_server
-from workers import PROJECT_ROOT, WorkerProcess, flush_redis
+from workers import PROJECT_ROOT, WorkerProcess, flush_redis, point_celery_at_settings
 
 from config import get_settings, reset_settings_cache
 from store.clock import set_clock, utcnow
@@ -139,6 +139,8 @@ def crash_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
     fake, fake_url = _start_fake(tmp_path, webhook_url, private_key)
     monkeypatch.setenv("NURTURE_SENDGRID_HOST", fake_url)
     reset_settings_cache()
+    # The Celery app was configured at import, before these settings: publish to our Redis db.
+    point_celery_at_settings()
     env = {key: value for key, value in os.environ.items()}
     env["NURTURE_SENDGRID_HOST"] = fake_url
     env["FAKE_URL"] = fake_url

@@ -61,6 +61,12 @@ def test_pass_publishes_send_tasks_to_redis(settings):
     report = run_dispatch_pass()
     assert report.enqueued == 25
     assert queue_length(LESSON_REDIS_URL) == 25
+    assert queue_length(LESSON_REDIS_URL, "dispatch") == 0
+    from tasks.dispatch import dispatch_due
+
+    dispatch_due.delay()
+    assert queue_length(LESSON_REDIS_URL, "dispatch") == 1
+    assert queue_length(LESSON_REDIS_URL) == 25
 
 
 def test_unclaimed_queued_delivery_is_enqueued_again_after_timeout(settings):

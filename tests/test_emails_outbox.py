@@ -39,6 +39,12 @@ def read_eml(path: Path) -> EmailMessage:
     return parsed
 
 
+def body_of(parsed: EmailMessage, subtype: str) -> str:
+    part = parsed.get_body((subtype,))
+    assert part is not None
+    return str(part.get_content())
+
+
 def test_lesson_becomes_a_multipart_eml_and_an_html_file(
     mail_env: Settings, course: Course
 ) -> None:
@@ -79,7 +85,7 @@ def test_confirmation_eml(mail_env: Settings, course: Course) -> None:
     [eml] = mail_env.outbox_dir.glob("*.eml")
     parsed = read_eml(eml)
     assert parsed["X-Nurture-Kind"] == "confirmation"
-    assert "http://nurture.test/confirm/t" in parsed.get_body(("plain",)).get_content()
+    assert "http://nurture.test/confirm/t" in body_of(parsed, "plain")
 
 
 def test_files_are_unique_and_sort_in_sending_order_across_threads(
@@ -122,7 +128,7 @@ def test_send_test_writes_a_proof_to_the_outbox(mail_env: Settings, tmp_path: Pa
     parsed = read_eml(eml)
     assert parsed["Subject"] == "[Proef] Dag 3: bewegen <met> plezier"
     assert parsed["X-Nurture-Kind"] == "test" and parsed["X-Nurture-Delivery-Id"] is None
-    html = parsed.get_body(("html",)).get_content()
+    html = body_of(parsed, "html")
     assert "Hallo Anna," in html and "/o/" not in html and "/c/" not in html
     assert 'href="https://example.org/oefeningen"' in html
     assert "http://nurture.test/unsubscribe/voorbeeld" in html

@@ -270,5 +270,9 @@ def test_shipped_course_renders_every_lesson() -> None:
         assert shipped.clinic_name.replace("&", "&amp;") in message.html
         assert "/unsubscribe/" in message.html and "/o/" in message.html
         assert shipped.cta_label in message.text
+        lesson = shipped.lesson(day)
+        assert lesson.subject == message.subject and lesson.preheader in message.html
+        assert lesson.teaser in message.html and lesson.teaser in message.text
+        assert "Morgen: Morgen" not in message.html + message.text
         validate_mail(build_request_body(message))
         assert len(message.html.encode()) < 102_000

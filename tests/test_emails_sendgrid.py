@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -146,7 +147,7 @@ def test_real_payload_limit_gives_413(tmp_path: Path, monkeypatch: pytest.Monkey
         )
         course = sample_course(tmp_path / "courses")
         message = lesson(course)
-        huge = Message(**{**_fields(message), "html": message.html + "<p>x</p>" * 5000})
+        huge = dataclasses.replace(message, html=message.html + "<p>x</p>" * 5000)
         with pytest.raises(PermanentSendError, match="too large") as caught:
             get_backend().send(huge)
         assert caught.value.status == 413
@@ -156,10 +157,6 @@ def test_real_payload_limit_gives_413(tmp_path: Path, monkeypatch: pytest.Monkey
         small.stop()
         reset_settings_cache()
         reset_backend_cache()
-
-
-def _fields(message: Message) -> dict[str, object]:
-    return {name: getattr(message, name) for name in Message.__slots__}
 
 
 def test_rate_limit_is_retryable_after_the_reset(
@@ -254,3 +251,29 @@ def test_concurrent_sends_share_one_client_safely(
     assert errors == []
     assert len(ids) == 300 and len(set(ids)) == 300
     assert sendgrid_env.duplicates == 0 and sum(sendgrid_env.counts.values()) == 300
+
+
+def test_retry_after_reads_retry_after_then_rate_limit_reset() -> None:
+    from email.message import Message as Headers
+
+    from emails.backends.sendgrid import retry_after
+
+    now = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+    set_clock(FrozenClock(now))
+    try:
+
+        def headers(**values: str) -> Headers:
+            parsed = Headers()
+            for name, value in values.items():
+                parsed[name.replace("_", "-")] = value
+            return parsed
+
+        assert retry_after(headers(Retry_After="12")) == 12
+        assert retry_after(headers(Retry_After="Mon, 02 Mar 2026 07:31:00 GMT")) == 60
+        reset = str(int(now.timestamp()) + 90)
+        assert retry_after(headers(X_RateLimit_Reset=reset)) == 90
+        assert retry_after(headers(X_RateLimit_Reset=str(int(now.timestamp()) - 5))) == 0
+        assert retry_after(headers()) is None
+        assert retry_after(None) is None
+    finally:
+        set_clock(None)

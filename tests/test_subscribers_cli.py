@@ -193,7 +193,7 @@ def test_pause_and_resume_continue_at_the_same_day(
 
 @pytest.mark.parametrize("command", ["export", "forget", "pause", "resume"])
 def test_unknown_or_invalid_email_is_a_one_line_error(settings: Settings, command: str) -> None:
-    code, out, err = invoke("subscribers", command, "niemand@example.com", input="y\n")
+    code, _, err = invoke("subscribers", command, "niemand@example.com", input="y\n")
     assert code == 2
     assert err.strip().splitlines() == ["nurture: no subscriber with email niemand@example.com"]
     code, _, err = invoke("subscribers", command, "geen adres", input="y\n")

@@ -11,11 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 from subscribers_support import all_subscribers, make_client, queued_confirmations, redis_url
 
 from config import Settings
 from course.loader import load_course
 from emails.render import Recipient, render_confirmation_email
+from store.db import session_scope
+from store.models import Subscriber
 from subscribers.validation import NAME_MAX_CHARS, clean_name, normalise_email
 from tasks.confirmation import confirm_url
 
@@ -67,7 +70,7 @@ EDGE_NAMES = [
     "\u202egnaW",
     "Anna\r\nBcc: victim@example.org",
     "Robert'); DROP TABLE subscribers;--",
-    "=HYPERLINK(\"http://evil.example\")",
+    '=HYPERLINK("http://evil.example")',
     "<script>alert(1)</script>",
     "\x00\x01\x1b[31m",
     "\ud800",
@@ -143,12 +146,19 @@ def _post(client: Any, encoding: str, fields: dict[str, Any], odd: Any) -> Any:
         return client.post("/subscribe", data=body, content_type="application/json")
     if encoding == "garbage-json":
         return client.post(
-            "/subscribe", data=str(fields)[:500].encode("utf-8", "replace"), content_type="application/json"
+            "/subscribe",
+            data=str(fields)[:500].encode("utf-8", "replace"),
+            content_type="application/json",
         )
     if encoding == "no-body":
         return client.post("/subscribe")
     content_type = "text/plain" if encoding == "text/plain" else "application/xml"
     return client.post("/subscribe", data=json.dumps(fields), content_type=content_type)
+
+
+def _count() -> int:
+    with session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(Subscriber)) or 0)
 
 
 def _assert_clean_header(value: str) -> None:
@@ -170,15 +180,13 @@ def test_hostile_signups_never_break_anything(settings: Settings) -> None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(emails, names, consents, honeypots, encodings, json_oddities)
-    def submit(
-        email: Any, name: Any, consent: Any, website: Any, encoding: str, odd: Any
-    ) -> None:
-        before = len(all_subscribers())
+    def submit(email: Any, name: Any, consent: Any, website: Any, encoding: str, odd: Any) -> None:
+        before = _count()
         response = _post(client, encoding, _fields(email, name, consent, website), odd)
         seen.append(response.status_code)
         assert response.status_code < 500, response.get_data(as_text=True)[:300]
         if response.status_code != 200:
-            assert len(all_subscribers()) == before
+            assert _count() == before
 
     submit()
     assert len(seen) >= EXAMPLES

@@ -78,9 +78,7 @@ def test_json_signup_and_json_errors(settings: Settings) -> None:
     assert set(bad.json["errors"]) == {"email", "consent", "name"}
     assert "e-mailadres" in bad.json["errors"]["email"]
     # A form post from a client that asks for JSON gets JSON too.
-    accept = client.post(
-        "/subscribe", data={"email": ""}, headers={"Accept": "application/json"}
-    )
+    accept = client.post("/subscribe", data={"email": ""}, headers={"Accept": "application/json"})
     assert accept.status_code == 422 and accept.json["errors"]["email"] == "Vul je e-mailadres in."
     assert [s.email for s in all_subscribers()] == [ADDRESS]
 
@@ -272,3 +270,26 @@ def test_the_rate_limiter_answers_429_in_dutch_per_ip(settings: Settings) -> Non
     client_redis = redis.Redis.from_url(OWN_REDIS)
     assert client_redis.keys("LIMITS:LIMITER/nurture-limit/*")
     client_redis.close()
+
+
+def test_simultaneous_signups_for_one_address_make_one_row_and_one_mail(
+    settings: Settings,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from web import create_app
+
+    make_client(settings)  # points Celery at this test's Redis
+    app = create_app(settings, RATELIMIT_ENABLED=False)
+    variants = [ADDRESS, ADDRESS.upper(), f" {ADDRESS} ", ADDRESS.title()] * 4
+
+    def submit(address: str) -> int:
+        return app.test_client().post("/subscribe", data=signup_form(email=address)).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(submit, variants))
+    assert statuses == [200] * len(variants)
+    [subscriber] = all_subscribers()
+    assert queued_confirmations() == [subscriber.id]
+    with session_scope() as session:
+        assert counters.read(session, counters.SIGNUPS) == 1

@@ -153,3 +153,11 @@ def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
         }
     assert (reader.subscriber_id, 2) in days
     assert (bouncer.subscriber_id, 2) not in days
+
+
+def test_stats_names_an_unknown_course(settings: Settings) -> None:
+    from cli.main import cli
+
+    result = CliRunner().invoke(cli, ["stats", "--course", "no-such-course"])
+    assert result.exit_code == 2
+    assert "unknown course 'no-such-course'" in result.output

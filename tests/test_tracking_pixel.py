@@ -179,3 +179,27 @@ def test_redis_down_falls_back_to_the_database(
     with session_scope() as session:
         delivery = session.get(Delivery, made.delivery_ids[1])
         assert (delivery.human_opens, delivery.clicks) == (1, 1)
+
+
+def test_malformed_queue_entries_do_not_jam_the_drain(client, settings: Settings) -> None:
+    made = make_subscriber("ida@example.com", sent_days=1)
+    r = redis.Redis.from_url(settings.redis_url)
+    r.rpush(QUEUE_KEY, "not json", '["open", "x", "id", "soon", "", ""]', "[1, 2]")
+    token = make_open_token(made.delivery_ids[1])
+    client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA})
+    assert drain_hits() == 4
+    assert queued_hits() == 0
+    with session_scope() as session:
+        assert session.get(Delivery, made.delivery_ids[1]).human_opens == 1
+
+
+def test_pixel_still_answers_when_redis_and_database_are_down(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NURTURE_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("NURTURE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    reset_settings_cache()
+    client = create_app().test_client()
+    assert_pixel(client.get(f"/o/{make_open_token(1)}.gif"))
+    response = client.get(f"/c/{make_click_token(1, TARGET)}")
+    assert response.status_code == 302 and response.headers["Location"] == TARGET

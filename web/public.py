@@ -47,8 +47,8 @@ def init_app(app: Flask) -> None:
         # With Redis down the broker is down too; our own 503 says so better than a 500.
         swallow_errors=True,
         # Only POST /subscribe counts; unsubscribe (RFC 8058) and the rest are never limited.
-        default_limits_exempt_when=lambda: not (
-            request.endpoint == "public.subscribe" and request.method == "POST"
+        default_limits_exempt_when=lambda: (
+            not (request.endpoint == "public.subscribe" and request.method == "POST")
         ),
         on_breach=_too_many_requests,
         headers_enabled=True,
@@ -65,9 +65,10 @@ def _wants_json() -> bool:
     if request.mimetype == "application/json":
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "text/html"
-    ]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
@@ -150,9 +151,9 @@ def _handle_subscribe() -> Response:
     source = request.headers.get("Origin") or None
     with session_scope() as session:
         outcome = service.subscribe(session, check.signup, source=source)
-    if outcome.send_confirmation and outcome.subscriber_id is not None:
-        if not _enqueue_confirmation(outcome.subscriber_id):
-            return _problem(503, MESSAGES["unavailable"])
+    to_confirm = outcome.subscriber_id if outcome.send_confirmation else None
+    if to_confirm is not None and not _enqueue_confirmation(to_confirm):
+        return _problem(503, MESSAGES["unavailable"])
     return _check_inbox()
 
 

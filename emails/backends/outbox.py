@@ -20,6 +20,8 @@ from emails.message import Message, PermanentSendError, RetryableSendError, Send
 from store.clock import utcnow
 
 MESSAGE_ID_DOMAIN = "outbox.nurture"
+# RFC 5322's hard line limit; folding long List-Unsubscribe values at 78 trips some parsers.
+POLICY = SMTP.clone(max_line_length=998)
 
 
 def custom_arg_header(name: str) -> str:
@@ -29,7 +31,7 @@ def custom_arg_header(name: str) -> str:
 
 def to_email_message(message: Message, message_id: str) -> EmailMessage:
     """Build a multipart/alternative (text, then HTML) EmailMessage with every header."""
-    email = EmailMessage(policy=SMTP)
+    email = EmailMessage(policy=POLICY)
     email["Message-ID"] = make_msgid(idstring=message_id, domain=MESSAGE_ID_DOMAIN)
     email["Date"] = format_datetime(utcnow())
     email["From"] = formataddr((message.from_name, message.from_email))

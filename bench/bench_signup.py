@@ -1,0 +1,178 @@
+"""Benchmark the public subscriber endpoints in process, against rendering the signup page.
+
+Run: .venv/bin/python bench/bench_signup.py
+
+- Flask's test client in one thread (no network, no gunicorn): what one request costs the app.
+- SQLite (a temp file, WAL) and PostgreSQL (database nurture_bench_signup, created here) when
+  reachable; Redis db 3 as limiter storage and Celery broker (confirmations are queued, not sent).
+- Baseline: GET / (render the signup page). Each row: median microseconds per request over
+  ROUNDS rounds of REQUESTS requests, and the ratio to the baseline of the same database.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN_URL = os.environ.get(
+    "BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PG_DB = "nurture_bench_signup"
+REDIS_URL = "redis://127.0.0.1:6379/3"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+def _postgres_url() -> str | None:
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DB}"))
+            connection.execute(text(f"CREATE DATABASE {PG_DB}"))
+        engine.dispose()
+    except Exception:
+        return None
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB
+
+
+def _configure(database_url: str, outbox: Path) -> None:
+    import redis
+
+    from config import reset_settings_cache
+    from store.db import dispose_engines
+
+    os.environ.update(
+        NURTURE_DATABASE_URL=database_url,
+        NURTURE_REDIS_URL=REDIS_URL,
+        NURTURE_BASE_URL="http://bench.example",
+        NURTURE_SECRET_KEY="bench-secret-key",
+        NURTURE_OUTBOX_DIR=str(outbox),
+        NURTURE_MAIL_BACKEND="outbox",
+    )
+    dispose_engines()
+    reset_settings_cache()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _median_us(action: Callable[[int], object], start: int) -> float:
+    rounds = []
+    for round_number in range(ROUNDS):
+        began = time.perf_counter()
+        for n in range(REQUESTS):
+            action(start + round_number * REQUESTS + n)
+        rounds.append((time.perf_counter() - began) / REQUESTS * 1e6)
+    return statistics.median(rounds)
+
+
+def measure(database_url: str) -> list[tuple[str, float]]:
+    """Return (label, median µs per request) for each endpoint on DATABASE_URL."""
+    from config import get_settings
+    from emails.tokens import make_confirm_token, make_unsubscribe_token
+    from store.migrate import upgrade
+    from tasks.app import celery_app
+    from web import create_app
+
+    upgrade(database_url)
+    celery_app.conf.broker_url = REDIS_URL
+    client = create_app(get_settings(), RATELIMIT_ENABLED=False).test_client()
+    limited = create_app(get_settings()).test_client()
+
+    def signup(n: int) -> object:
+        form = {"email": f"p{n}@example.com", "name": "Anna", "consent": "on"}
+        response = client.post("/subscribe", data=form)
+        assert response.status_code == 200
+        return response
+
+    # Warm caches (course, templates, engine) before timing anything.
+    client.get("/")
+    signup(0)
+    base = 1_000_000
+    results = [
+        ("GET / (baseline: render the page)", _median_us(lambda n: client.get("/"), 0)),
+        (
+            "POST /subscribe, invalid (re-render 400)",
+            _median_us(lambda n: client.post("/subscribe", data={"email": "x"}), 0),
+        ),
+        ("POST /subscribe, new address (insert + enqueue)", _median_us(signup, base)),
+        ("POST /subscribe, same addresses again (throttled)", _median_us(signup, base)),
+        (
+            "POST /subscribe, new address, limiter on (Redis)",
+            _median_us(
+                lambda n: limited.post(
+                    "/subscribe",
+                    data={"email": f"q{n}@example.com", "consent": "on"},
+                    environ_base={"REMOTE_ADDR": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"},
+                ),
+                2 * base,
+            ),
+        ),
+        (
+            "GET /confirm/<token> (confirm + enroll)",
+            _median_us(lambda n: client.get(f"/confirm/{make_confirm_token(n + 2)}"), 0),
+        ),
+        (
+            "POST /unsubscribe/<token> (RFC 8058 one-click)",
+            _median_us(
+                lambda n: client.post(
+                    f"/unsubscribe/{make_unsubscribe_token(n + 2)}",
+                    data=ONE_CLICK,
+                    content_type="application/x-www-form-urlencoded",
+                ),
+                0,
+            ),
+        ),
+    ]
+    return results
+
+
+def main() -> None:
+    """Run the benchmark on SQLite and PostgreSQL and print one table."""
+    console = Console()
+    table = Table(title="Subscriber endpoints, in process (Flask test client, one thread)")
+    table.add_column("database")
+    table.add_column("request")
+    table.add_column("median µs/request", justify="right")
+    table.add_column("requests/s", justify="right")
+    table.add_column("× baseline", justify="right")
+    with tempfile.TemporaryDirectory() as folder:
+        targets = [("SQLite", f"sqlite:///{folder}/bench.db")]
+        postgres = _postgres_url()
+        if postgres:
+            targets.append(("PostgreSQL", postgres))
+        for label, url in targets:
+            _configure(url, Path(folder) / "outbox")
+            results = measure(url)
+            baseline = results[0][1]
+            for name, micros in results:
+                table.add_row(
+                    label,
+                    name,
+                    f"{micros:,.0f}",
+                    f"{1e6 / micros:,.0f}",
+                    f"{micros / baseline:.2f}",
+                )
+    console.print(table)
+    load = os.getloadavg()
+    console.print(
+        f"Conditions: {os.cpu_count()} CPUs, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}, "
+        f"{ROUNDS} rounds × {REQUESTS} requests per row, median of rounds; Python "
+        f"{sys.version.split()[0]}; other processes share the machine."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""A rendered lesson in real Chromium: desktop, mobile and dark mode screenshots, layout intact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emails_support import configure_email_env, sample_course, shipped_course
+
+from config import reset_settings_cache
+from emails.backends import reset_backend_cache
+from emails.render import Recipient, render_confirmation_email, render_lesson_email
+
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+VIEWPORTS = {"desktop": (1280, 900), "mobile": (375, 740)}
+
+
+@pytest.fixture
+def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    configure_email_env(monkeypatch, tmp_path)
+    yield
+    reset_settings_cache()
+    reset_backend_cache()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def _layout(page: Any) -> dict[str, Any]:
+    return page.evaluate(
+        """() => {
+            const box = (selector) => {
+                const r = document.querySelector(selector).getBoundingClientRect();
+                return {left: r.left, right: r.right, width: r.width, height: r.height};
+            };
+            return {
+                scrollWidth: document.documentElement.scrollWidth,
+                innerWidth: window.innerWidth,
+                container: box('table.container'),
+                card: box('td.card'),
+                button: box('a.button'),
+                cardBackground: getComputedStyle(document.querySelector('td.card')).backgroundColor,
+                fontSize: parseFloat(getComputedStyle(document.querySelector('td.card')).fontSize),
+            };
+        }"""
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("mail_env")
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_lesson_layout_in_chromium(
+    browser: Any, tmp_path: Path, viewport: str, scheme: str
+) -> None:
+    course = shipped_course() or sample_course(tmp_path / "courses")
+    message = render_lesson_email(course, 1, Recipient(7, "anna@example.nl", "Anna", 42))
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    requested: list[str] = []
+
+    def block(route: Any) -> None:
+        requested.append(route.request.url)
+        route.abort()
+
+    context.route("**/*", block)
+    page = context.new_page()
+    try:
+        page.set_content(message.html, wait_until="load")
+        layout = _layout(page)
+        OUTPUT_DIR.mkdir(exist_ok=True)
+        page.screenshot(
+            path=str(OUTPUT_DIR / f"email-lesson-{viewport}-{scheme}.png"), full_page=True
+        )
+        assert page.locator("table.container").is_visible()
+        assert page.get_by_text(f"Dag 1 van {course.days}").is_visible()
+        assert page.get_by_text("Hallo Anna,").is_visible()
+        assert page.get_by_role("link", name=course.cta_label).is_visible()
+        unsubscribe = page.get_by_role("link", name="Uitschrijven")
+        assert unsubscribe.is_visible()
+        assert unsubscribe.get_attribute("href").startswith("http://nurture.test/unsubscribe/")
+        assert not page.locator("div.preheader").is_visible()
+        # No horizontal scrolling, and the content column fits the viewport.
+        assert layout["scrollWidth"] <= layout["innerWidth"]
+        assert layout["container"]["left"] >= 0 and layout["container"]["right"] <= width
+        if viewport == "desktop":
+            assert layout["container"]["width"] == 600
+        else:
+            assert layout["container"]["width"] >= width - 40
+            assert layout["button"]["width"] >= layout["card"]["width"] * 0.6  # full-width button
+        assert layout["fontSize"] >= 16
+        assert layout["card"]["height"] > 400
+        dark_card = layout["cardBackground"] != "rgb(255, 255, 255)"
+        assert dark_card == (scheme == "dark")
+        # Only our own tracking pixel is fetched: no fonts, scripts or stylesheets.
+        assert all(url.startswith("http://nurture.test/o/") for url in requested), requested
+        assert len(requested) == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("mail_env")
+def test_confirmation_fits_a_phone_even_with_a_long_link(browser: Any, tmp_path: Path) -> None:
+    course = shipped_course() or sample_course(tmp_path / "courses")
+    confirm_url = "http://nurture.test/confirm/" + "Mx" * 60 + ".aBcD" * 10
+    message = render_confirmation_email(course, Recipient(7, "a@example.nl", None), confirm_url)
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    context.route("**/*", lambda route: route.abort())
+    page = context.new_page()
+    try:
+        page.set_content(message.html, wait_until="load")
+        OUTPUT_DIR.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT_DIR / "email-confirmation-mobile.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        button = page.get_by_role("link", name=course.confirmation["button"])
+        assert button.is_visible() and button.get_attribute("href") == confirm_url
+        assert page.get_by_text("Hallo,").is_visible()
+        assert page.get_by_role("link", name="Uitschrijven").is_visible()
+    finally:
+        context.close()
