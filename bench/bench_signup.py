@@ -141,7 +141,7 @@ def measure(database_url: str) -> list[tuple[str, float]]:
 
 def main() -> None:
     """Run the benchmark on SQLite and PostgreSQL and print one table."""
-    console = Console()
+    console = Console(width=130)
     table = Table(title="Subscriber endpoints, in process (Flask test client, one thread)")
     table.add_column("database")
     table.add_column("request")
@@ -168,7 +168,8 @@ def main() -> None:
     console.print(table)
     load = os.getloadavg()
     console.print(
-        f"Conditions: {os.cpu_count()} CPUs, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}, "
+        f"Conditions: {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}, "
         f"{ROUNDS} rounds × {REQUESTS} requests per row, median of rounds; Python "
         f"{sys.version.split()[0]}; other processes share the machine."
     )

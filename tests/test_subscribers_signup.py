@@ -293,3 +293,19 @@ def test_simultaneous_signups_for_one_address_make_one_row_and_one_mail(
     assert queued_confirmations() == [subscriber.id]
     with session_scope() as session:
         assert counters.read(session, counters.SIGNUPS) == 1
+
+
+def test_oversized_posts_and_stray_gets_get_dutch_answers(settings: Settings) -> None:
+    client = make_client(settings)
+    huge = client.post(
+        "/subscribe", data={"email": ADDRESS, "consent": "on", "name": "x" * 2_000_000}
+    )
+    assert huge.status_code == 413
+    assert "te groot" in huge.get_data(as_text=True)
+    huge_json = client.post(
+        "/subscribe", data="[" + "1," * 600_000 + "1]", content_type="application/json"
+    )
+    assert huge_json.status_code == 413 and "body" in huge_json.json["errors"]
+    stray = client.get("/subscribe")
+    assert stray.status_code == 303 and stray.headers["Location"].endswith("/")
+    assert all_subscribers() == []

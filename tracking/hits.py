@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -40,8 +38,6 @@ LOCK_KEY = "nurture:tracking:hits:lock"
 DRAIN_BATCH = 1000
 LOCK_SECONDS = 120
 USER_AGENT_LIMIT = 500
-# A request waits this long for Redis before writing its hit to the database instead.
-PUSH_WAIT_SECONDS = 3.0
 
 # Move up to ARGV[1] hits from the queue to the processing list in one atomic step.
 _MOVE_BATCH = """
@@ -85,61 +81,11 @@ def _hit(kind: str, delivery_id: int, user_agent: str | None, url: str | None) -
     ]
 
 
-class _GroupPusher:
-    """Push the hits of concurrent requests in one RPUSH; each request waits for its ack.
-
-    Group commit: under load, the requests of one worker process share a Redis round trip,
-    and no request answers before Redis holds its hit, so nothing is lost on a crash.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._pending: list[tuple[str, threading.Event, list[Any]]] = []
-        self._owner_pid = 0
-
-    def push(self, payload: str) -> int:
-        """Queue PAYLOAD and wait until Redis has it; return the list length after it."""
-        done = threading.Event()
-        slot: list[Any] = [None]
-        with self._lock:
-            if self._owner_pid != os.getpid():
-                # First use in this process (or after a fork): start this process's flusher.
-                self._owner_pid = os.getpid()
-                self._pending = []
-                threading.Thread(target=self._run, name="hit-pusher", daemon=True).start()
-            self._pending.append((payload, done, slot))
-            self._wake.notify()
-        if not done.wait(PUSH_WAIT_SECONDS):
-            raise redis.TimeoutError("hit not acknowledged in time")
-        if isinstance(slot[0], BaseException):
-            raise slot[0]
-        return int(slot[0])
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._pending:
-                    self._wake.wait()
-                batch, self._pending = self._pending, []
-            try:
-                length = int(redis_client().rpush(QUEUE_KEY, *(item[0] for item in batch)))
-                results: list[Any] = list(range(length - len(batch) + 1, length + 1))
-            except Exception as exc:
-                results = [exc] * len(batch)
-            for (_payload, done, slot), result in zip(batch, results, strict=True):
-                slot[0] = result
-                done.set()
-
-
-_pusher = _GroupPusher()
-
-
 def record_hit(kind: str, delivery_id: int, user_agent: str | None, url: str | None = None) -> None:
     """Queue an open or click of DELIVERY_ID; write it straight to the database if Redis is down."""
     hit = _hit(kind, delivery_id, user_agent, url)
     try:
-        length = _pusher.push(json.dumps(hit, separators=(",", ":")))
+        length = redis_client().rpush(QUEUE_KEY, json.dumps(hit, separators=(",", ":")))
     except redis.RedisError:
         # If the push did land (a timeout after sending), the drain later finds the same hit
         # id already stored and inserts nothing: no double count either way.

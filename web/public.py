@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
@@ -32,6 +42,7 @@ MESSAGES = {
     "origin": "Aanmelden vanaf deze website is niet toegestaan.",
     "rate": "Te veel aanmeldingen vanaf jouw adres. Wacht even en probeer het opnieuw.",
     "unavailable": "Het lukt nu even niet om je aan te melden. Probeer het later opnieuw.",
+    "too_large": "Het formulier is te groot. Vul alleen je e-mailadres en voornaam in.",
 }
 
 
@@ -96,6 +107,18 @@ def signup_page() -> ResponseReturnValue:
     return _page("public/signup.html", check=SignupCheck())
 
 
+@bp.errorhandler(413)
+def too_large(_error: Exception) -> ResponseReturnValue:
+    """Answer an oversized post in Dutch instead of Werkzeug's English page."""
+    return _problem(413, MESSAGES["too_large"], field="body")
+
+
+@bp.get("/subscribe", provide_automatic_options=False)
+def subscribe_get() -> ResponseReturnValue:
+    """Send a reloaded or bookmarked /subscribe back to the signup page."""
+    return redirect(url_for("public.signup_page"), 303)
+
+
 @bp.route("/subscribe", methods=["OPTIONS"])
 def subscribe_preflight() -> ResponseReturnValue:
     """Answer a CORS preflight: allowed origins only."""
@@ -106,7 +129,7 @@ def subscribe_preflight() -> ResponseReturnValue:
     return Response(status=204, headers=preflight_headers(origin or ""))
 
 
-@bp.post("/subscribe")
+@bp.post("/subscribe", provide_automatic_options=False)
 def subscribe() -> ResponseReturnValue:
     """Take a signup (form or JSON) and send the confirmation mail."""
     settings = nurture_settings(current_app)
