@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     course: str = "rugpijn-en-training"
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit: str = "20 per minute"
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
     # DNS look-up of the signup address's domain (MX); off by default, so tests need no DNS.
     check_email_deliverability: bool = False
 

@@ -6,6 +6,7 @@ from importlib import import_module
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, get_settings
 
@@ -26,9 +27,19 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
     )
     app.config.update(overrides)
-    from web import security
+    if settings.trusted_proxies:
+        # Behind N reverse proxies, take the client IP and scheme from their X-Forwarded-*
+        # headers, so rate limits and consent IP hashes see the visitor, not the proxy.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.trusted_proxies,
+            x_proto=settings.trusted_proxies,
+            x_host=settings.trusted_proxies,
+        )
+    from web import errors, security
 
     security.init_app(app)
+    errors.init_app(app)
     for name in BLUEPRINT_MODULES:
         try:
             module = import_module(name)
