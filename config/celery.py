@@ -30,10 +30,24 @@ TASK_TIME_LIMIT_SECONDS = 90
 # that settles stale claims and enqueues retries. Workers consume both queues.
 DEFAULT_QUEUE = "celery"
 DISPATCH_QUEUE = "dispatch"
+FULL_DAY_SECONDS = 86400
+
+
+def dispatch_interval(settings: Settings) -> float:
+    """Return how often beat starts a dispatcher pass.
+
+    With compressed days (NURTURE_DAY_SECONDS below a day, for demos and tests) a 60 s beat
+    would stretch every 20 s "day" to a minute; beat then runs four times per day instead.
+    """
+    interval = settings.dispatch_interval_seconds
+    if settings.day_seconds < FULL_DAY_SECONDS:
+        interval = min(interval, max(1.0, settings.day_seconds / 4))
+    return interval
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """Return the Celery configuration for these settings."""
+    interval = dispatch_interval(settings)
     return {
         "broker_url": settings.redis_url,
         # No result backend: tasks report through the database, and results in Redis would
@@ -74,9 +88,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "dispatch-due-lessons": {
                 "task": "tasks.dispatch.dispatch_due",
-                "schedule": settings.dispatch_interval_seconds,
+                "schedule": interval,
                 # A pass older than one interval is superseded by the next; don't pile them up.
-                "options": {"expires": settings.dispatch_interval_seconds},
+                "options": {"expires": interval},
             },
         },
     }

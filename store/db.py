@@ -15,6 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Thread-pool workers run many sends at once, but a send holds a connection only for its
+# short claim and record transactions, never during the HTTP call. So up to 30 connections
+# per process serve dozens of threads (the rest wait briefly for one), and two workers plus
+# web and beat stay well inside PostgreSQL's default max_connections of 100.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -41,9 +47,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if "poolclass" not in kwargs:
-            # Thread-pool workers hold one connection per send in flight (as on PostgreSQL).
-            kwargs.setdefault("pool_size", 10)
-            kwargs.setdefault("max_overflow", 60)
+            kwargs.setdefault("pool_size", POOL_SIZE)
+            kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
@@ -52,9 +57,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
-        # Thread-pool workers run many sends at once; each needs its own connection.
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 60)
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
 
 

@@ -10,10 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, case, literal, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Delivery, DeliveryState, Enrollment, EnrollmentStatus, Subscriber
+from store.models import (
+    Delivery,
+    DeliveryState,
+    Enrollment,
+    EnrollmentStatus,
+    Subscriber,
+    UtcDateTime,
+)
 
 # Core tables: the hot path builds plain SQL, with no ORM identity map or unit of work.
 deliveries: Table = Delivery.__table__  # type: ignore[assignment]
@@ -147,15 +154,12 @@ def advance_enrollment(
             )
         )
         return
-    session.execute(
-        update(enrollments)
-        .where(*guard, enrollments.c.status == EnrollmentStatus.ACTIVE)
-        .values(next_day=day + 1, next_due_at=next_due_at)
+    due_if_active = case(
+        (enrollments.c.status == EnrollmentStatus.ACTIVE, literal(next_due_at, UtcDateTime())),
+        else_=None,
     )
     session.execute(
-        update(enrollments)
-        .where(*guard, enrollments.c.status != EnrollmentStatus.ACTIVE)
-        .values(next_day=day + 1)
+        update(enrollments).where(*guard).values(next_day=day + 1, next_due_at=due_if_active)
     )
 
 

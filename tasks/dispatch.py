@@ -27,8 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -67,9 +66,50 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+# PostgreSQL does the whole step in one statement, server-side: pick due enrollments
+# (index range scan on ix_enrollments_due, skipping rows another pass holds), insert their
+# deliveries, and clear next_due_at. SQLite runs the same three steps as separate statements
+# in its one writer transaction (BEGIN IMMEDIATE).
+MATERIALISE_POSTGRES = text(
+    """
+    WITH due AS (
+        SELECT id, subscriber_id, course_slug, next_day FROM enrollments
+        WHERE status = 'active' AND next_due_at IS NOT NULL AND next_due_at <= :now
+        ORDER BY next_due_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), queued AS (
+        INSERT INTO deliveries (enrollment_id, subscriber_id, course_slug, day, state, attempts,
+                                created_at, not_before, human_opens, machine_opens, clicks)
+        SELECT id, subscriber_id, course_slug, next_day, 'queued', 0, :now, :now, 0, 0, 0
+        FROM due
+        ON CONFLICT (enrollment_id, day) DO UPDATE
+            SET not_before = EXCLUDED.not_before, enqueued_at = NULL
+            WHERE deliveries.state = 'queued'
+    )
+    UPDATE enrollments SET next_due_at = NULL FROM due WHERE enrollments.id = due.id
+    """
+)
+ENQUEUE_POSTGRES = text(
+    """
+    WITH picked AS (
+        SELECT id FROM deliveries
+        WHERE state = 'queued' AND not_before <= :now
+          AND (enqueued_at IS NULL OR enqueued_at < :stale)
+        ORDER BY not_before LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries SET enqueued_at = :now FROM picked WHERE deliveries.id = picked.id
+    RETURNING deliveries.id
+    """
+)
+
+
 def materialise_due(session: Session, now: datetime, limit: int) -> int:
     """Create queued deliveries for up to LIMIT due enrollments; return how many were due."""
     postgres = _is_postgres(session)
+    if postgres:
+        result = session.execute(MATERIALISE_POSTGRES, {"now": now, "limit": limit})
+        return int(result.rowcount)  # type: ignore[attr-defined]
     query = (
         select(
             enrollments.c.id,
@@ -85,9 +125,6 @@ def materialise_due(session: Session, now: datetime, limit: int) -> int:
         .order_by(enrollments.c.next_due_at)
         .limit(limit)
     )
-    if postgres:
-        # A second dispatcher skips the rows this one holds instead of waiting for them.
-        query = query.with_for_update(skip_locked=True)
     due = session.execute(query).all()
     if not due:
         return 0
@@ -107,7 +144,7 @@ def materialise_due(session: Session, now: datetime, limit: int) -> int:
         }
         for enrollment_id, subscriber_id, course_slug, day in due
     ]
-    insert = pg_insert(deliveries) if postgres else sqlite_insert(deliveries)
+    insert = sqlite_insert(deliveries)
     # The row already exists only when a paused lesson was held back and the enrollment was
     # resumed: pull the held row forward instead of adding a second one.
     statement = insert.on_conflict_do_update(
@@ -126,14 +163,15 @@ def materialise_due(session: Session, now: datetime, limit: int) -> int:
 def claim_for_enqueue(session: Session, now: datetime, limit: int, settings: Settings) -> list[int]:
     """Stamp enqueued_at on up to LIMIT ready queued deliveries and return their ids."""
     stale_enqueue = now - timedelta(seconds=settings.claim_timeout_seconds)
+    if _is_postgres(session):
+        params = {"now": now, "stale": stale_enqueue, "limit": limit}
+        return list(session.scalars(ENQUEUE_POSTGRES, params))
     ready = (
         deliveries.c.state == DeliveryState.QUEUED,
         deliveries.c.not_before <= now,
         (deliveries.c.enqueued_at.is_(None)) | (deliveries.c.enqueued_at < stale_enqueue),
     )
     pick = select(deliveries.c.id).where(*ready).order_by(deliveries.c.not_before).limit(limit)
-    if _is_postgres(session):
-        pick = pick.with_for_update(skip_locked=True)
     statement = (
         update(deliveries)
         .where(deliveries.c.id.in_(pick.scalar_subquery()), *ready)

@@ -221,7 +221,9 @@ def test_every_lesson_exactly_once_through_worker_kills(crash_env, tmp_path):
     assert victim.kills == 3
     assert states == {"sent": total}, states
     accepted = {(row["email"], row["day"]): row["count"] for row in stats["counts"]}
-    expected = {(f"crash{n}@example.org", str(day)) for n in range(SUBSCRIBERS) for day in range(1, 6)}
+    expected = {
+        (f"crash{n}@example.org", str(day)) for n in range(SUBSCRIBERS) for day in range(1, 6)
+    }
     assert set(accepted) == expected, "missing or unexpected lessons"
     assert stats["duplicates"] == 0
     assert all(count == 1 for count in accepted.values())

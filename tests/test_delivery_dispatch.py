@@ -189,3 +189,15 @@ def test_stale_claim_with_processed_evidence_is_marked_sent(settings):
         )
         assert list(kinds) == ["processed"]
         assert session.get(Enrollment, enrollment.id).next_day == 2
+
+
+def test_beat_interval_follows_compressed_days(monkeypatch):
+    from config import load_settings
+    from config.celery import celery_settings
+
+    normal = celery_settings(load_settings(mail_backend="outbox"))
+    assert normal["beat_schedule"]["dispatch-due-lessons"]["schedule"] == 60.0
+    demo = celery_settings(load_settings(mail_backend="outbox", day_seconds=20))
+    assert demo["beat_schedule"]["dispatch-due-lessons"]["schedule"] == 5.0
+    assert demo["task_routes"] == {"tasks.dispatch.dispatch_due": {"queue": "dispatch"}}
+    assert demo["task_acks_late"] and demo["worker_prefetch_multiplier"] == 1

@@ -1,4 +1,5 @@
 """Lessons through a real Celery worker, real Redis and the real sendgrid client to the fake."""
+# ruff: noqa: F811  (pytest fixtures imported from tests/workers.py are used as arguments)
 
 from __future__ import annotations
 
@@ -29,9 +30,7 @@ START = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)  # 07:30 in Amsterdam, two days
 
 def accepted(fake, email: str) -> dict[str, int]:
     """Return how often the fake accepted each day for EMAIL."""
-    return {
-        key[2]: count for key, count in fake.counts.items() if key[0] == email and key[1]
-    }
+    return {key[2]: count for key, count in fake.counts.items() if key[0] == email and key[1]}
 
 
 def state_of(delivery_id: int) -> Delivery:
@@ -96,7 +95,9 @@ def test_unsubscribe_while_queued_sends_nothing(sendgrid_fake):
         assert unsubscribe(session, first)
         # The second unsubscribes after its row was taken for sending: only the
         # worker's re-check just before the HTTP call can stop it.
-        session.execute(update(Subscriber).where(Subscriber.id == second).values(status="unsubscribed"))
+        session.execute(
+            update(Subscriber).where(Subscriber.id == second).values(status="unsubscribed")
+        )
     with thread_worker():
         for delivery_id in held:
             send_lesson.delay(delivery_id)
@@ -124,7 +125,9 @@ def test_duplicate_enqueues_and_parallel_dispatch_send_once(sendgrid_fake):
         for delivery_id in delivery_ids:
             send_lesson.delay(delivery_id)
             send_lesson.delay(delivery_id)
-        assert wait_until(lambda: all(state_of(i).state == DeliveryState.SENT for i in delivery_ids), 20)
+        assert wait_until(
+            lambda: all(state_of(i).state == DeliveryState.SENT for i in delivery_ids), 20
+        )
         # Give the duplicate messages time to run (they must find their rows claimed).
         wait_until(lambda: False, 1.0)
     assert len(sendgrid_fake.accepted) == 20
@@ -271,3 +274,16 @@ def test_pause_holds_the_lesson_and_resume_sends_it(sendgrid_fake):
         days = session.scalars(select(Delivery.day).where(Delivery.subscriber_id == subscriber_id))
         assert list(days) == [1]
     assert enrollment_of(subscriber_id).next_day == 2
+
+
+def test_beat_task_runs_the_pass_on_its_own_queue(sendgrid_fake):
+    set_clock(FrozenClock(START))
+    [subscriber_id] = enroll(1, START)
+    from tasks.dispatch import dispatch_due
+
+    with thread_worker():
+        dispatch_due.delay()
+        assert wait_until(lambda: len(deliveries_of(subscriber_id)) == 1, 15)
+        delivery_id = deliveries_of(subscriber_id)[0].id
+        assert wait_until(lambda: state_of(delivery_id).state == DeliveryState.SENT, 15)
+    assert accepted(sendgrid_fake, "lezer0@example.org") == {"1": 1}

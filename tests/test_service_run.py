@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -73,6 +73,7 @@ def test_run_starts_web_worker_and_beat(tmp_path: Path) -> None:
         assert json.loads(body)["checks"] == {"database": "ok", "redis": "ok"}
         status, page = _get(f"http://127.0.0.1:{port}/")
         assert status == 200
+        assert b'name="email"' in page
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output, _ = process.communicate(timeout=30)

@@ -16,6 +16,7 @@ from test_tracking_support import (
     T0,
     SendGridSigner,
     body_of,
+    fresh_spool,
     make_subscriber,
     sg_event,
 )
@@ -36,7 +37,9 @@ from store.models import (
 from tracking.hits import queued_hits
 from web import create_app
 
-OWN_REDIS = "redis://127.0.0.1:6379/8"
+pytestmark = pytest.mark.usefixtures("fresh_spool")
+_ = fresh_spool  # the fixture, imported so pytest finds it here
+OWN_REDIS = "redis://127.0.0.1:6379/7"  # db 8 belongs to bench/bench_pixel.py
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import func, select
-from test_tracking_support import T0, make_subscriber, own_redis
+from test_tracking_support import T0, fresh_spool, make_subscriber, own_redis
 
 from config import Settings, reset_settings_cache
 from emails.tokens import make_click_token, make_open_token
@@ -17,8 +22,12 @@ from store.clock import FrozenClock, set_clock
 from store.db import session_scope
 from store.models import Delivery, EmailEvent
 from tracking.hits import PROCESSING_KEY, QUEUE_KEY, drain_hits, queued_hits, store_hits
+from tracking.spool import ship_spool
 from web import create_app
 from web.tracking import PIXEL_GIF
+
+pytestmark = pytest.mark.usefixtures("fresh_spool")
+_ = fresh_spool  # the fixture, imported so pytest finds it here
 
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 TARGET = "https://umoya.example/afspraak?utm_source=cursus"
@@ -56,6 +65,7 @@ def test_pixel_records_an_open(client) -> None:
     token = make_open_token(delivery_id)
     for _ in range(2):
         assert_pixel(client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA}))
+    ship_spool()  # the spool timer may have shipped them already
     assert queued_hits() == 2
     assert drain_hits() == 2
     assert queued_hits() == 0
@@ -103,6 +113,7 @@ def test_pixel_machine_opens(client) -> None:
 def test_forged_pixel_gets_the_gif_and_records_nothing(client, token: str) -> None:
     make_subscriber("carl@example.com", sent_days=1)
     assert_pixel(client.get(f"/o/{token}.gif"))
+    ship_spool()
     assert queued_hits() == 0
     drain_hits()
     assert events() == []
@@ -154,6 +165,7 @@ def test_hits_survive_a_drainer_that_died(client, settings: Settings) -> None:
     token = make_open_token(made.delivery_ids[1])
     for _ in range(3):
         client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA})
+    ship_spool()
     r = redis.Redis.from_url(settings.redis_url)
     # A drainer moved two hits to the processing list, stored them, and died before cleanup.
     moved = [r.lmove(QUEUE_KEY, PROCESSING_KEY, "LEFT", "RIGHT") for _ in range(2)]
@@ -176,6 +188,8 @@ def test_redis_down_falls_back_to_the_database(
     assert_pixel(client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA}))
     click = make_click_token(made.delivery_ids[1], TARGET)
     assert client.get(f"/c/{click}").status_code == 302
+    # The spool took both hits; with Redis down, shipping stores them in the database.
+    assert ship_spool() == 2
     with session_scope() as session:
         delivery = session.get(Delivery, made.delivery_ids[1])
         assert (delivery.human_opens, delivery.clicks) == (1, 1)
@@ -185,9 +199,10 @@ def test_malformed_queue_entries_do_not_jam_the_drain(client, settings: Settings
     made = make_subscriber("ida@example.com", sent_days=1)
     r = redis.Redis.from_url(settings.redis_url)
     r.rpush(QUEUE_KEY, "not json", '["open", "x", "id", "soon", "", ""]', "[1, 2]")
+    r.rpush(QUEUE_KEY, '["open", 1, "id", 1e300, "", ""]')
     token = make_open_token(made.delivery_ids[1])
     client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA})
-    assert drain_hits() == 4
+    assert drain_hits() == 5
     assert queued_hits() == 0
     with session_scope() as session:
         assert session.get(Delivery, made.delivery_ids[1]).human_opens == 1
@@ -203,3 +218,36 @@ def test_pixel_still_answers_when_redis_and_database_are_down(
     assert_pixel(client.get(f"/o/{make_open_token(1)}.gif"))
     response = client.get(f"/c/{make_click_token(1, TARGET)}")
     assert response.status_code == 302 and response.headers["Location"] == TARGET
+
+
+def test_hits_of_a_killed_worker_are_shipped_from_its_spool(settings: Settings) -> None:
+    made = make_subscriber("jan@example.com", sent_days=1)
+    script = (
+        "import os, signal\n"
+        "from tracking.hits import record_hit\n"
+        f"for _ in range(5): record_hit('open', {made.delivery_ids[1]}, 'Firefox/128.0')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"  # no shutdown, no seal, no ship
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=dict(os.environ))
+    assert done.returncode == -signal.SIGKILL
+    assert drain_hits() == 5
+    with session_scope() as session:
+        assert session.get(Delivery, made.delivery_ids[1]).human_opens == 5
+
+
+def test_unwritable_spool_falls_back_to_redis(
+    client, settings: Settings, fresh_spool: Path
+) -> None:
+    made = make_subscriber("kees@example.com", sent_days=1)
+    fresh_spool.parent.mkdir(parents=True, exist_ok=True)
+    fresh_spool.write_text("a file where the spool folder should be")
+    try:
+        token = make_open_token(made.delivery_ids[1])
+        assert_pixel(client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA}))
+        assert queued_hits() == 1
+    finally:
+        fresh_spool.unlink()
+    assert drain_hits() == 1
+    with session_scope() as session:
+        assert session.get(Delivery, made.delivery_ids[1]).human_opens == 1

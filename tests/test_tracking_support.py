@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 import redis
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from config import Settings
 from store.db import session_scope
 from store.models import (
     Delivery,
@@ -151,6 +155,17 @@ def own_redis(db: int) -> Iterator[str]:
     yield url
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def fresh_spool(settings: Settings) -> Iterator[Path]:
+    """Start and end each test with an empty tracking spool for its database."""
+    from tracking.spool import spool_dir
+
+    folder = spool_dir()
+    shutil.rmtree(folder, ignore_errors=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def body_of(events: list[dict[str, object]]) -> bytes:

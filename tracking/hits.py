@@ -1,12 +1,14 @@
-"""Record opens and clicks fast: one Redis RPUSH per hit, drained to the database in batches.
+"""Record opens and clicks fast, and store them in the database in batches.
 
 Guarantee: a hit that got its answer is never lost and never counted twice.
-- The request pushes the hit to a Redis list; if Redis is unreachable it writes the event
-  to the database directly instead.
-- A drainer (a Celery task, started by the first hit into an empty queue, and every
-  dispatcher pass) moves a batch atomically into a processing list, stores it in one
-  transaction, then deletes the processing list. A drainer that dies midway leaves the batch
-  in the processing list and the next drainer stores it again.
+- The request appends the hit to this process's spool file (tracking.spool): no network
+  call. If the spool is unwritable it pushes to Redis, and if Redis is down it writes the
+  event to the database directly.
+- A timer thread ships spool files into a Redis list (or the database, with Redis down).
+- A drainer (a Celery task, started when hits land in an empty queue, and every dispatcher
+  pass) moves a batch atomically into a processing list, stores it in one transaction, then
+  deletes the processing list. A drainer that dies midway leaves the batch in the processing
+  list and the next drainer stores it again.
 - Each hit carries a random id that becomes the event's unique key, so storing a batch twice
   inserts nothing new and moves no counter.
 """
@@ -29,13 +31,14 @@ from store.db import session_scope
 from store.models import Delivery
 from tracking.classify import is_machine_open
 from tracking.record import NewEvent, store_events
+from tracking.spool import append_hit
 
 log = logging.getLogger(__name__)
 
 QUEUE_KEY = "nurture:tracking:hits"
 PROCESSING_KEY = "nurture:tracking:hits:processing"
 LOCK_KEY = "nurture:tracking:hits:lock"
-DRAIN_BATCH = 1000
+DRAIN_BATCH = 2000
 LOCK_SECONDS = 120
 USER_AGENT_LIMIT = 500
 
@@ -82,21 +85,32 @@ def _hit(kind: str, delivery_id: int, user_agent: str | None, url: str | None) -
 
 
 def record_hit(kind: str, delivery_id: int, user_agent: str | None, url: str | None = None) -> None:
-    """Queue an open or click of DELIVERY_ID; write it straight to the database if Redis is down."""
+    """Record an open or click of DELIVERY_ID: spool file first, then Redis, then the database."""
     hit = _hit(kind, delivery_id, user_agent, url)
+    line = json.dumps(hit, separators=(",", ":")).encode() + b"\n"
     try:
-        length = redis_client().rpush(QUEUE_KEY, json.dumps(hit, separators=(",", ":")))
+        append_hit(line)
+        return
+    except OSError:
+        log.exception("tracking spool unwritable; pushing the %s to Redis directly", kind)
+    try:
+        push_lines([line.rstrip(b"\n")])
+    except Exception:
+        # Redis and the database both down: the visitor still gets the GIF or redirect.
+        log.exception("could not record a %s of delivery %s", kind, delivery_id)
+
+
+def push_lines(lines: Sequence[bytes]) -> None:
+    """Append encoded hits to the Redis queue; store them in the database if Redis is down."""
+    try:
+        length = redis_client().rpush(QUEUE_KEY, *lines)
     except redis.RedisError:
         # If the push did land (a timeout after sending), the drain later finds the same hit
-        # id already stored and inserts nothing: no double count either way.
-        log.warning("redis unreachable; recording a %s directly in the database", kind)
-        try:
-            store_hits([hit])
-        except Exception:
-            # Redis and the database both down: the visitor still gets the GIF or redirect.
-            log.exception("could not record a %s of delivery %s", kind, delivery_id)
+        # ids already stored and inserts nothing: no double count either way.
+        log.warning("redis unreachable; storing %s hits directly in the database", len(lines))
+        store_hits([hit for hit in map(_parse, lines) if hit is not None])
         return
-    if length == 1:
+    if length == len(lines):
         _schedule_drain()
 
 
@@ -123,6 +137,7 @@ def _parse(raw: bytes | str) -> list[Any] | None:
         isinstance(delivery_id, int)
         and isinstance(hit_id, str)
         and isinstance(stamp, int | float)
+        and 0 < stamp < 1e11  # a unix time datetime can hold
         and isinstance(user_agent, str)
         and isinstance(url, str)
     ):
@@ -174,6 +189,12 @@ def store_hits(hits: Sequence[list[Any]]) -> int:
 
 def drain_hits(max_hits: int = 100_000) -> int:
     """Store queued hits in batches until the queue is empty; return how many were handled."""
+    from tracking.spool import ship_spool
+
+    try:
+        ship_spool()  # this host's spooled hits join the queue first
+    except Exception:
+        log.exception("shipping the local tracking spool failed; the spool timer retries")
     client = redis_client()
     lock = client.lock(LOCK_KEY, timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):

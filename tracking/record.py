@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, literal, or_, update
+from sqlalchemy import bindparam, case, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -71,44 +71,60 @@ def _insert_new(session: Session, events: Sequence[NewEvent]) -> set[str]:
     return new_keys
 
 
-def _earliest(column: Any, moment: datetime) -> Any:
-    value = literal(moment, UtcDateTime())
-    return case((or_(column.is_(None), column > value), value), else_=column)
+def _earliest(column: Any, name: str) -> Any:
+    # NULL parameter: no change. Written without "param IS NULL" so PostgreSQL can infer
+    # the parameter's type from the column it is compared with.
+    value = bindparam(name, type_=UtcDateTime())
+    return case((column.is_(None), value), (value < column, value), else_=column)
+
+
+# One statement for every touched delivery, run as executemany: a drain of 1,000 hits over
+# hundreds of deliveries is one round trip batch, not hundreds of statements.
+_table = Delivery.metadata.tables["deliveries"]
+_BUMP_DELIVERY = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"))
+    .values(
+        human_opens=_table.c.human_opens + bindparam("b_human"),
+        machine_opens=_table.c.machine_opens + bindparam("b_machine"),
+        clicks=_table.c.clicks + bindparam("b_clicks"),
+        first_opened_at=_earliest(_table.c.first_opened_at, "b_first_opened"),
+        delivered_at=_earliest(_table.c.delivered_at, "b_delivered"),
+    )
+)
 
 
 def _apply_to_deliveries(session: Session, events: Sequence[NewEvent]) -> None:
     changes: dict[int, dict[str, Any]] = {}
     for event in events:
-        if event.delivery_id is None:
+        if event.delivery_id is None or event.kind not in {"open", "click", "delivered"}:
             continue
-        change = changes.setdefault(event.delivery_id, {})
+        change = changes.setdefault(
+            event.delivery_id,
+            {
+                "b_id": event.delivery_id,
+                "b_human": 0,
+                "b_machine": 0,
+                "b_clicks": 0,
+                "b_first_opened": None,
+                "b_delivered": None,
+            },
+        )
         if event.kind == "open":
-            counter = "machine_opens" if event.machine else "human_opens"
-            change[counter] = change.get(counter, 0) + 1
+            change["b_machine" if event.machine else "b_human"] += 1
             # First open means the first a person made; proxies open everything.
             if not event.machine:
-                first = change.get("first_opened_at")
-                change["first_opened_at"] = min(first or event.occurred_at, event.occurred_at)
+                change["b_first_opened"] = _min(change["b_first_opened"], event.occurred_at)
         elif event.kind == "click":
-            change["clicks"] = change.get("clicks", 0) + 1
-        elif event.kind == "delivered":
-            first = change.get("delivered_at")
-            change["delivered_at"] = min(first or event.occurred_at, event.occurred_at)
-    for delivery_id, change in changes.items():
-        values: dict[str, Any] = {}
-        for counter in ("human_opens", "machine_opens", "clicks"):
-            if counter in change:
-                values[counter] = getattr(Delivery, counter) + change[counter]
-        for moment in ("first_opened_at", "delivered_at"):
-            if moment in change:
-                values[moment] = _earliest(getattr(Delivery, moment), change[moment])
-        if values:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            change["b_clicks"] += 1
+        else:
+            change["b_delivered"] = _min(change["b_delivered"], event.occurred_at)
+    if changes:
+        session.execute(_BUMP_DELIVERY, list(changes.values()))
+
+
+def _min(current: datetime | None, moment: datetime) -> datetime:
+    return moment if current is None else min(current, moment)
 
 
 def _apply_to_subscribers(session: Session, events: Sequence[NewEvent]) -> None:

@@ -1,4 +1,4 @@
-"""Dutch error pages for the whole app (JSON for API clients), instead of Werkzeug's English ones."""
+"""Dutch error pages for the whole app (JSON for API clients), not Werkzeug's English ones."""
 
 from __future__ import annotations
 

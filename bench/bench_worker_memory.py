@@ -1,0 +1,116 @@
+"""Benchmark: a worker's resident memory after many sends against after 1,000.
+
+Run: .venv/bin/python bench/bench_worker_memory.py [--sends 100000] [--concurrency 32]
+
+One `celery worker` process (thread pool) sends lessons through the real `sendgrid` client
+to the fake SendGrid (its own process, no added latency; its record of accepted mail is
+reset every few seconds so the fake's memory stays flat). RSS is read from /proc after the
+first 1,000 sends and again after SENDS. PostgreSQL database `nurture_bench`, Redis db 6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import bench_throughput as shared  # noqa: E402  (sets the NURTURE_* environment first)
+import redis  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+WARMUP = 1_000
+
+
+def rss_mib(pid: int) -> float:
+    """Return the resident set size of PID in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def send_batch(count: int, start: int, fake_url: str) -> float:
+    """Enroll COUNT more subscribers, dispatch them, wait until all are sent; return seconds."""
+    from lessons import enroll
+
+    from store.clock import utcnow
+    from tasks.dispatch import run_dispatch_pass
+
+    target = shared.sent_count() + count
+    enroll(count, utcnow(), start=start, prefix="mem")
+    started = time.perf_counter()
+    run_dispatch_pass(batch_size=count)
+    last_reset = time.monotonic()
+    while shared.sent_count() < target:
+        time.sleep(0.2)
+        if time.monotonic() - last_reset > 5:
+            shared.reset_fake(fake_url)
+            last_reset = time.monotonic()
+    shared.drain_queue()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """Measure RSS after WARMUP and after SENDS sends."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sends", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    shared.recreate_database()
+    redis.Redis.from_url(shared.REDIS_URL).flushdb()
+    fake, fake_url = shared.start_fake(0)
+    os.environ["NURTURE_SENDGRID_HOST"] = fake_url
+    from workers import WorkerProcess, point_celery_at_settings
+
+    from config import reset_settings_cache
+
+    reset_settings_cache()
+    point_celery_at_settings()
+    worker = WorkerProcess(
+        "memory", dict(os.environ), Path(os.environ.get("TMPDIR", "/tmp")), args.concurrency
+    )
+    console = Console()
+    try:
+        worker.start()
+        time.sleep(5)
+        assert worker.process is not None
+        pid = worker.process.pid
+        idle = rss_mib(pid)
+        warm_seconds = send_batch(WARMUP, 0, fake_url)
+        after_warmup = rss_mib(pid)
+        console.print(f"after {WARMUP:,}: {after_warmup:.1f} MiB ({warm_seconds:.1f} s)")
+        rest_seconds = send_batch(args.sends - WARMUP, WARMUP, fake_url)
+        after_all = rss_mib(pid)
+    finally:
+        worker.stop()
+        fake.terminate()
+        fake.wait(10)
+
+    table = Table(title="Worker memory (RSS of one worker process)")
+    table.add_column("after")
+    table.add_column("RSS", justify="right")
+    table.add_column("vs 1,000 sends", justify="right")
+    table.add_row("start (idle)", f"{idle:.1f} MiB", f"{idle / after_warmup:.2f}×")
+    table.add_row(f"{WARMUP:,} sends", f"{after_warmup:.1f} MiB", "1.00×")
+    table.add_row(f"{args.sends:,} sends", f"{after_all:.1f} MiB", f"{after_all / after_warmup:.2f}×")
+    console.print(table)
+    rate = (args.sends - WARMUP) / rest_seconds
+    console.print(
+        f"Goal ≤ 1.2×. {args.sends - WARMUP:,} sends took {rest_seconds:.0f} s ({rate:.0f}/s). "
+        f"Conditions: {os.cpu_count()} CPUs ({platform.machine()}), Python "
+        f"{platform.python_version()}, 1 worker process × {args.concurrency} threads, "
+        "local PostgreSQL + Redis, fake SendGrid without latency in its own process."
+    )
+
+
+if __name__ == "__main__":
+    main()
