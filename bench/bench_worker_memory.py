@@ -101,7 +101,8 @@ def main() -> None:
     table.add_column("vs 1,000 sends", justify="right")
     table.add_row("start (idle)", f"{idle:.1f} MiB", f"{idle / after_warmup:.2f}×")
     table.add_row(f"{WARMUP:,} sends", f"{after_warmup:.1f} MiB", "1.00×")
-    table.add_row(f"{args.sends:,} sends", f"{after_all:.1f} MiB", f"{after_all / after_warmup:.2f}×")
+    ratio = after_all / after_warmup
+    table.add_row(f"{args.sends:,} sends", f"{after_all:.1f} MiB", f"{ratio:.2f}×")
     console.print(table)
     rate = (args.sends - WARMUP) / rest_seconds
     console.print(

@@ -24,6 +24,9 @@ def _wants_json() -> bool:
 
 
 def _render_error(error: HTTPException) -> Response:
+    if error.response is not None:
+        # An exception that carries its own answer (Flask-Limiter's Dutch 429) keeps it.
+        return error.response  # type: ignore[return-value]
     status = error.code or 500
     message = DUTCH_MESSAGES.get(status, error.name)
     if _wants_json():
