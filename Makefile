@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 
 .PHONY: install run test test-fast lint format bench migration clean
 
@@ -17,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	@bash scripts/ensure-redis
 	$(BIN)/nurture db upgrade
-	$(BIN)/nurture run
+	$(BIN)/nurture run --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest

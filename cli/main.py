@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import import_module
 
 import click
 
+from cli import course_cmds, delivery_cmds, email_cmds, stats_cmds, subscriber_cmds
 from cli.common import fail, refuse_broken_course, require_services, settings_or_exit
-
-# Each module exposes click commands or groups in `COMMANDS`; areas add theirs here.
-COMMAND_MODULES = [
-    "cli.course_cmds",
-    "cli.email_cmds",
-    "cli.subscriber_cmds",
-    "cli.delivery_cmds",
-    "cli.stats_cmds",
-]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,19 +111,10 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database at {revision}.")
 
 
-def _add_area_commands() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_add_area_commands()
+# Each area's module exposes its click commands or groups in `COMMANDS`.
+for _module in (course_cmds, email_cmds, subscriber_cmds, delivery_cmds, stats_cmds):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
 if __name__ == "__main__":
     cli()

@@ -209,14 +209,19 @@ def _message(
     course: Course,
     fill_in: FillIn,
     recipient: Recipient,
-    first_name: str,
+    *,
     text_values: tuple[str, ...],
     html_values: tuple[str, ...],
     custom_args: dict[str, str],
     category: str,
-    unsubscribe_url: str,
 ) -> Message:
+    """Fill FILL_IN for RECIPIENT: greeting and unsubscribe link, then the given values."""
     settings = get_settings()
+    first_name = clean_first_name(recipient.first_name)
+    greeting = greeting_for(first_name)
+    unsubscribe_url = _unsubscribe_url(settings.base_url, recipient)
+    if not recipient.preview:
+        custom_args["subscriber_id"] = str(recipient.subscriber_id)
     subject = fill_in.subject
     if recipient.preview:
         subject = f"[Proef] {subject}"
@@ -224,8 +229,8 @@ def _message(
         to_email=_checked_address(recipient.email),
         to_name=first_name,
         subject=subject,
-        html=fill_in.html.format(*html_values),
-        text=fill_in.text.format(*text_values),
+        html=fill_in.html.format(escape(greeting), escape(unsubscribe_url), *html_values),
+        text=fill_in.text.format(greeting, unsubscribe_url, *text_values),
         from_email=settings.from_email,
         from_name=course.sender_name or settings.from_name,
         reply_to=settings.reply_to,
@@ -245,9 +250,6 @@ def render_lesson_email(course: Course, day: int, recipient: Recipient) -> Messa
     """Build the lesson of DAY for RECIPIENT, with tracked links when delivery_id is set."""
     fill_in = _cached(course, "lesson", day, lambda: _build_lesson(course, day))
     base_url = get_settings().base_url
-    first_name = clean_first_name(recipient.first_name)
-    greeting = greeting_for(first_name)
-    unsubscribe_url = _unsubscribe_url(base_url, recipient)
     delivery_id = recipient.delivery_id
     if delivery_id is not None and not recipient.preview:
         links = [f"{base_url}/c/{make_click_token(delivery_id, url)}" for url in fill_in.links]
@@ -255,59 +257,31 @@ def render_lesson_email(course: Course, day: int, recipient: Recipient) -> Messa
             f'<img src="{escape(base_url)}/o/{make_open_token(delivery_id)}.gif" width="1" '
             'height="1" alt="" style="display:block;width:1px;height:1px;border:0;">'
         )
-        custom_args = {
-            "course": course.slug,
-            "day": str(day),
-            "delivery_id": str(delivery_id),
-            "subscriber_id": str(recipient.subscriber_id),
-        }
+        custom_args = {"course": course.slug, "day": str(day), "delivery_id": str(delivery_id)}
     else:
         links, pixel = list(fill_in.links), ""
         custom_args = {"course": course.slug, "day": str(day), "kind": "test"}
-        if not recipient.preview:
-            custom_args["subscriber_id"] = str(recipient.subscriber_id)
-    html_values = (
-        escape(greeting),
-        escape(unsubscribe_url),
-        pixel,
-        "",
-        *[escape(link) for link in links],
-    )
-    text_values = (greeting, unsubscribe_url, "", "", *links)
     return _message(
         course,
         fill_in,
         recipient,
-        first_name,
-        text_values,
-        html_values,
-        custom_args,
-        f"{course.slug}-dag-{day}",
-        unsubscribe_url,
+        text_values=("", "", *links),
+        html_values=(pixel, "", *[escape(link) for link in links]),
+        custom_args=custom_args,
+        category=f"{course.slug}-dag-{day}",
     )
 
 
 def render_confirmation_email(course: Course, recipient: Recipient, confirm_url: str) -> Message:
     """Build the double opt-in email: an untracked confirm link, no pixel, a footer."""
     fill_in = _cached(course, "confirmation", 0, lambda: _build_confirmation(course))
-    base_url = get_settings().base_url
-    first_name = clean_first_name(recipient.first_name)
-    greeting = greeting_for(first_name)
-    unsubscribe_url = _unsubscribe_url(base_url, recipient)
     confirm_url = clean_line(confirm_url)
-    html_values = (escape(greeting), escape(unsubscribe_url), "", escape(confirm_url))
-    text_values = (greeting, unsubscribe_url, "", confirm_url)
-    custom_args = {"course": course.slug, "kind": "confirmation"}
-    if not recipient.preview:
-        custom_args["subscriber_id"] = str(recipient.subscriber_id)
     return _message(
         course,
         fill_in,
         recipient,
-        first_name,
-        text_values,
-        html_values,
-        custom_args,
-        f"{course.slug}-bevestiging",
-        unsubscribe_url,
+        text_values=("", confirm_url),
+        html_values=("", escape(confirm_url)),
+        custom_args={"course": course.slug, "kind": "confirmation"},
+        category=f"{course.slug}-bevestiging",
     )

@@ -6,9 +6,11 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import redis
+from browser_support import launch_chromium
+from helpers import fresh_redis, set_nurture_env
 from sqlalchemy import create_engine, text
 
 from config import Settings, get_settings, reset_settings_cache
@@ -85,11 +87,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """Give each test an empty Redis database of its own number."""
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    client.flushdb()
-    yield REDIS_TEST_URL
-    client.flushdb()
-    client.close()
+    yield from fresh_redis(REDIS_TEST_URL)
 
 
 @pytest.fixture
@@ -97,23 +95,20 @@ def settings(
     database_url: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     """Point every NURTURE_* setting at this test's database, Redis and folders."""
-    for name in list(os.environ):
-        if name.startswith("NURTURE_") and not name.startswith("NURTURE_TEST_"):
-            monkeypatch.delenv(name)
-    values = {
-        "ENV": "test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "BASE_URL": "http://nurture.test",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "OUTBOX_DIR": str(tmp_path / "outbox"),
-        "ADMIN_PASSWORD": "test-admin-password",
-        "MAIL_BACKEND": "outbox",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(f"NURTURE_{name}", value)
-    monkeypatch.chdir(tmp_path)  # keep a developer's .env out of the tests
-    reset_settings_cache()
+    set_nurture_env(
+        monkeypatch,
+        tmp_path,
+        {
+            "ENV": "test",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "BASE_URL": "http://nurture.test",
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "ADMIN_PASSWORD": "test-admin-password",
+            "MAIL_BACKEND": "outbox",
+        },
+    )
     dispose_engines()
     yield get_settings()
     clock.set_clock(None)
@@ -129,3 +124,9 @@ def fake_sendgrid() -> Iterator[object]:
     server = FakeSendGrid(api_key="test-sendgrid-key").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Launch Debian's Chromium once for all browser tests (each makes its own contexts)."""
+    yield from launch_chromium()

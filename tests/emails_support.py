@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import set_nurture_env
 
 from config import Settings, get_settings, reset_settings_cache
 from course.loader import CONTENT_DIR, Course, load_course_from
@@ -88,9 +90,6 @@ def shipped_course() -> Course | None:
 
 def configure_email_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str) -> Settings:
     """Set NURTURE_* for mail tests (no database needed) and return fresh settings."""
-    for name in list(os.environ):
-        if name.startswith("NURTURE_") and not name.startswith("NURTURE_TEST_"):
-            monkeypatch.delenv(name)
     env = {
         "ENV": "test",
         "BASE_URL": "http://nurture.test",
@@ -101,9 +100,23 @@ def configure_email_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **value
         "REDIS_URL": "redis://127.0.0.1:6379/2",
         **{key.upper(): value for key, value in values.items()},
     }
-    for name, value in env.items():
-        monkeypatch.setenv(f"NURTURE_{name}", value)
-    monkeypatch.chdir(tmp_path)  # keep a developer's .env out of the tests
-    reset_settings_cache()
+    set_nurture_env(monkeypatch, tmp_path, env)
     reset_backend_cache()
     return get_settings()
+
+
+@contextmanager
+def email_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str) -> Iterator[Settings]:
+    """Use mail-test settings (see configure_email_env), then forget the cached ones."""
+    try:
+        yield configure_email_env(monkeypatch, tmp_path, **values)
+    finally:
+        reset_settings_cache()
+        reset_backend_cache()
+
+
+@pytest.fixture
+def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settings]:
+    """Give the test mail settings on the outbox backend, without a database."""
+    with email_env(monkeypatch, tmp_path) as settings:
+        yield settings

@@ -82,6 +82,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "FakeSendGrid/1.0"
+    # HTTP/1.1 keeps connections open between requests, as SendGrid does; every reply carries
+    # Content-Length, so the client knows where one answer ends and may send the next.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # a request per test line would drown pytest's output

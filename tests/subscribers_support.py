@@ -1,4 +1,4 @@
-"""Shared helpers for the subscriber tests: own Redis db, app client, queue inspection."""
+"""Shared helpers for the subscriber tests: own Redis db, frozen clock, app client, queue."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 import pytest
 import redis
 from flask.testing import FlaskClient
+from helpers import fresh_redis
 from sqlalchemy import select
 
 from config import Settings
+from store.clock import FrozenClock, set_clock
 from store.db import session_scope
 from store.models import Subscriber
 
@@ -26,11 +28,15 @@ ADDRESS = "anna.jansen@example.com"
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """Use this helper's own Redis database instead of the shared db 13."""
-    client = redis.Redis.from_url(OWN_REDIS)
-    client.flushdb()
-    yield OWN_REDIS
-    client.flushdb()
-    client.close()
+    yield from fresh_redis(OWN_REDIS)
+
+
+@pytest.fixture
+def clock(settings: Settings) -> FrozenClock:
+    """Freeze the clock at T0 for this test."""
+    frozen = FrozenClock(T0)
+    set_clock(frozen)
+    return frozen
 
 
 def make_client(settings: Settings, **config: object) -> FlaskClient:

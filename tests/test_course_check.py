@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import run_cli
 
-from cli.main import cli
 from course.check import check_course, check_folder
 from course.loader import CONTENT_DIR
 
@@ -228,21 +227,21 @@ def test_check_course_unknown_slug():
 
 
 def test_cli_check_ok_exit_zero():
-    result = CliRunner().invoke(cli, ["course", "check", SLUG])
+    result = run_cli("course", "check", SLUG)
     assert result.exit_code == 0, result.output
     assert "OK" in result.output
 
 
 def test_cli_check_problem_exit_one(folder):
     edit(folder / "01-factoren.md", "subject: Waarom", "subject: " + "y" * 80 + " Waarom")
-    result = CliRunner().invoke(cli, ["course", "check", str(folder)])
+    result = run_cli("course", "check", str(folder))
     assert result.exit_code == 1
     assert "01-factoren.md:" in result.stdout
     assert "1 problem(s)" in result.stderr
 
 
 def test_cli_check_unknown_course_exit_one():
-    result = CliRunner().invoke(cli, ["course", "check", "bestaat-niet"])
+    result = run_cli("course", "check", "bestaat-niet")
     assert result.exit_code == 1
     assert "no such course" in result.stderr
 

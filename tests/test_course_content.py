@@ -6,10 +6,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from click.testing import CliRunner
+from helpers import run_cli
 from markdown_it import MarkdownIt
 
-from cli.main import cli
 from course.check import check_course
 from course.loader import CONTENT_DIR, load_course, load_course_from
 
@@ -61,17 +60,8 @@ def test_shipped_course_loads_five_lessons():
 
 def test_split_round_trip_is_byte_for_byte(tmp_path):
     out = tmp_path / "lessons"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "course",
-            "split",
-            str(SEED),
-            "--outline",
-            str(FOLDER / "outline.toml"),
-            "--out",
-            str(out),
-        ],
+    result = run_cli(
+        "course", "split", str(SEED), "--outline", str(FOLDER / "outline.toml"), "--out", str(out)
     )
     assert result.exit_code == 0, result.output
     made = sorted(path.name for path in out.glob("*.md"))
@@ -128,7 +118,7 @@ def test_subjects_and_preheaders_fit():
 
 def test_preview_writes_every_lesson_and_an_index(tmp_path):
     out = tmp_path / "preview"
-    result = CliRunner().invoke(cli, ["course", "preview", SLUG, "--out", str(out)])
+    result = run_cli("course", "preview", SLUG, "--out", str(out))
     assert result.exit_code == 0, result.output
     for day in range(1, 6):
         html = (out / f"dag-{day:02d}.html").read_text(encoding="utf-8")

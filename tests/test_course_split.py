@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import run_cli
 from markdown_it import MarkdownIt
 
-from cli.main import cli
 from course.loader import load_lesson
 from course.split import SplitError, split_article
 
@@ -80,9 +79,7 @@ def test_plain_text_split(tmp_path):
 def test_written_lessons_load(tmp_path):
     article, outline = write(tmp_path)
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli, ["course", "split", str(article), "--outline", str(outline), "--out", str(out)]
-    )
+    result = run_cli("course", "split", str(article), "--outline", str(outline), "--out", str(out))
     assert result.exit_code == 0, result.output
     lesson = load_lesson(out / "01-een.md")
     assert (lesson.day, lesson.subject, lesson.teaser) == (1, "Eerste les", "Morgen: meer")
@@ -115,9 +112,7 @@ def test_heading_missing_from_article(tmp_path):
 def test_cli_reports_to_stderr_and_writes_nothing(tmp_path):
     article, outline = write(tmp_path, "Los.\n" + ARTICLE)
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli, ["course", "split", str(article), "--outline", str(outline), "--out", str(out)]
-    )
+    result = run_cli("course", "split", str(article), "--outline", str(outline), "--out", str(out))
     assert result.exit_code == 1
     assert "lands in no lesson" in result.stderr
     assert not out.exists()

@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from emails_support import configure_email_env, sample_course, shipped_course
+from browser_support import screenshot_path
+from emails_support import mail_env, sample_course, shipped_course
 
-from config import reset_settings_cache
-from emails.backends import reset_backend_cache
 from emails.render import Recipient, render_confirmation_email, render_lesson_email
 
-OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+__all__ = ["mail_env"]  # the fixture, imported so pytest finds it here
+
 VIEWPORTS = {"desktop": (1280, 900), "mobile": (375, 740)}
-
-
-@pytest.fixture
-def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    configure_email_env(monkeypatch, tmp_path)
-    yield
-    reset_settings_cache()
-    reset_backend_cache()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def _layout(page: Any) -> dict[str, Any]:
@@ -70,12 +41,12 @@ def _layout(page: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("viewport", ["desktop", "mobile"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_lesson_layout_in_chromium(
-    browser: Any, tmp_path: Path, viewport: str, scheme: str
+    chromium: Any, tmp_path: Path, viewport: str, scheme: str
 ) -> None:
     course = shipped_course() or sample_course(tmp_path / "courses")
     message = render_lesson_email(course, 1, Recipient(7, "anna@example.nl", "Anna", 42))
     width, height = VIEWPORTS[viewport]
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
     requested: list[str] = []
 
     def block(route: Any) -> None:
@@ -87,9 +58,8 @@ def test_lesson_layout_in_chromium(
     try:
         page.set_content(message.html, wait_until="load")
         layout = _layout(page)
-        OUTPUT_DIR.mkdir(exist_ok=True)
         page.screenshot(
-            path=str(OUTPUT_DIR / f"email-lesson-{viewport}-{scheme}.png"), full_page=True
+            path=str(screenshot_path(f"email-lesson-{viewport}-{scheme}.png")), full_page=True
         )
         assert page.locator("table.container").is_visible()
         assert page.get_by_text(f"Dag 1 van {course.days}").is_visible()
@@ -120,17 +90,16 @@ def test_lesson_layout_in_chromium(
 
 @pytest.mark.browser
 @pytest.mark.usefixtures("mail_env")
-def test_confirmation_fits_a_phone_even_with_a_long_link(browser: Any, tmp_path: Path) -> None:
+def test_confirmation_fits_a_phone_even_with_a_long_link(chromium: Any, tmp_path: Path) -> None:
     course = shipped_course() or sample_course(tmp_path / "courses")
     confirm_url = "http://nurture.test/confirm/" + "Mx" * 60 + ".aBcD" * 10
     message = render_confirmation_email(course, Recipient(7, "a@example.nl", None), confirm_url)
-    context = browser.new_context(viewport={"width": 375, "height": 740})
+    context = chromium.new_context(viewport={"width": 375, "height": 740})
     context.route("**/*", lambda route: route.abort())
     page = context.new_page()
     try:
         page.set_content(message.html, wait_until="load")
-        OUTPUT_DIR.mkdir(exist_ok=True)
-        page.screenshot(path=str(OUTPUT_DIR / "email-confirmation-mobile.png"), full_page=True)
+        page.screenshot(path=str(screenshot_path("email-confirmation-mobile.png")), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         button = page.get_by_role("link", name=course.confirmation["button"])
         assert button.is_visible() and button.get_attribute("href") == confirm_url

@@ -10,22 +10,20 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from emails_support import configure_email_env, sample_course, shipped_course, write_sample_course
+from emails_support import email_env, sample_course, shipped_course, write_sample_course
+from helpers import run_cli
 
-from cli.main import cli
-from config import Settings, reset_settings_cache
+from config import Settings
 from course.loader import Course
-from emails.backends import get_backend, reset_backend_cache
+from emails.backends import get_backend
 from emails.backends.outbox import OutboxBackend
 from emails.render import Recipient, render_confirmation_email, render_lesson_email
 
 
 @pytest.fixture
 def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settings]:
-    yield configure_email_env(monkeypatch, tmp_path, unsubscribe_mailto="stop@kliniek.example")
-    reset_settings_cache()
-    reset_backend_cache()
+    with email_env(monkeypatch, tmp_path, unsubscribe_mailto="stop@kliniek.example") as settings:
+        yield settings
 
 
 @pytest.fixture
@@ -119,8 +117,8 @@ def test_files_are_unique_and_sort_in_sending_order_across_threads(
 
 def test_send_test_writes_a_proof_to_the_outbox(mail_env: Settings, tmp_path: Path) -> None:
     folder = write_sample_course(tmp_path / "drafts")
-    result = CliRunner().invoke(
-        cli, ["send-test", "--to", "kliniek@example.nl", "--day", "3", "--course-dir", str(folder)]
+    result = run_cli(
+        "send-test", "--to", "kliniek@example.nl", "--day", "3", "--course-dir", str(folder)
     )
     assert result.exit_code == 0, result.output
     assert "Sent day 3 of voorbeeld-cursus to kliniek@example.nl via outbox" in result.output
@@ -133,8 +131,8 @@ def test_send_test_writes_a_proof_to_the_outbox(mail_env: Settings, tmp_path: Pa
     assert 'href="https://example.org/oefeningen"' in html
     assert "http://nurture.test/unsubscribe/voorbeeld" in html
 
-    result = CliRunner().invoke(
-        cli, ["send-test", "--to", "kliniek@example.nl", "--confirm", "--course-dir", str(folder)]
+    result = run_cli(
+        "send-test", "--to", "kliniek@example.nl", "--confirm", "--course-dir", str(folder)
     )
     assert result.exit_code == 0, result.output
     assert len(list(mail_env.outbox_dir.glob("*.eml"))) == 2
@@ -152,7 +150,7 @@ def test_send_test_explains_mistakes(
     mail_env: Settings, tmp_path: Path, args: list[str], error: str
 ) -> None:
     folder = write_sample_course(tmp_path / "drafts")
-    result = CliRunner().invoke(cli, ["send-test", *args, "--course-dir", str(folder)])
+    result = run_cli("send-test", *args, "--course-dir", str(folder))
     assert result.exit_code == 2
     assert error in result.output
     assert "Traceback" not in result.output
@@ -162,6 +160,6 @@ def test_send_test_explains_mistakes(
 def test_send_test_uses_the_shipped_course(mail_env: Settings) -> None:
     if shipped_course() is None:
         pytest.skip("the shipped course is not written yet")
-    result = CliRunner().invoke(cli, ["send-test", "--to", "kliniek@example.nl", "--day", "5"])
+    result = run_cli("send-test", "--to", "kliniek@example.nl", "--day", "5")
     assert result.exit_code == 0, result.output
     assert len(list(mail_env.outbox_dir.glob("*.eml"))) == 1

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from emails_support import configure_email_env, sample_course, shipped_course
+from emails_support import mail_env, sample_course, shipped_course
 from fake_sendgrid_rules import validate_mail
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,22 +15,14 @@ from hypothesis import strategies as st
 from config import reset_settings_cache
 from course.loader import Course, load_course_from
 from emails import render as render_module
-from emails.backends import reset_backend_cache
 from emails.backends.outbox import to_email_message
 from emails.backends.sendgrid import build_request_body
 from emails.render import Recipient, render_confirmation_email, render_lesson_email
 from emails.tokens import read_click_token, read_open_token, read_unsubscribe_token
 
+_ = mail_env  # the fixture, imported so pytest finds it here
 BASE = "http://nurture.test"
 HREF = re.compile(r'href="([^"]*)"')
-
-
-@pytest.fixture
-def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    configure_email_env(monkeypatch, tmp_path)
-    yield
-    reset_settings_cache()
-    reset_backend_cache()
 
 
 @pytest.fixture

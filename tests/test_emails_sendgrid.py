@@ -7,16 +7,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from emails_support import configure_email_env, sample_course, shipped_course
+from emails_support import email_env, sample_course, shipped_course
 from fake_sendgrid import FakeSendGrid
 
-from config import reset_settings_cache
+from config import Settings, reset_settings_cache
 from course.loader import Course
-from emails.backends import get_backend, reset_backend_cache
+from emails.backends import get_backend
 from emails.backends.sendgrid import SendGridBackend
 from emails.message import Message, PermanentSendError, RetryableSendError
 from emails.render import Recipient, render_confirmation_email, render_lesson_email
@@ -25,21 +26,22 @@ from store.clock import FrozenClock, set_clock
 API_KEY = "test-sendgrid-key"
 
 
+def sendgrid_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
+) -> AbstractContextManager[Settings]:
+    """Use mail-test settings that send through the SendGrid API at HOST."""
+    return email_env(
+        monkeypatch, tmp_path, mail_backend="sendgrid", sendgrid_api_key=API_KEY, sendgrid_host=host
+    )
+
+
 @pytest.fixture
 def sendgrid_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sendgrid: FakeSendGrid
 ) -> Iterator[FakeSendGrid]:
-    configure_email_env(
-        monkeypatch,
-        tmp_path,
-        mail_backend="sendgrid",
-        sendgrid_api_key=API_KEY,
-        sendgrid_host=fake_sendgrid.url,
-    )
-    yield fake_sendgrid
-    set_clock(None)
-    reset_settings_cache()
-    reset_backend_cache()
+    with sendgrid_settings(monkeypatch, tmp_path, fake_sendgrid.url):
+        yield fake_sendgrid
+        set_clock(None)
 
 
 @pytest.fixture
@@ -138,25 +140,17 @@ def test_invalid_body_names_the_field(sendgrid_env: FakeSendGrid, course: Course
 def test_real_payload_limit_gives_413(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = FakeSendGrid(api_key=API_KEY, max_body_bytes=20_000).start()
     try:
-        configure_email_env(
-            monkeypatch,
-            tmp_path,
-            mail_backend="sendgrid",
-            sendgrid_api_key=API_KEY,
-            sendgrid_host=small.url,
-        )
-        course = sample_course(tmp_path / "courses")
-        message = lesson(course)
-        huge = dataclasses.replace(message, html=message.html + "<p>x</p>" * 5000)
-        with pytest.raises(PermanentSendError, match="too large") as caught:
-            get_backend().send(huge)
-        assert caught.value.status == 413
-        get_backend().send(message)  # a normal lesson is well under the limit
-        assert len(small.accepted) == 1
+        with sendgrid_settings(monkeypatch, tmp_path, small.url):
+            course = sample_course(tmp_path / "courses")
+            message = lesson(course)
+            huge = dataclasses.replace(message, html=message.html + "<p>x</p>" * 5000)
+            with pytest.raises(PermanentSendError, match="too large") as caught:
+                get_backend().send(huge)
+            assert caught.value.status == 413
+            get_backend().send(message)  # a normal lesson is well under the limit
+            assert len(small.accepted) == 1
     finally:
         small.stop()
-        reset_settings_cache()
-        reset_backend_cache()
 
 
 def test_rate_limit_is_retryable_after_the_reset(
@@ -207,20 +201,10 @@ def test_unreachable_host_is_retryable_and_not_sent(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
-    configure_email_env(
-        monkeypatch,
-        tmp_path,
-        mail_backend="sendgrid",
-        sendgrid_api_key=API_KEY,
-        sendgrid_host=f"http://127.0.0.1:{port}",
-    )
-    try:
+    with sendgrid_settings(monkeypatch, tmp_path, f"http://127.0.0.1:{port}"):
         with pytest.raises(RetryableSendError, match="unreachable") as caught:
             get_backend().send(lesson(sample_course(tmp_path / "courses")))
         assert caught.value.maybe_sent is False
-    finally:
-        reset_settings_cache()
-        reset_backend_cache()
 
 
 def test_concurrent_sends_share_one_client_safely(

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from emails_support import configure_email_env
+from emails_support import mail_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 
-from config import reset_settings_cache
-from emails.backends import reset_backend_cache
 from emails.tokens import (
     TokenError,
     TokenExpired,
@@ -28,15 +24,9 @@ from emails.tokens import (
 )
 from store.clock import FrozenClock, set_clock
 
+pytestmark = pytest.mark.usefixtures("mail_env")
+_ = mail_env  # the fixture, imported so pytest finds it here
 SECRET = "test-secret-key-not-for-production"
-
-
-@pytest.fixture(autouse=True)
-def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    configure_email_env(monkeypatch, tmp_path)
-    yield
-    reset_settings_cache()
-    reset_backend_cache()
 
 
 ids = st.integers(min_value=1, max_value=2**53)

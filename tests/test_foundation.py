@@ -7,11 +7,10 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
+from helpers import run_cli
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cli.main import cli
 from config import ConfigError, load_settings
 from store.db import session_scope
 from store.models import Delivery, Enrollment, Subscriber
@@ -80,7 +79,7 @@ def test_cli_reports_unreachable_database(settings, monkeypatch, tmp_path):
     from config import reset_settings_cache
 
     reset_settings_cache()
-    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    result = run_cli("db", "upgrade")
     assert result.exit_code == 2
     assert "NURTURE_DATABASE_URL: database unreachable" in result.output
 

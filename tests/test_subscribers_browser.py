@@ -7,41 +7,29 @@ import email
 import email.policy
 import http.client
 import re
-import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
-import redis
+from browser_support import screenshot_path, serve_app
+from helpers import fresh_redis
 from sqlalchemy import select
 from subscribers_support import WORKER_REDIS, subscriber_by_email
-from werkzeug.serving import make_server
 
 from config import Settings, get_settings, reset_settings_cache
 from emails.tokens import make_unsubscribe_token
 from store.db import session_scope
 from store.models import Enrollment, EnrollmentStatus, SubscriberStatus
 
-SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "subscribers"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ADDRESS = "browser.test@example.com"
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """The live app's limiter and the worker's broker share this helper's worker db."""
-    client = redis.Redis.from_url(WORKER_REDIS)
-    client.flushdb()
-    yield WORKER_REDIS
-    client.flushdb()
-    client.close()
+    yield from fresh_redis(WORKER_REDIS)
 
 
 @pytest.fixture
@@ -49,16 +37,13 @@ def live_server(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator
     """Serve the real app on a free port, with BASE_URL pointing at it."""
     from web import create_app
 
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    monkeypatch.setenv("NURTURE_BASE_URL", base_url)
-    reset_settings_cache()
-    server.app = create_app(get_settings())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base_url
-    server.shutdown()
-    thread.join(timeout=5)
+    def app_at(base_url: str) -> Any:
+        monkeypatch.setenv("NURTURE_BASE_URL", base_url)
+        reset_settings_cache()
+        return create_app(get_settings())
+
+    with serve_app(app_at) as base_url:
+        yield base_url
 
 
 def _newest_confirm_link(outbox: Path) -> str | None:
@@ -75,48 +60,47 @@ def _newest_confirm_link(outbox: Path) -> str | None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_signup_confirm_in_chromium_then_one_click_unsubscribe(
-    settings: Settings, live_server: str
+    settings: Settings, live_server: str, chromium: Any
 ) -> None:
-    from playwright.sync_api import sync_playwright
     from workers import thread_worker, wait_until
 
     if not settings.is_sqlite:
         pytest.skip("one browser run is enough; the flows run on PostgreSQL elsewhere")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     outbox = get_settings().outbox_dir
-    with thread_worker(concurrency=2), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    viewport = {"width": 390, "height": 844}
+    with thread_worker(concurrency=2), closing(chromium.new_context(viewport=viewport)) as context:
+        page = context.new_page()
         console_errors: list[str] = []
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
 
         page.goto(live_server + "/")
         assert page.locator("h1").inner_text() == "Rugpijn en training"
-        page.screenshot(path=str(SHOTS / "01-signup.png"), full_page=True)
+        page.screenshot(path=str(screenshot_path("01-signup.png", "subscribers")), full_page=True)
 
         page.get_by_role("button", name="Ja, ik doe mee").click()  # empty form: errors first
         page.wait_for_selector("#email-error")
         assert page.locator("#email").get_attribute("aria-describedby") == "email-error"
-        page.screenshot(path=str(SHOTS / "02-errors.png"), full_page=True)
+        page.screenshot(path=str(screenshot_path("02-errors.png", "subscribers")), full_page=True)
 
         page.get_by_role("textbox", name="E-mailadres").fill(ADDRESS)
         page.get_by_role("textbox", name="Voornaam").fill("Bram")
         page.locator("#consent").check()
         page.get_by_role("button", name="Ja, ik doe mee").click()
         page.wait_for_selector("text=Check je inbox")
-        page.screenshot(path=str(SHOTS / "03-check-inbox.png"), full_page=True)
+        page.screenshot(
+            path=str(screenshot_path("03-check-inbox.png", "subscribers")), full_page=True
+        )
 
         assert wait_until(lambda: _newest_confirm_link(outbox) is not None, timeout=30)
         link = _newest_confirm_link(outbox)
         assert link is not None and link.startswith(live_server + "/confirm/")
         page.goto(link)
         page.wait_for_selector("text=Welkom, Bram!")
-        page.screenshot(path=str(SHOTS / "04-confirmed.png"), full_page=True)
+        page.screenshot(
+            path=str(screenshot_path("04-confirmed.png", "subscribers")), full_page=True
+        )
         # No CSP violations or missing files; the deliberate 400 of the empty form is expected.
         assert [e for e in console_errors if "400 (BAD REQUEST)" not in e] == []
-        browser.close()
 
     subscriber = subscriber_by_email(ADDRESS)
     assert subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED

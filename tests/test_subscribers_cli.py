@@ -6,21 +6,22 @@ import json
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
+from factories import new_delivery
+from helpers import run_cli
 from sqlalchemy import func, select
 from subscribers_support import (
     ADDRESS,
     T0,
+    clock,
     make_client,
     redis_url,
     signup_form,
     subscriber_by_email,
 )
 
-from cli.main import cli
 from config import Settings
 from emails.tokens import make_confirm_token
-from store.clock import FrozenClock, set_clock
+from store.clock import FrozenClock
 from store.db import session_scope
 from store.models import (
     Delivery,
@@ -34,14 +35,7 @@ from store.models import (
 )
 from subscribers import counters
 
-__all__ = ["redis_url"]
-
-
-@pytest.fixture
-def clock(settings: Settings) -> FrozenClock:
-    frozen = FrozenClock(T0)
-    set_clock(frozen)
-    return frozen
+__all__ = ["clock", "redis_url"]  # fixtures, imported so pytest finds them here
 
 
 @pytest.fixture
@@ -54,27 +48,8 @@ def confirmed(settings: Settings, clock: FrozenClock) -> int:
     client.get(f"/confirm/{make_confirm_token(subscriber.id)}")
     with session_scope() as session:
         enrollment = session.scalars(select(Enrollment)).one()
-        sent = Delivery(
-            enrollment_id=enrollment.id,
-            subscriber_id=subscriber.id,
-            course_slug=enrollment.course_slug,
-            day=1,
-            state=DeliveryState.SENT,
-            created_at=T0,
-            not_before=T0,
-            sent_at=T0,
-            clicks=1,
-            human_opens=1,
-        )
-        queued = Delivery(
-            enrollment_id=enrollment.id,
-            subscriber_id=subscriber.id,
-            course_slug=enrollment.course_slug,
-            day=2,
-            state=DeliveryState.QUEUED,
-            created_at=T0,
-            not_before=T0,
-        )
+        sent = new_delivery(enrollment, 1, DeliveryState.SENT, T0, clicks=1, human_opens=1)
+        queued = new_delivery(enrollment, 2, DeliveryState.QUEUED, T0)
         session.add_all([sent, queued])
         session.flush()
         for kind, url in (("open", None), ("click", "https://umoya.example/afspraak")):
@@ -104,7 +79,7 @@ def confirmed(settings: Settings, clock: FrozenClock) -> int:
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), input=input)
+    result = run_cli(*args, input=input)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -7,11 +7,12 @@ import hashlib
 import hmac
 from datetime import timedelta
 
-import pytest
+from factories import new_delivery
 from sqlalchemy import select
 from subscribers_support import (
     ADDRESS,
     T0,
+    clock,
     make_client,
     redis_url,
     signup_form,
@@ -20,7 +21,7 @@ from subscribers_support import (
 
 from config import Settings
 from emails.tokens import make_confirm_token, make_unsubscribe_token
-from store.clock import FrozenClock, set_clock
+from store.clock import FrozenClock
 from store.db import session_scope
 from store.models import (
     Delivery,
@@ -32,16 +33,9 @@ from store.models import (
 )
 from subscribers import counters
 
-__all__ = ["redis_url"]
+__all__ = ["clock", "redis_url"]  # fixtures, imported so pytest finds them here
 
 VISITOR_IP = "203.0.113.45"
-
-
-@pytest.fixture
-def clock(settings: Settings) -> FrozenClock:
-    frozen = FrozenClock(T0)
-    set_clock(frozen)
-    return frozen
 
 
 def _signed_up(settings: Settings) -> int:
@@ -156,15 +150,7 @@ def _confirmed_with_queued_lesson(settings: Settings) -> tuple[int, int]:
     assert make_client(settings).get(f"/confirm/{make_confirm_token(subscriber_id)}").status_code
     [enrollment] = _enrollments(subscriber_id)
     with session_scope() as session:
-        delivery = Delivery(
-            enrollment_id=enrollment.id,
-            subscriber_id=subscriber_id,
-            course_slug=enrollment.course_slug,
-            day=1,
-            state=DeliveryState.QUEUED,
-            created_at=T0,
-            not_before=T0,
-        )
+        delivery = new_delivery(enrollment, 1, DeliveryState.QUEUED, T0)
         session.add(delivery)
         session.flush()
         return subscriber_id, delivery.id

@@ -9,6 +9,7 @@ from subscribers_support import (
     OWN_REDIS,
     T0,
     all_subscribers,
+    clock,
     make_client,
     queued_confirmations,
     redis_url,
@@ -17,19 +18,12 @@ from subscribers_support import (
 )
 
 from config import Settings
-from store.clock import FrozenClock, set_clock
+from store.clock import FrozenClock
 from store.db import session_scope
 from store.models import Subscriber, SubscriberStatus
 from subscribers import counters
 
-__all__ = ["redis_url"]  # the fixture, imported so it overrides conftest's shared db 13
-
-
-@pytest.fixture
-def clock(settings: Settings) -> FrozenClock:
-    frozen = FrozenClock(T0)
-    set_clock(frozen)
-    return frozen
+__all__ = ["clock", "redis_url"]  # fixtures, imported so pytest finds them here
 
 
 def test_signup_page_shows_the_course_and_an_accessible_form(settings: Settings) -> None:

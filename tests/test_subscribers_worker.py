@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import redis
 from fake_sendgrid import FakeSendGrid
+from helpers import fresh_redis
 from subscribers_support import WORKER_REDIS, make_client, signup_form, subscriber_by_email
 
 from config import Settings, get_settings, reset_settings_cache
@@ -22,11 +22,7 @@ API_KEY = "SG.fake-key-for-tests"
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """The worker's broker: this helper's reserved Redis db for Celery test workers."""
-    client = redis.Redis.from_url(WORKER_REDIS)
-    client.flushdb()
-    yield WORKER_REDIS
-    client.flushdb()
-    client.close()
+    yield from fresh_redis(WORKER_REDIS)
 
 
 @pytest.fixture

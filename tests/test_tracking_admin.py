@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert
-from test_tracking_support import COURSE, T0, make_subscriber, own_redis
+from test_tracking_support import COURSE, T0, make_subscriber, redis_url
 
 from config import Settings
 from store.clock import FrozenClock, set_clock
@@ -20,18 +19,14 @@ from tracking.record import NewEvent, store_events
 from tracking.stats import funnel
 from web import create_app
 
+__all__ = ["redis_url"]  # the fixture, imported so it overrides conftest's db 13
+
 PASSWORD = "test-admin-password"
 
 
 def auth(password: str = PASSWORD) -> dict[str, str]:
     token = base64.b64encode(f"beheer:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Use this helper's own Redis database, so other suites flushing db 13 can't interfere."""
-    yield from own_redis(7)
 
 
 @pytest.fixture

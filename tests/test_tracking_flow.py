@@ -4,12 +4,10 @@ dashboard and `nurture stats` show them, and a bounced subscriber gets no furthe
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import redis
-from click.testing import CliRunner
+from helpers import run_cli
 from sqlalchemy import func, select
 from test_tracking_support import (
     COURSE,
@@ -18,6 +16,7 @@ from test_tracking_support import (
     body_of,
     fresh_spool,
     make_subscriber,
+    redis_url,
     sg_event,
 )
 
@@ -38,19 +37,8 @@ from tracking.hits import queued_hits
 from web import create_app
 
 pytestmark = pytest.mark.usefixtures("fresh_spool")
-_ = fresh_spool  # the fixture, imported so pytest finds it here
-OWN_REDIS = "redis://127.0.0.1:6379/7"  # db 8 belongs to bench/bench_pixel.py
+_ = (fresh_spool, redis_url)  # fixtures, imported so pytest finds them here
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Use this helper's own Redis database: a real worker must not share db 13."""
-    client = redis.Redis.from_url(OWN_REDIS)
-    client.flushdb()
-    yield OWN_REDIS
-    client.flushdb()
-    client.close()
 
 
 def admin_headers() -> dict[str, str]:
@@ -106,7 +94,6 @@ def test_webhook_batches_and_hits_are_applied_by_a_real_worker(settings: Setting
 def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
     settings: Settings,
 ) -> None:
-    from cli.main import cli
     from tasks.dispatch import run_dispatch_pass
 
     set_clock(FrozenClock(T0 + timedelta(hours=3)))
@@ -136,7 +123,7 @@ def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
     # sent, delivered, human opened, machine opened, clicked, unsubscribes, bounces, complaints
     assert cells == ["2", "1", "1", "1", "1", "0", "1", "0"]
 
-    result = CliRunner().invoke(cli, ["stats", "--course", COURSE])
+    result = run_cli("stats", "--course", COURSE)
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if "Dag 1" in line)
     numbers = [part.strip() for part in line.split("│")[2:-1]]
@@ -159,8 +146,7 @@ def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
 
 
 def test_stats_names_an_unknown_course(settings: Settings) -> None:
-    from cli.main import cli
 
-    result = CliRunner().invoke(cli, ["stats", "--course", "no-such-course"])
+    result = run_cli("stats", "--course", "no-such-course")
     assert result.exit_code == 2
     assert "unknown course 'no-such-course'" in result.output

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import func, select
-from test_tracking_support import T0, fresh_spool, make_subscriber, own_redis
+from test_tracking_support import T0, fresh_spool, make_subscriber, redis_url
 
 from config import Settings, reset_settings_cache
 from emails.tokens import make_click_token, make_open_token
@@ -27,16 +26,10 @@ from web import create_app
 from web.tracking import PIXEL_GIF
 
 pytestmark = pytest.mark.usefixtures("fresh_spool")
-_ = fresh_spool  # the fixture, imported so pytest finds it here
+_ = (fresh_spool, redis_url)  # fixtures, imported so pytest finds them here
 
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 TARGET = "https://umoya.example/afspraak?utm_source=cursus"
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Use this helper's own Redis database, so other suites flushing db 13 can't interfere."""
-    yield from own_redis(7)
 
 
 @pytest.fixture

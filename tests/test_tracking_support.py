@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from factories import new_delivery
+from helpers import fresh_redis
 
 from config import Settings
 from store.db import session_scope
 from store.models import (
-    Delivery,
     DeliveryState,
     Enrollment,
     EnrollmentStatus,
@@ -29,6 +29,7 @@ from store.models import (
 
 COURSE = "rugpijn-en-training"
 T0 = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+OWN_REDIS = "redis://127.0.0.1:6379/7"  # db 8 belongs to bench/bench_pixel.py
 GMAIL_PROXY_UA = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
@@ -97,32 +98,19 @@ def make_subscriber(
         session.flush()
         deliveries = {}
         for day in range(1, sent_days + 1):
-            sent_at = created_at + timedelta(days=day - 1, minutes=10)
-            delivery = Delivery(
-                enrollment_id=enrollment.id,
-                subscriber_id=subscriber.id,
-                course_slug=COURSE,
-                day=day,
-                state=DeliveryState.SENT,
+            delivery = new_delivery(
+                enrollment,
+                day,
+                DeliveryState.SENT,
+                created_at + timedelta(days=day - 1, minutes=10),
                 attempts=1,
-                created_at=sent_at,
-                not_before=sent_at,
-                sent_at=sent_at,
                 provider_message_id=f"{message_prefix}-{day}" if message_prefix else None,
             )
             session.add(delivery)
             session.flush()
             deliveries[day] = delivery.id
         if queued_day is not None:
-            delivery = Delivery(
-                enrollment_id=enrollment.id,
-                subscriber_id=subscriber.id,
-                course_slug=COURSE,
-                day=queued_day,
-                state=DeliveryState.QUEUED,
-                created_at=created_at,
-                not_before=created_at,
-            )
+            delivery = new_delivery(enrollment, queued_day, DeliveryState.QUEUED, created_at)
             session.add(delivery)
             session.flush()
             deliveries[queued_day] = delivery.id
@@ -147,14 +135,10 @@ def sg_event(kind: str, made: Made, day: int, event_id: str, **extra: object) ->
     return event
 
 
-def own_redis(db: int) -> Iterator[str]:
-    """Yield an emptied Redis database of this helper's own number, emptied again after."""
-    url = f"redis://127.0.0.1:6379/{db}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """Use this helper's own Redis database, so other suites flushing db 13 can't interfere."""
+    yield from fresh_redis(OWN_REDIS)
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
-from test_tracking_support import SendGridSigner, body_of, make_subscriber, own_redis, sg_event
+from test_tracking_support import SendGridSigner, body_of, make_subscriber, redis_url, sg_event
 
 from config import Settings
 from store.db import session_scope
@@ -24,13 +23,9 @@ from store.models import (
 from tracking.ingest import process_pending_batches
 from web import create_app
 
+__all__ = ["redis_url"]  # the fixture, imported so it overrides conftest's db 13
+
 URL = "/webhooks/sendgrid"
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Use this helper's own Redis database, so other suites flushing db 13 can't interfere."""
-    yield from own_redis(7)
 
 
 @pytest.fixture

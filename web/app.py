@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, get_settings
-
-# Each blueprint module exposes `bp`; optional `init_app(app)` wires its extensions.
-BLUEPRINT_MODULES = ["web.health", "web.public", "web.tracking", "web.webhooks", "web.admin"]
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -36,17 +32,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             x_proto=settings.trusted_proxies,
             x_host=settings.trusted_proxies,
         )
-    from web import errors, security
+    # Imported here because the blueprint modules import nurture_settings from this module.
+    from web import admin, errors, health, public, security, tracking, webhooks
 
     security.init_app(app)
     errors.init_app(app)
-    for name in BLUEPRINT_MODULES:
-        try:
-            module = import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in (health, public, tracking, webhooks, admin):
+        # public wires the rate limiter, which tracking then exempts its blueprint from.
         if hasattr(module, "init_app"):
             module.init_app(app)
         app.register_blueprint(module.bp)

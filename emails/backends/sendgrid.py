@@ -17,6 +17,7 @@ from typing import Any
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from emails.backends.keepalive import KeepAliveClient
 from emails.message import Message, PermanentSendError, RetryableSendError, SendResult
 from store.clock import utcnow
 
@@ -87,6 +88,12 @@ class SendGridBackend:
     def __init__(self, api_key: str, host: str, timeout: float) -> None:
         """Build the client with the host and request timeout from the settings."""
         self._client = SendGridAPIClient(api_key=api_key, host=host)
+        # Same host, headers and version, but each thread keeps its HTTP/1.1 connection to
+        # SendGrid open between sends (see emails.backends.keepalive for why and how).
+        stock = self._client.client
+        self._client.client = KeepAliveClient(
+            host=stock.host, request_headers=stock.request_headers, version=stock._version
+        )
         # python_http_client copies the timeout into every child client it builds, and passes
         # it to urllib's open(), which applies it to the connect and to each socket read.
         self._client.client.timeout = timeout
