@@ -17,23 +17,24 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-PG_ADMIN_URL = os.environ.get(
-    "BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from common import (
+    ROOT,
+    flush_redis,
+    free_port,
+    medians,
+    ratio,
+    recreate_database,
+    results_table,
+    set_nurture_env,
 )
+from rich.console import Console
+
 PG_DB = "nurture_bench_pixel"
 REDIS_URL = "redis://127.0.0.1:6379/8"
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
@@ -47,27 +48,6 @@ EXACT_CHECK = 2000
 GOAL = 0.8
 
 console = Console()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def prepare_database() -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {PG_DB}"))
-    admin.dispose()
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
-    from store.migrate import upgrade
-
-    upgrade(url)
-    return url
 
 
 def make_deliveries() -> list[int]:
@@ -249,23 +229,19 @@ def main() -> None:
     LOAD_AT_START = " ".join(f"{value:.1f}" for value in os.getloadavg())
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: install it with `apt-get install -y wrk`")
-    database_url = prepare_database()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
-    env.update(
-        NURTURE_ENV="development",
-        NURTURE_DATABASE_URL=database_url,
-        NURTURE_REDIS_URL=REDIS_URL,
-        NURTURE_SECRET_KEY="bench-secret-key",
-        NURTURE_BASE_URL="http://127.0.0.1",
-        NURTURE_MAIL_BACKEND="outbox",
+    database_url = recreate_database(PG_DB)
+    env = set_nurture_env(
+        env="development",
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        secret_key="bench-secret-key",
+        base_url="http://127.0.0.1",
+        mail_backend="outbox",
     )
-    os.environ.update(env)
     from config import reset_settings_cache
 
     reset_settings_cache()
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flush_redis(REDIS_URL)
     from tracking.spool import SEAL_SECONDS, spool_dir
 
     shutil.rmtree(spool_dir(), ignore_errors=True)  # leftovers of an earlier run
@@ -312,25 +288,20 @@ def main() -> None:
     exact_recorded = opens_recorded() - before_exact
     spool_us, push_us, write_us = micro_costs(delivery_ids[0])
 
-    ping, pixel = statistics.median(rows["ping"]), statistics.median(rows["pixel"])
-    table = Table(title="Open pixel vs trivial endpoint (gunicorn, loopback)")
-    table.add_column("endpoint")
-    table.add_column("median req/s", justify="right")
-    table.add_column("runs (req/s)", justify="right")
-    table.add_column("ratio to /ping", justify="right")
-    table.add_row(
-        "/ping (baseline)", f"{ping:,.0f}", " ".join(f"{r:,.0f}" for r in rows["ping"]), "1.00"
+    median = medians(rows)
+    ping, pixel = median["ping"], median["pixel"]
+    table = results_table(
+        "Open pixel vs trivial endpoint (gunicorn, loopback)",
+        "endpoint",
+        "median req/s",
+        "runs (req/s)",
+        "ratio to /ping",
     )
-    table.add_row(
-        "/o/<token>.gif",
-        f"{pixel:,.0f}",
-        " ".join(f"{r:,.0f}" for r in rows["pixel"]),
-        f"{pixel / ping:.2f}",
-    )
+    for label, name in (("/ping (baseline)", "ping"), ("/o/<token>.gif", "pixel")):
+        runs = " ".join(f"{r:,.0f}" for r in rows[name])
+        table.add_row(label, f"{median[name]:,.0f}", runs, ratio(median[name], ping))
     console.print(table)
-    checks = Table(title="No open lost")
-    checks.add_column("check")
-    checks.add_column("value", justify="right")
+    checks = results_table("No open lost", "check", "value")
     checks.add_row("pixel responses 200 counted by wrk (load runs)", f"{answered_200:,}")
     checks.add_row("opens recorded after draining (load runs + exact run 1)", f"{recorded:,}")
     checks.add_row("  of which exact sequential run 1 (200s)", f"{exact_ok:,}")
@@ -358,7 +329,7 @@ def main() -> None:
     # wrk counts only responses it read before stopping; a request in flight at the cut-off
     # may still be recorded, so recorded may exceed the count by up to the connection count.
     console.print(
-        f"Ratio {pixel / ping:.2f} (goal ≥ {GOAL}); lost opens: {max(lost, 0)} "
+        f"Ratio {ratio(pixel, ping)} (goal ≥ {GOAL}); lost opens: {max(lost, 0)} "
         f"(recorded beyond wrk's count, in flight at cut-off: {max(-lost, 0)}); "
         f"exact run: {exact_ok_2 - exact_recorded} lost."
     )

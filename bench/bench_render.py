@@ -18,26 +18,21 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from common import ROOT, interleaved_times, medians, ratio, results_table, set_nurture_env
 
-os.environ.update(
-    {
-        "NURTURE_ENV": "test",
-        "NURTURE_BASE_URL": "https://cursus.umoya.example",
-        "NURTURE_SECRET_KEY": "benchmark-secret-key-0123456789abcdef",
-        "NURTURE_MAIL_BACKEND": "outbox",
-        "NURTURE_UNSUBSCRIBE_MAILTO": "uitschrijven@umoya.example",
-    }
+sys.path.insert(0, str(ROOT / "tests"))
+set_nurture_env(
+    env="test",
+    base_url="https://cursus.umoya.example",
+    secret_key="benchmark-secret-key-0123456789abcdef",
+    mail_backend="outbox",
+    unsubscribe_mailto="uitschrijven@umoya.example",
 )
 
 from jinja2 import Environment  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
 from course.loader import Course, load_course_from  # noqa: E402
 from emails import render as render_module  # noqa: E402
@@ -66,13 +61,6 @@ def recipients(count: int) -> list[Recipient]:
         )
         for n in range(count)
     ]
-
-
-def timed(work: Callable[[], None]) -> float:
-    """Return the seconds WORK took."""
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -115,21 +103,18 @@ def main() -> None:
     }
     for work in works.values():
         work()  # warm up
-    # Interleave the measurements so background load hits baseline and candidates alike.
-    times: dict[str, list[float]] = {name: [] for name in works}
-    for _ in range(args.runs):
-        for name, work in works.items():
-            times[name].append(timed(work))
-    results = {name: statistics.median(values) for name, values in times.items()}
+    results = medians(interleaved_times(works, args.runs))
 
     sample = render_lesson_email(course, 2, people[1])
     base_rate = args.messages / results["bare Jinja2, one variable (baseline)"]
-    table = Table(title=f"Personalised lesson emails per second, one core ({course.slug})")
-    table.add_column("what")
-    table.add_column("median s / run", justify="right")
-    table.add_column("per item µs", justify="right")
-    table.add_column("items/s", justify="right")
-    table.add_column("vs baseline", justify="right")
+    table = results_table(
+        f"Personalised lesson emails per second, one core ({course.slug})",
+        "what",
+        "median s / run",
+        "per item µs",
+        "items/s",
+        "vs baseline",
+    )
     for name, seconds in results.items():
         rate = args.messages / seconds
         table.add_row(
@@ -137,7 +122,7 @@ def main() -> None:
             f"{seconds:.3f}",
             f"{seconds / args.messages * 1e6:.1f}",
             f"{rate:,.0f}",
-            f"{rate / base_rate:.3f}×",
+            ratio(rate, base_rate, digits=3, suffix="×"),
         )
     console = Console()
     console.print(table)

@@ -12,70 +12,61 @@ Run: .venv/bin/python bench/bench_signup.py
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-PG_ADMIN_URL = os.environ.get(
-    "BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from common import (
+    flush_redis,
+    median_time,
+    ratio,
+    recreate_database,
+    results_table,
+    set_nurture_env,
 )
+from rich.console import Console
+
 PG_DB = "nurture_bench_signup"
-REDIS_URL = "redis://127.0.0.1:6379/3"
+REDIS_URL = "redis://127.0.0.1:6379/15"  # own db: tests flush theirs
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 def _postgres_url() -> str | None:
-    from sqlalchemy import create_engine, text
-
+    """Return a fresh, empty benchmark database on PostgreSQL, or None when unreachable."""
     try:
-        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DB}"))
-            connection.execute(text(f"CREATE DATABASE {PG_DB}"))
-        engine.dispose()
+        return recreate_database(PG_DB, migrate=False)  # measure() migrates every database
     except Exception:
         return None
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB
 
 
 def _configure(database_url: str, outbox: Path) -> None:
-    import redis
-
     from config import reset_settings_cache
     from store.db import dispose_engines
 
-    os.environ.update(
-        NURTURE_DATABASE_URL=database_url,
-        NURTURE_REDIS_URL=REDIS_URL,
-        NURTURE_BASE_URL="http://bench.example",
-        NURTURE_SECRET_KEY="bench-secret-key",
-        NURTURE_OUTBOX_DIR=str(outbox),
-        NURTURE_MAIL_BACKEND="outbox",
+    set_nurture_env(
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        base_url="http://bench.example",
+        secret_key="bench-secret-key",
+        outbox_dir=str(outbox),
+        mail_backend="outbox",
     )
     dispose_engines()
     reset_settings_cache()
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flush_redis(REDIS_URL)
 
 
 def _median_us(action: Callable[[int], object], start: int) -> float:
-    rounds = []
-    for round_number in range(ROUNDS):
-        began = time.perf_counter()
+    """Return the median µs per request of ROUNDS rounds of REQUESTS calls of ACTION(n)."""
+
+    def one_round(round_number: int) -> None:
         for n in range(REQUESTS):
             action(start + round_number * REQUESTS + n)
-        rounds.append((time.perf_counter() - began) / REQUESTS * 1e6)
-    return statistics.median(rounds)
+
+    return median_time(one_round, ROUNDS) / REQUESTS * 1e6
 
 
 def measure(database_url: str) -> list[tuple[str, float]]:
@@ -142,12 +133,15 @@ def measure(database_url: str) -> list[tuple[str, float]]:
 def main() -> None:
     """Run the benchmark on SQLite and PostgreSQL and print one table."""
     console = Console(width=130)
-    table = Table(title="Subscriber endpoints, in process (Flask test client, one thread)")
-    table.add_column("database")
-    table.add_column("request")
-    table.add_column("median µs/request", justify="right")
-    table.add_column("requests/s", justify="right")
-    table.add_column("× baseline", justify="right")
+    table = results_table(
+        "Subscriber endpoints, in process (Flask test client, one thread)",
+        "database",
+        "request",
+        "median µs/request",
+        "requests/s",
+        "× baseline",
+        labels=2,
+    )
     with tempfile.TemporaryDirectory() as folder:
         targets = [("SQLite", f"sqlite:///{folder}/bench.db")]
         postgres = _postgres_url()
@@ -163,7 +157,7 @@ def main() -> None:
                     name,
                     f"{micros:,.0f}",
                     f"{1e6 / micros:,.0f}",
-                    f"{micros / baseline:.2f}",
+                    ratio(micros, baseline),
                 )
     console.print(table)
     load = os.getloadavg()

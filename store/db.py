@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -94,6 +94,17 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    """Run Core statements in one transaction on a pooled connection; commit on success.
+
+    The send hot path uses this instead of a Session: no ORM unit of work or identity map,
+    just BEGIN, the statements and COMMIT.
+    """
+    with get_engine().begin() as connection:
+        yield connection
 
 
 def dispose_engines() -> None:

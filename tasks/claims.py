@@ -2,15 +2,20 @@
 
 Every change is a guarded UPDATE (`WHERE state = ...`), so two workers, a redelivered
 message or the stale-claim resolver racing a slow worker can never both win: the loser
-changes zero rows and stops. These run on the send hot path, so they avoid ORM objects.
+changes zero rows and stops. These run on the send hot path, so each is a Core statement
+built once at import (with bind parameters) and run as one round trip: no ORM objects, no
+statement building per send, and SQLAlchemy's compiled cache is hit every time.
+Bind parameter names start with `p_` so none collides with a column name (SQLAlchemy would
+read such a key as an extra SET value).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, case, literal, select, update
+from sqlalchemy import Connection, Integer, String, Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -26,6 +31,8 @@ from store.models import (
 deliveries: Table = Delivery.__table__  # type: ignore[assignment]
 enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
 subscribers: Table = Subscriber.__table__  # type: ignore[assignment]
+
+Executor = Session | Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,58 +53,97 @@ class Claim:
     enrollment_status: str
 
 
-def claim_delivery(session: Session, delivery_id: int, now: datetime) -> Claim | None:
+def _of_subscriber(column: Any) -> Any:
+    """Return COLUMN of the claimed row's subscriber, as a correlated scalar subquery."""
+    return (
+        select(column)
+        .where(subscribers.c.id == deliveries.c.subscriber_id)
+        .correlate(deliveries)
+        .scalar_subquery()
+    )
+
+
+_DELIVERY_ID = bindparam("p_delivery_id", type_=Integer())
+_CLAIMED_AT = bindparam("p_claimed_at", type_=UtcDateTime())
+_ERROR = bindparam("p_error", type_=String())
+
+# The claim and everything the send needs, in one statement: the subscriber and enrollment
+# are read by primary key in scalar subqueries, which RETURNING accepts on PostgreSQL and
+# SQLite >= 3.35 alike (SQLite forbids joined tables in an UPDATE's RETURNING). They are
+# read in the claiming transaction, as the separate SELECT was before.
+_CLAIM = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == _DELIVERY_ID,
+        deliveries.c.state == DeliveryState.QUEUED,
+        deliveries.c.not_before <= bindparam("p_due_by", type_=UtcDateTime()),
+    )
+    .values(
+        state=DeliveryState.SENDING,
+        claimed_at=bindparam("p_now", type_=UtcDateTime()),
+        attempts=deliveries.c.attempts + 1,
+    )
+    .returning(
+        deliveries.c.enrollment_id,
+        deliveries.c.subscriber_id,
+        deliveries.c.course_slug,
+        deliveries.c.day,
+        deliveries.c.attempts,
+        _of_subscriber(subscribers.c.email),
+        _of_subscriber(subscribers.c.first_name),
+        _of_subscriber(subscribers.c.status),
+        _of_subscriber(subscribers.c.timezone),
+        select(enrollments.c.status)
+        .where(enrollments.c.id == deliveries.c.enrollment_id)
+        .correlate(deliveries)
+        .scalar_subquery(),
+    )
+)
+
+
+def claim_delivery(executor: Executor, delivery_id: int, now: datetime) -> Claim | None:
     """Take DELIVERY_ID from queued to sending; None when another task has it or it's done.
 
     `not_before <= now` matters: a stale duplicate message must not pull a retry forward.
     """
-    claimed = session.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.state == DeliveryState.QUEUED,
-            deliveries.c.not_before <= now,
-        )
-        .values(state=DeliveryState.SENDING, claimed_at=now, attempts=deliveries.c.attempts + 1)
-        .returning(
-            deliveries.c.enrollment_id,
-            deliveries.c.subscriber_id,
-            deliveries.c.course_slug,
-            deliveries.c.day,
-            deliveries.c.attempts,
-        )
+    row = executor.execute(
+        _CLAIM, {"p_delivery_id": delivery_id, "p_due_by": now, "p_now": now}
     ).first()
-    if claimed is None:
+    if row is None:
         return None
-    person = session.execute(
-        select(
-            subscribers.c.email,
-            subscribers.c.first_name,
-            subscribers.c.status,
-            subscribers.c.timezone,
-            enrollments.c.status,
-        )
-        .select_from(subscribers.join(enrollments, enrollments.c.subscriber_id == subscribers.c.id))
-        .where(enrollments.c.id == claimed.enrollment_id)
-    ).one()
     return Claim(
         delivery_id=delivery_id,
-        enrollment_id=claimed.enrollment_id,
-        subscriber_id=claimed.subscriber_id,
-        course_slug=claimed.course_slug,
-        day=claimed.day,
-        attempts=claimed.attempts,
+        enrollment_id=row[0],
+        subscriber_id=row[1],
+        course_slug=row[2],
+        day=row[3],
+        attempts=row[4],
         claimed_at=now,
-        email=person[0],
-        first_name=person[1],
-        subscriber_status=person[2],
-        timezone=person[3],
-        enrollment_status=person[4],
+        email=row[5],
+        first_name=row[6],
+        subscriber_status=row[7],
+        timezone=row[8],
+        enrollment_status=row[9],
     )
 
 
+_MARK_SENT = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == _DELIVERY_ID,
+        deliveries.c.state.in_([DeliveryState.SENDING, DeliveryState.QUEUED]),
+    )
+    .values(
+        state=DeliveryState.SENT,
+        sent_at=bindparam("p_sent_at", type_=UtcDateTime()),
+        provider_message_id=bindparam("p_message_id", type_=String()),
+        last_error=None,
+    )
+)
+
+
 def mark_sent(
-    session: Session,
+    executor: Executor,
     delivery_id: int,
     *,
     sent_at: datetime,
@@ -108,24 +154,46 @@ def mark_sent(
     A row put back to 'queued' by the stale-claim resolver is still marked sent: the mail
     went out, and marking it stops the queued copy from being sent again.
     """
-    changed = session.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.state.in_([DeliveryState.SENDING, DeliveryState.QUEUED]),
-        )
-        .values(
-            state=DeliveryState.SENT,
-            sent_at=sent_at,
-            provider_message_id=message_id,
-            last_error=None,
-        )
-    ).rowcount  # type: ignore[attr-defined]
-    return bool(changed)
+    params = {"p_delivery_id": delivery_id, "p_sent_at": sent_at, "p_message_id": message_id}
+    return bool(executor.execute(_MARK_SENT, params).rowcount)  # type: ignore[attr-defined]
+
+
+_ENROLLMENT_AT_DAY = (
+    enrollments.c.id == bindparam("p_enrollment_id", type_=Integer()),
+    enrollments.c.next_day == bindparam("p_day", type_=Integer()),
+)
+_COMPLETE = (
+    update(enrollments)
+    .where(
+        *_ENROLLMENT_AT_DAY,
+        enrollments.c.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
+    )
+    .values(
+        next_day=enrollments.c.next_day + 1,
+        next_due_at=None,
+        status=EnrollmentStatus.COMPLETED,
+        completed_at=bindparam("p_now", type_=UtcDateTime()),
+    )
+)
+_ADVANCE = (
+    update(enrollments)
+    .where(*_ENROLLMENT_AT_DAY)
+    .values(
+        next_day=enrollments.c.next_day + 1,
+        # A paused enrollment moves on but gets no due time: resuming sets it.
+        next_due_at=case(
+            (
+                enrollments.c.status == EnrollmentStatus.ACTIVE,
+                bindparam("p_next_due_at", type_=UtcDateTime()),
+            ),
+            else_=None,
+        ),
+    )
+)
 
 
 def advance_enrollment(
-    session: Session,
+    executor: Executor,
     enrollment_id: int,
     *,
     day: int,
@@ -135,36 +203,42 @@ def advance_enrollment(
 ) -> None:
     """Move ENROLLMENT_ID past DAY: the next lesson's due time, or completed after the last.
 
-    Guarded on next_day = DAY so evidence and a late worker can't advance it twice. A paused
-    enrollment moves on but gets no due time: resuming sets it.
+    Guarded on next_day = DAY so evidence and a late worker can't advance it twice (and so
+    next_day + 1 is DAY + 1). A paused enrollment moves on but gets no due time.
     """
-    guard = (enrollments.c.id == enrollment_id, enrollments.c.next_day == day)
     if last_day:
-        session.execute(
-            update(enrollments)
-            .where(
-                *guard,
-                enrollments.c.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
-            )
-            .values(
-                next_day=day + 1,
-                next_due_at=None,
-                status=EnrollmentStatus.COMPLETED,
-                completed_at=now,
-            )
-        )
+        executor.execute(_COMPLETE, {"p_enrollment_id": enrollment_id, "p_day": day, "p_now": now})
         return
-    due_if_active = case(
-        (enrollments.c.status == EnrollmentStatus.ACTIVE, literal(next_due_at, UtcDateTime())),
-        else_=None,
+    params = {"p_enrollment_id": enrollment_id, "p_day": day, "p_next_due_at": next_due_at}
+    executor.execute(_ADVANCE, params)
+
+
+_OWN_CLAIM = (
+    deliveries.c.id == _DELIVERY_ID,
+    deliveries.c.state == DeliveryState.SENDING,
+    deliveries.c.claimed_at == _CLAIMED_AT,
+)
+_RELEASE = (
+    update(deliveries)
+    .where(*_OWN_CLAIM)
+    .values(
+        state=DeliveryState.QUEUED,
+        not_before=bindparam("p_not_before", type_=UtcDateTime()),
+        enqueued_at=None,
+        claimed_at=None,
+        last_error=_ERROR,
     )
-    session.execute(
-        update(enrollments).where(*guard).values(next_day=day + 1, next_due_at=due_if_active)
-    )
+)
+_SETTLE = (
+    update(deliveries)
+    .where(*_OWN_CLAIM)
+    .values(state=bindparam("p_state", type_=String()), last_error=_ERROR)
+)
+_NOTE_ERROR = update(deliveries).where(*_OWN_CLAIM).values(last_error=_ERROR)
 
 
 def release_claim(
-    session: Session,
+    executor: Executor,
     delivery_id: int,
     *,
     claimed_at: datetime,
@@ -172,50 +246,31 @@ def release_claim(
     error: str | None,
 ) -> bool:
     """Put a claimed delivery back to queued, to be tried again from NOT_BEFORE."""
-    changed = session.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.state == DeliveryState.SENDING,
-            deliveries.c.claimed_at == claimed_at,
-        )
-        .values(
-            state=DeliveryState.QUEUED,
-            not_before=not_before,
-            enqueued_at=None,
-            claimed_at=None,
-            last_error=error,
-        )
-    ).rowcount  # type: ignore[attr-defined]
-    return bool(changed)
+    params = {
+        "p_delivery_id": delivery_id,
+        "p_claimed_at": claimed_at,
+        "p_not_before": not_before,
+        "p_error": error,
+    }
+    return bool(executor.execute(_RELEASE, params).rowcount)  # type: ignore[attr-defined]
 
 
 def settle_claim(
-    session: Session, delivery_id: int, *, claimed_at: datetime, state: str, error: str | None
+    executor: Executor, delivery_id: int, *, claimed_at: datetime, state: str, error: str | None
 ) -> bool:
     """End a claimed delivery as failed or skipped, keeping the reason."""
-    changed = session.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.state == DeliveryState.SENDING,
-            deliveries.c.claimed_at == claimed_at,
-        )
-        .values(state=state, last_error=error)
-    ).rowcount  # type: ignore[attr-defined]
-    return bool(changed)
+    params = {
+        "p_delivery_id": delivery_id,
+        "p_claimed_at": claimed_at,
+        "p_state": state,
+        "p_error": error,
+    }
+    return bool(executor.execute(_SETTLE, params).rowcount)  # type: ignore[attr-defined]
 
 
 def note_claim_error(
-    session: Session, delivery_id: int, *, claimed_at: datetime, error: str
+    executor: Executor, delivery_id: int, *, claimed_at: datetime, error: str
 ) -> None:
     """Keep ERROR on a claim that stays 'sending' (its fate is settled by evidence)."""
-    session.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.state == DeliveryState.SENDING,
-            deliveries.c.claimed_at == claimed_at,
-        )
-        .values(last_error=error)
-    )
+    params = {"p_delivery_id": delivery_id, "p_claimed_at": claimed_at, "p_error": error}
+    executor.execute(_NOTE_ERROR, params)

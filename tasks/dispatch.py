@@ -5,11 +5,13 @@ Beat runs `dispatch_due` every dispatch_interval_seconds. One pass:
 2. settles stale 'sending' claims by that evidence (tasks.evidence);
 3. materialises due enrollments: one indexed query on ix_enrollments_due, one bulk insert of
    queued deliveries (unique per enrollment and day, so a repeat is a no-op), and the
-   enrollments' next_due_at cleared in the same transaction, so they aren't due again until
-   their lesson is sent;
-4. enqueues `send_lesson(delivery_id)` for queued deliveries whose not_before has passed and
-   that weren't enqueued recently. Re-enqueueing after a timeout covers a task lost between
-   our commit and Redis, or a flushed Redis; the claim makes the extra message harmless.
+   enrollments' next_due_at cleared, all in one transaction (one statement on PostgreSQL),
+   so they aren't due again until their lesson is sent. The new rows are stamped enqueued_at
+   in the same insert, and their `send_lesson(delivery_id)` messages are published right
+   after the commit (tasks.enqueue);
+4. enqueues `send_lesson` for the other queued deliveries whose not_before has passed and
+   that weren't enqueued recently: retries, held lessons, and messages lost between our
+   commit and Redis (or a flushed Redis). The claim makes an extra message harmless.
 
 No lesson is ever scheduled as an ETA/countdown task: Redis redelivers those after the
 visibility timeout, and they sit in worker memory. Time lives in the database instead.
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,14 +37,10 @@ from store.clock import utcnow
 from store.db import session_scope
 from store.models import DeliveryState, EnrollmentStatus
 from tasks.claims import deliveries, enrollments
+from tasks.enqueue import BackgroundEnqueue, Enqueue, publish_sends
 from tasks.evidence import drain_evidence, resolve_stale_claims
 
 log = logging.getLogger(__name__)
-
-# Messages per Redis pipeline round trip when enqueueing.
-PUBLISH_BATCH = 1000
-
-Enqueue = Callable[[Sequence[int]], None]
 
 
 @dataclass
@@ -66,10 +63,19 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+@dataclass(frozen=True, slots=True)
+class Materialised:
+    """One materialise step: how many enrollments were due, and the deliveries to publish."""
+
+    due: int
+    queued_ids: list[int]
+
+
 # PostgreSQL does the whole step in one statement, server-side: pick due enrollments
-# (index range scan on ix_enrollments_due, skipping rows another pass holds), insert their
-# deliveries, and clear next_due_at. SQLite runs the same three steps as separate statements
-# in its one writer transaction (BEGIN IMMEDIATE).
+# (index range scan on ix_enrollments_due, skipping rows another pass holds), clear their
+# next_due_at, insert their deliveries already stamped enqueued_at, and hand back the count
+# and the new ids as one array (no second statement to stamp them, no per-row round trip).
+# SQLite runs the same steps as separate statements in its one writer transaction.
 MATERIALISE_POSTGRES = text(
     """
     WITH due AS (
@@ -77,16 +83,21 @@ MATERIALISE_POSTGRES = text(
         WHERE status = 'active' AND next_due_at IS NOT NULL AND next_due_at <= :now
         ORDER BY next_due_at LIMIT :limit
         FOR UPDATE SKIP LOCKED
+    ), cleared AS (
+        UPDATE enrollments SET next_due_at = NULL FROM due WHERE enrollments.id = due.id
+        RETURNING 1
     ), queued AS (
         INSERT INTO deliveries (enrollment_id, subscriber_id, course_slug, day, state, attempts,
-                                created_at, not_before, human_opens, machine_opens, clicks)
-        SELECT id, subscriber_id, course_slug, next_day, 'queued', 0, :now, :now, 0, 0, 0
+                                created_at, not_before, enqueued_at, human_opens, machine_opens,
+                                clicks)
+        SELECT id, subscriber_id, course_slug, next_day, 'queued', 0, :now, :now, :now, 0, 0, 0
         FROM due
         ON CONFLICT (enrollment_id, day) DO UPDATE
-            SET not_before = EXCLUDED.not_before, enqueued_at = NULL
+            SET not_before = EXCLUDED.not_before, enqueued_at = EXCLUDED.enqueued_at
             WHERE deliveries.state = 'queued'
+        RETURNING deliveries.id
     )
-    UPDATE enrollments SET next_due_at = NULL FROM due WHERE enrollments.id = due.id
+    SELECT (SELECT count(*) FROM cleared), (SELECT array_agg(id) FROM queued)
     """
 )
 ENQUEUE_POSTGRES = text(
@@ -104,12 +115,11 @@ ENQUEUE_POSTGRES = text(
 )
 
 
-def materialise_due(session: Session, now: datetime, limit: int) -> int:
-    """Create queued deliveries for up to LIMIT due enrollments; return how many were due."""
-    postgres = _is_postgres(session)
-    if postgres:
-        result = session.execute(MATERIALISE_POSTGRES, {"now": now, "limit": limit})
-        return int(result.rowcount)  # type: ignore[attr-defined]
+def materialise_due(session: Session, now: datetime, limit: int) -> Materialised:
+    """Queue (and stamp enqueued) deliveries for up to LIMIT due enrollments."""
+    if _is_postgres(session):
+        due, ids = session.execute(MATERIALISE_POSTGRES, {"now": now, "limit": limit}).one()
+        return Materialised(due=int(due), queued_ids=list(ids or ()))
     query = (
         select(
             enrollments.c.id,
@@ -127,7 +137,7 @@ def materialise_due(session: Session, now: datetime, limit: int) -> int:
     )
     due = session.execute(query).all()
     if not due:
-        return 0
+        return Materialised(due=0, queued_ids=[])
     rows = [
         {
             "enrollment_id": enrollment_id,
@@ -138,6 +148,7 @@ def materialise_due(session: Session, now: datetime, limit: int) -> int:
             "attempts": 0,
             "created_at": now,
             "not_before": now,
+            "enqueued_at": now,
             "human_opens": 0,
             "machine_opens": 0,
             "clicks": 0,
@@ -149,15 +160,16 @@ def materialise_due(session: Session, now: datetime, limit: int) -> int:
     # resumed: pull the held row forward instead of adding a second one.
     statement = insert.on_conflict_do_update(
         index_elements=["enrollment_id", "day"],
-        set_={"not_before": insert.excluded.not_before, "enqueued_at": None},
+        set_={"not_before": insert.excluded.not_before, "enqueued_at": now},
         where=deliveries.c.state == DeliveryState.QUEUED,
-    )
-    session.execute(statement, rows)
-    ids = [row[0] for row in due]
+    ).returning(deliveries.c.id)
+    ids = list(session.scalars(statement, rows))
     session.execute(
-        update(enrollments).where(enrollments.c.id.in_(ids)).values(next_due_at=None),
+        update(enrollments)
+        .where(enrollments.c.id.in_([row[0] for row in due]))
+        .values(next_due_at=None),
     )
-    return len(due)
+    return Materialised(due=len(due), queued_ids=ids)
 
 
 def claim_for_enqueue(session: Session, now: datetime, limit: int, settings: Settings) -> list[int]:
@@ -179,16 +191,6 @@ def claim_for_enqueue(session: Session, now: datetime, limit: int, settings: Set
         .returning(deliveries.c.id)
     )
     return list(session.scalars(statement))
-
-
-def publish_sends(delivery_ids: Sequence[int]) -> None:
-    """Enqueue one send_lesson task per id, pipelined to Redis in batches."""
-    from tasks.sending import send_lesson
-
-    app = send_lesson.app
-    with app.producer_or_acquire() as producer, producer.batch(PUBLISH_BATCH):
-        for delivery_id in delivery_ids:
-            send_lesson.apply_async((delivery_id,), producer=producer)
 
 
 def run_dispatch_pass(
@@ -216,23 +218,29 @@ def run_dispatch_pass(
     # Keep going while batches come back full, within half an interval, so a morning burst
     # larger than one batch doesn't wait for the next beat.
     budget = settings.dispatch_interval_seconds / 2
-    while True:
-        with session_scope() as session:
-            count = materialise_due(session, now, limit)
-        report.materialised += count
-        if count < limit or time.perf_counter() - started > budget:
-            break
-    while True:
-        with session_scope() as session:
-            ids = claim_for_enqueue(session, now, limit, settings)
-        # Stamped first, published second: if publishing fails, the stamp ages out and the
-        # next passes enqueue these again; the reverse could lose nothing either, but would
-        # enqueue twice on every pass while the commit kept failing.
-        if ids:
-            enqueue(ids)
-        report.enqueued += len(ids)
-        if len(ids) < limit or time.perf_counter() - started > budget:
-            break
+    # Stamped first, published second, in both loops: if publishing fails, the stamp ages out
+    # and the next passes enqueue these again; the reverse could lose nothing either, but
+    # would enqueue twice on every pass while the commit kept failing. Each batch is
+    # published in the background while the next database step runs; the pass returns only
+    # once every message is in Redis.
+    with BackgroundEnqueue(enqueue) as publisher:
+        while True:
+            with session_scope() as session:
+                step = materialise_due(session, now, limit)
+            if step.queued_ids:
+                publisher.submit(step.queued_ids)
+            report.materialised += step.due
+            report.enqueued += len(step.queued_ids)
+            if step.due < limit or time.perf_counter() - started > budget:
+                break
+        while True:
+            with session_scope() as session:
+                ids = claim_for_enqueue(session, now, limit, settings)
+            if ids:
+                publisher.submit(ids)
+            report.enqueued += len(ids)
+            if len(ids) < limit or time.perf_counter() - started > budget:
+                break
     report.seconds = time.perf_counter() - started
     if report.materialised or report.enqueued or report.sent_by_evidence or report.requeued_stale:
         log.info("dispatch pass: %s", report.as_dict())

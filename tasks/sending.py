@@ -18,12 +18,13 @@ from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from sqlalchemy import Connection
 
 from config import get_settings
 from course.loader import Course, load_course
 from emails.message import Message, PermanentSendError, RetryableSendError
 from store.clock import utcnow
-from store.db import session_scope
+from store.db import transaction
 from store.models import DeliveryState, EnrollmentStatus, Subscriber
 from subscribers.lifecycle import may_receive_lessons
 from tasks.claims import (
@@ -55,13 +56,13 @@ def send_lesson(delivery_id: int) -> str:
 def deliver(delivery_id: int) -> str:
     """Claim, check, render, send and record DELIVERY_ID; the task body, callable directly."""
     now = utcnow()
-    with session_scope() as session:
-        claim = claim_delivery(session, delivery_id, now)
+    with transaction() as connection:
+        claim = claim_delivery(connection, delivery_id, now)
         if claim is None:
             return "not-claimed"
         verdict = _pre_send_verdict(claim)
         if verdict is not None:
-            _settle_unsendable(session, claim, verdict)
+            _settle_unsendable(connection, claim, verdict)
             return verdict
     try:
         course = load_course(claim.course_slug)
@@ -98,10 +99,10 @@ def record_sent(claim: Claim, course: Course, *, message_id: str | None) -> None
     next_due = None
     if not last_day:
         next_due = next_due_after(sent_at, cadence_for(get_settings(), course, claim.timezone))
-    with session_scope() as session:
-        if mark_sent(session, claim.delivery_id, sent_at=sent_at, message_id=message_id):
+    with transaction() as connection:
+        if mark_sent(connection, claim.delivery_id, sent_at=sent_at, message_id=message_id):
             advance_enrollment(
-                session,
+                connection,
                 claim.enrollment_id,
                 day=claim.day,
                 last_day=last_day,
@@ -122,10 +123,10 @@ def _pre_send_verdict(claim: Claim) -> str | None:
     return None
 
 
-def _settle_unsendable(session: Any, claim: Claim, verdict: str) -> None:
+def _settle_unsendable(connection: Connection, claim: Claim, verdict: str) -> None:
     if verdict == "held":
         release_claim(
-            session,
+            connection,
             claim.delivery_id,
             claimed_at=claim.claimed_at,
             not_before=claim.claimed_at + PAUSED_HOLD,
@@ -134,7 +135,7 @@ def _settle_unsendable(session: Any, claim: Claim, verdict: str) -> None:
         return
     reason = f"not sent: subscriber {claim.subscriber_status}, enrollment {claim.enrollment_status}"
     settle_claim(
-        session,
+        connection,
         claim.delivery_id,
         claimed_at=claim.claimed_at,
         state=DeliveryState.SKIPPED,
@@ -172,9 +173,9 @@ def _retry_later(claim: Claim, exc: Exception) -> str:
     retry_after = getattr(exc, "retry_after", None)
     not_before = retry_not_before(utcnow(), claim.attempts, settings, retry_after=retry_after)
     log.warning("delivery %s will be retried after %s: %s", claim.delivery_id, not_before, error)
-    with session_scope() as session:
+    with transaction() as connection:
         release_claim(
-            session,
+            connection,
             claim.delivery_id,
             claimed_at=claim.claimed_at,
             not_before=not_before,
@@ -190,17 +191,17 @@ def _await_evidence(claim: Claim, exc: Exception) -> str:
         claim.delivery_id,
         exc,
     )
-    with session_scope() as session:
+    with transaction() as connection:
         note_claim_error(
-            session, claim.delivery_id, claimed_at=claim.claimed_at, error=_describe(exc)
+            connection, claim.delivery_id, claimed_at=claim.claimed_at, error=_describe(exc)
         )
     return "awaiting-evidence"
 
 
 def _end_claim(claim: Claim, state: str, error: str) -> None:
-    with session_scope() as session:
+    with transaction() as connection:
         settle_claim(
-            session, claim.delivery_id, claimed_at=claim.claimed_at, state=state, error=error
+            connection, claim.delivery_id, claimed_at=claim.claimed_at, state=state, error=error
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -20,6 +21,19 @@ def fresh_redis(url: str) -> Iterator[str]:
     yield url
     client.flushdb()
     client.close()
+
+
+def redis_fixture(url: str) -> Any:
+    """Return a `redis_url` fixture giving each test URL's Redis database, emptied.
+
+    A test module assigns it to the name redis_url, overriding conftest's shared db 13.
+    """
+
+    @pytest.fixture
+    def redis_url() -> Iterator[str]:
+        yield from fresh_redis(url)
+
+    return redis_url
 
 
 def set_nurture_env(

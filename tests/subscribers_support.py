@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import redis
 from flask.testing import FlaskClient
-from helpers import fresh_redis
+from helpers import redis_fixture
 from sqlalchemy import select
 
 from config import Settings
@@ -25,10 +24,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADDRESS = "anna.jansen@example.com"
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Use this helper's own Redis database instead of the shared db 13."""
-    yield from fresh_redis(OWN_REDIS)
+# Its own Redis db, so suites flushing the shared db 13 can't interfere.
+redis_url = redis_fixture(OWN_REDIS)
 
 
 @pytest.fixture

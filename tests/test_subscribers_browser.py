@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from browser_support import screenshot_path, serve_app
-from helpers import fresh_redis
+from helpers import redis_fixture
 from sqlalchemy import select
 from subscribers_support import WORKER_REDIS, subscriber_by_email
 
@@ -26,10 +26,8 @@ from store.models import Enrollment, EnrollmentStatus, SubscriberStatus
 ADDRESS = "browser.test@example.com"
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The live app's limiter and the worker's broker share this helper's worker db."""
-    yield from fresh_redis(WORKER_REDIS)
+# The live app's limiter and the worker's broker share the worker db.
+redis_url = redis_fixture(WORKER_REDIS)
 
 
 @pytest.fixture

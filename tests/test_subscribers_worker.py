@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fake_sendgrid import FakeSendGrid
-from helpers import fresh_redis
+from helpers import redis_fixture
 from subscribers_support import WORKER_REDIS, make_client, signup_form, subscriber_by_email
 
 from config import Settings, get_settings, reset_settings_cache
@@ -19,10 +19,8 @@ from store.models import Subscriber, SubscriberStatus
 API_KEY = "SG.fake-key-for-tests"
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The worker's broker: this helper's reserved Redis db for Celery test workers."""
-    yield from fresh_redis(WORKER_REDIS)
+# The worker's broker lives on the Redis db reserved for Celery test workers.
+redis_url = redis_fixture(WORKER_REDIS)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from factories import new_delivery
-from helpers import fresh_redis
+from helpers import redis_fixture
 
 from config import Settings
 from store.db import session_scope
@@ -135,10 +135,8 @@ def sg_event(kind: str, made: Made, day: int, event_id: str, **extra: object) ->
     return event
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Use this helper's own Redis database, so other suites flushing db 13 can't interfere."""
-    yield from fresh_redis(OWN_REDIS)
+# Its own Redis db, so suites flushing the shared db 13 can't interfere.
+redis_url = redis_fixture(OWN_REDIS)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from store.clock import utcnow
 from store.db import session_scope
 from store.models import Delivery
 from tracking.classify import is_machine_open
-from tracking.record import NewEvent, store_events
+from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
 from tracking.spool import append_hit
 
 log = logging.getLogger(__name__)
@@ -150,15 +150,7 @@ def store_hits(hits: Sequence[list[Any]]) -> int:
     ids = {hit[1] for hit in hits}
     with session_scope() as session:
         deliveries = {
-            row.id: row
-            for row in session.query(
-                Delivery.id,
-                Delivery.subscriber_id,
-                Delivery.course_slug,
-                Delivery.day,
-                Delivery.sent_at,
-                Delivery.delivered_at,
-            ).filter(Delivery.id.in_(ids))
+            row.id: row for row in session.query(*DELIVERY_COLUMNS).filter(Delivery.id.in_(ids))
         }
         events = []
         for kind, delivery_id, hit_id, stamp, user_agent, url in hits:

@@ -16,7 +16,7 @@ from store.clock import utcnow
 from store.db import session_scope
 from store.models import Delivery, Subscriber, WebhookBatch
 from tracking.classify import is_machine_open
-from tracking.record import NewEvent, store_events
+from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +89,7 @@ class _Resolver:
     def __init__(self, session: Session, events: list[dict[str, Any]]) -> None:
         ids = {_as_int(event.get("delivery_id")) for event in events} - {None}
         prefixes = {_message_prefix(event) for event in events} - {None}
-        columns = (
-            Delivery.id,
-            Delivery.subscriber_id,
-            Delivery.course_slug,
-            Delivery.day,
-            Delivery.sent_at,
-            Delivery.delivered_at,
-            Delivery.provider_message_id,
-        )
+        columns = (*DELIVERY_COLUMNS, Delivery.provider_message_id)
         self.by_id: dict[int, _DeliveryInfo] = {}
         self.by_message: dict[str, _DeliveryInfo] = {}
         rows: list[Any] = []
@@ -107,7 +99,7 @@ class _Resolver:
             by_message = select(*columns).where(Delivery.provider_message_id.in_(prefixes))
             rows += session.execute(by_message).all()
         for row in rows:
-            info = _DeliveryInfo(*row[:6])
+            info = _DeliveryInfo(*row[: len(DELIVERY_COLUMNS)])
             self.by_id[info.id] = info
             if row.provider_message_id:
                 self.by_message[row.provider_message_id] = info

@@ -26,6 +26,15 @@ STOPPING_KINDS = {
 }
 # Rows per INSERT: 13 columns each stays far under SQLite's bound-parameter limit.
 INSERT_CHUNK = 500
+# What placing an event needs to know about its delivery: whose, which lesson, when it went.
+DELIVERY_COLUMNS = (
+    Delivery.id,
+    Delivery.subscriber_id,
+    Delivery.course_slug,
+    Delivery.day,
+    Delivery.sent_at,
+    Delivery.delivered_at,
+)
 
 
 @dataclass

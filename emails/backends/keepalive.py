@@ -116,7 +116,7 @@ class KeepAliveClient(Client):
 
     def _build_client(self, name: str | None = None) -> Client:
         """Build the child client for a URL segment, keeping this transport."""
-        url_path = self._url_path + [name] if name else self._url_path
+        url_path = [*self._url_path, name] if name else self._url_path
         return KeepAliveClient(
             host=self.host,
             version=self._version,
@@ -167,7 +167,7 @@ class KeepAliveClient(Client):
 class _Answered:
     """A fully read response, shaped like what urllib's opener returns to the library."""
 
-    __slots__ = ("status", "reason", "body", "headers")
+    __slots__ = ("body", "headers", "reason", "status")
 
     def __init__(self, status: int, reason: str, body: bytes, headers: Any) -> None:
         """Keep the answer."""
