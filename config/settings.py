@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     skip_weekends: bool = False
     first_lesson: Literal["immediately", "next_send_time"] = "immediately"
     dispatch_interval_seconds: float = Field(default=60.0, gt=0)
-    dispatch_batch_size: int = Field(default=5000, gt=0)
+    dispatch_batch_size: int = Field(default=2000, gt=0)
     claim_timeout_seconds: int = Field(default=300, gt=0)
     evidence_grace_seconds: int = Field(default=120, ge=0)
     max_send_attempts: int = Field(default=12, ge=1)

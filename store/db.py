@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,17 +11,27 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Thread-pool workers run many sends at once, but a send holds a connection only for its
-# short claim and record transactions, never during the HTTP call. So up to 30 connections
+# short claim and record transactions, never during the HTTP call. So up to 20 connections
 # per process serve dozens of threads (the rest wait briefly for one), and two workers plus
-# web and beat stay well inside PostgreSQL's default max_connections of 100.
+# web, beat and the CLI stay inside PostgreSQL's default max_connections of 100. Most of
+# them are kept (pool size) rather than overflow: an overflow connection is closed when it
+# is returned and reopened moments later under load, and each new PostgreSQL connection
+# costs a backend process start.
 POOL_SIZE = 10
-POOL_OVERFLOW = 20
+POOL_OVERFLOW = 10
+# A pooled connection is tested before use only after this much idle time. Testing on every
+# checkout (pool_pre_ping) costs a round trip per transaction, two per send. A connection
+# that breaks while busy (database restart) fails one statement; SQLAlchemy then drops the
+# whole pool, and the send's guarded state machine recovers: an unclaimed row is enqueued
+# again by the dispatcher, a stale claim is settled by evidence.
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -40,6 +51,26 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    """Remember when a connection went back to the pool."""
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Test a connection that sat idle a while; a dead one is replaced by the pool."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as exc:
+        # The documented way to tell the pool to discard this connection and try another.
+        raise DisconnectionError() from exc
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for URL with the per-dialect settings the service relies on."""
     parsed = make_url(url)
@@ -55,11 +86,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", POOL_OVERFLOW)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "checkin", _note_checkin)
+        event.listen(engine, "checkout", _ping_if_idle)
+    return engine
 
 
 @lru_cache(maxsize=4)

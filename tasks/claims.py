@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, Table, bindparam, case, select, update
+from sqlalchemy import Connection, Integer, String, Table, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -131,7 +131,12 @@ _MARK_SENT = (
     update(deliveries)
     .where(
         deliveries.c.id == _DELIVERY_ID,
-        deliveries.c.state.in_([DeliveryState.SENDING, DeliveryState.QUEUED]),
+        # Two equalities, not IN: an IN list is an "expanding" parameter that SQLAlchemy
+        # re-renders on every execution.
+        or_(
+            deliveries.c.state == DeliveryState.SENDING,
+            deliveries.c.state == DeliveryState.QUEUED,
+        ),
     )
     .values(
         state=DeliveryState.SENT,
@@ -166,7 +171,10 @@ _COMPLETE = (
     update(enrollments)
     .where(
         *_ENROLLMENT_AT_DAY,
-        enrollments.c.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
+        or_(
+            enrollments.c.status == EnrollmentStatus.ACTIVE,
+            enrollments.c.status == EnrollmentStatus.PAUSED,
+        ),
     )
     .values(
         next_day=enrollments.c.next_day + 1,

@@ -42,6 +42,9 @@ from tasks.evidence import drain_evidence, resolve_stale_claims
 
 log = logging.getLogger(__name__)
 
+# Rows in the first materialise step of a pass; later steps take the full batch size.
+FIRST_STEP = 500
+
 
 @dataclass
 class DispatchReport:
@@ -224,15 +227,18 @@ def run_dispatch_pass(
     # published in the background while the next database step runs; the pass returns only
     # once every message is in Redis.
     with BackgroundEnqueue(enqueue) as publisher:
+        # A small first step gets the publisher (and so the workers) going sooner.
+        step_limit = min(limit, FIRST_STEP)
         while True:
             with session_scope() as session:
-                step = materialise_due(session, now, limit)
+                step = materialise_due(session, now, step_limit)
             if step.queued_ids:
                 publisher.submit(step.queued_ids)
             report.materialised += step.due
             report.enqueued += len(step.queued_ids)
-            if step.due < limit or time.perf_counter() - started > budget:
+            if step.due < step_limit or time.perf_counter() - started > budget:
                 break
+            step_limit = limit
         while True:
             with session_scope() as session:
                 ids = claim_for_enqueue(session, now, limit, settings)

@@ -20,6 +20,7 @@ Still exactly one send_lesson message per delivery per enqueue, and no ETA or co
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -28,8 +29,13 @@ from typing import Any
 from celery.utils.nodenames import anon_nodename
 from kombu.utils.uuid import uuid
 
+log = logging.getLogger(__name__)
+
 # Messages per Redis pipeline round trip.
 PUBLISH_BATCH = 1000
+
+# Batches the dispatcher's database steps may run ahead of the background publisher.
+MAX_AHEAD = 2
 
 Enqueue = Callable[[Sequence[int]], None]
 
@@ -105,6 +111,10 @@ class BackgroundEnqueue:
 
     def submit(self, delivery_ids: Sequence[int]) -> None:
         """Queue DELIVERY_IDS for publishing behind what was submitted before."""
+        # The database outruns publishing; staying at most MAX_AHEAD batches ahead keeps the
+        # pass's time budget (checked between database steps) a bound on publishing too.
+        if len(self._pending) >= MAX_AHEAD:
+            self._pending[-MAX_AHEAD].exception()  # waits for it; errors are raised at exit
         self._pending.append(self._executor.submit(self._enqueue, delivery_ids))
 
     def __enter__(self) -> BackgroundEnqueue:
@@ -119,6 +129,11 @@ class BackgroundEnqueue:
     ) -> None:
         """Wait for every submitted batch; raise the first publishing error, if any."""
         self._executor.shutdown(wait=True)
-        if exc is None:
-            for future in self._pending:
-                future.result()
+        errors = [error for error in (f.exception() for f in self._pending) if error is not None]
+        for error in errors:
+            log.error(
+                "publishing a batch of sends failed; it is enqueued again after the claim timeout",
+                exc_info=error,
+            )
+        if exc is None and errors:
+            raise errors[0]

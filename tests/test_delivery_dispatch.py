@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from lessons import deliveries_of, delivery_states, enroll, enrollment_of
 from sqlalchemy import insert, select, update
-from workers import LESSON_REDIS_URL, lesson_settings, queue_length  # noqa: F401
+from workers import (  # noqa: F401
+    LESSON_REDIS_URL,
+    lesson_settings,
+    queue_length,
+    thread_worker,
+    wait_until,
+)
 
 from store.clock import FrozenClock, set_clock
 from store.db import session_scope
@@ -122,6 +131,83 @@ def test_concurrent_passes_materialise_and_enqueue_each_delivery_once(settings):
     assert delivery_states() == {"queued": 400}
     assert len(recorder.ids) == 400
     assert len(set(recorder.ids)) == 400
+
+
+def _messages(queue: str = "celery") -> list[dict]:
+    """Return the Celery messages waiting in QUEUE, oldest first, with their bodies decoded."""
+    client = redis.Redis.from_url(LESSON_REDIS_URL)
+    try:
+        raw = client.lrange(queue, 0, -1)
+    finally:
+        client.close()
+    messages = [json.loads(item) for item in reversed(raw)]  # LPUSH: newest first
+    for message in messages:
+        message["body"] = json.loads(base64.b64decode(message["body"]))
+    return messages
+
+
+def test_published_message_is_the_one_apply_async_sends(settings):
+    from tasks.enqueue import publish_sends
+    from tasks.sending import send_lesson
+
+    send_lesson.apply_async((41,))
+    publish_sends([42])
+    before, now = _messages()
+    assert before["body"] == [
+        [41],
+        {},
+        {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
+    ]
+    assert now["body"][0] == [42] and now["body"][1:] == before["body"][1:]
+    for message in (before, now):
+        message["headers"].pop("id"), message["headers"].pop("root_id")
+        message["headers"].pop("argsrepr"), message["headers"].pop("origin")
+        for key in ("correlation_id", "reply_to", "delivery_tag"):
+            message["properties"].pop(key)
+    assert now["headers"] == before["headers"]
+    assert now["properties"] == before["properties"]
+    assert {k: now[k] for k in ("content-type", "content-encoding")} == {
+        k: before[k] for k in ("content-type", "content-encoding")
+    }
+
+
+def test_real_worker_runs_every_published_send_once(settings):
+    """Messages from the pass's own publisher are consumed and sent by a real worker."""
+    set_clock(FrozenClock(START))
+    subscribers = enroll(30, START)
+    report = run_dispatch_pass(batch_size=7)  # five statements, five background publishes
+    assert (report.materialised, report.enqueued) == (30, 30)
+    assert queue_length(LESSON_REDIS_URL) == 30  # all in Redis when the pass returns
+    ids = [deliveries_of(s)[0].id for s in subscribers]
+    assert sorted(m["body"][0][0] for m in _messages()) == sorted(ids)
+    with thread_worker(concurrency=4):
+        assert wait_until(lambda: delivery_states() == {"sent": 30}, 30)
+    assert queue_length(LESSON_REDIS_URL) == 0
+    for subscriber_id in subscribers:
+        assert enrollment_of(subscriber_id).next_day == 2
+
+
+def test_failed_publish_is_enqueued_again_after_claim_timeout(settings):
+    """Rows are stamped before publishing, so a lost batch comes back; nothing is lost."""
+    clock = FrozenClock(START)
+    set_clock(clock)
+    enroll(12, START)
+
+    def broken(ids):
+        raise ConnectionError("Redis went away mid-publish")
+
+    with pytest.raises(ConnectionError):
+        run_dispatch_pass(enqueue=broken, batch_size=5)
+    # Every batch was committed (stamped) though none reached Redis.
+    assert delivery_states() == {"queued": 12}
+    assert queue_length(LESSON_REDIS_URL) == 0
+    clock.advance(seconds=settings.claim_timeout_seconds - 1)
+    assert run_dispatch_pass().enqueued == 0
+    clock.advance(seconds=2)
+    report = run_dispatch_pass(batch_size=5)
+    assert (report.materialised, report.enqueued) == (0, 12)
+    assert queue_length(LESSON_REDIS_URL) == 12
+    assert len({m["body"][0][0] for m in _messages()}) == 12
 
 
 def _claim_stale(subscriber_id: int, claimed_at: datetime) -> int:

@@ -16,8 +16,10 @@ automatically. A connection the server already closed while idle is detected bef
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
+import json
 import select
 import ssl
 import threading
@@ -28,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from python_http_client import Client
+from python_http_client.client import Response
 
 # Servers close idle keep-alive connections after some quiet time; reconnecting before that
 # is cheaper than a request that fails on a half-closed socket.
@@ -82,6 +85,8 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
 def _connection_for(url: str, timeout: float | None) -> tuple[_Slot, str]:
     """Return this thread's live slot for URL's host, and the path to request."""
     parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise urllib.error.URLError(f"unsupported URL scheme {parts.scheme!r}")
     key = (parts.scheme, parts.netloc, timeout)
     slot = _connections.slots.get(key)
     if slot is not None and (
@@ -125,6 +130,46 @@ class KeepAliveClient(Client):
             append_slash=self.append_slash,
             timeout=self.timeout,
         )
+
+    def __getattr__(self, name: str) -> Any:
+        """Return the HTTP verb call for NAME, else the library's URL-segment chaining."""
+        if name in Client.methods:
+            return functools.partial(self._call, name.upper())
+        return super().__getattr__(name)
+
+    def _call(
+        self,
+        method: str,
+        request_body: Any = None,
+        query_params: dict[str, Any] | None = None,
+        request_headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        **_: Any,
+    ) -> Response:
+        """Make the API call as the library's verb closure does, minus urllib's opener.
+
+        The stock closure calls urllib.build_opener() for every request: ten handler objects
+        and a scan of the environment for proxy settings, about 0.2 ms of CPU, for an opener
+        `_make_request` below never uses. Everything else is the library's own: headers,
+        `_build_url`, the JSON body rule, `Response` and the error mapping in `_make_request`.
+        (An HTTPS proxy from the environment is therefore not honoured; SendGrid is reached
+        directly, which is what the service is deployed for.)
+        """
+        if request_headers:
+            self._update_headers(request_headers)
+        data = None
+        if request_body is not None:
+            content_type = self.request_headers.get("Content-Type")
+            if content_type is not None and content_type != "application/json":
+                data = request_body.encode("utf-8")
+            else:
+                self.request_headers.setdefault("Content-Type", "application/json")
+                data = json.dumps(request_body).encode("utf-8")
+        # Only http and https are ever opened: _connection_for refuses other schemes.
+        request = urllib.request.Request(  # noqa: S310
+            self._build_url(query_params), headers=self.request_headers, data=data, method=method
+        )
+        return Response(self._make_request(None, request, timeout=timeout))
 
     def _make_request(
         self, opener: Any, request: urllib.request.Request, timeout: float | None = None
