@@ -3,7 +3,10 @@
 Run: .venv/bin/python bench/bench_pixel.py   (needs wrk: apt-get install -y wrk)
 
 - PostgreSQL (database nurture_bench_pixel, created and migrated here) and Redis db 8.
-- gunicorn -w 2 with gthread workers (keep-alive, like behind a proxy), wrk on loopback.
+- gunicorn with gthread workers (keep-alive, like behind a proxy), wrk on loopback. One
+  worker by default (BENCH_GUNICORN_WORKERS): with two, wrk's keep-alive connections often
+  all land on one worker, so runs of either endpoint came out bimodal (1,500 or 3,500 req/s)
+  and the ratio of medians said more about that lottery than about the pixel.
 - /ping and /o/<token>.gif alternate, several runs each; medians of requests/s and the ratio.
   Both go through the same wrk Lua script (cycling a path list), so client cost is equal.
 - Afterwards the queued hits are drained and every open answered 200 must be in the database.
@@ -41,7 +44,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = 32
 WRK_THREADS = 2
-GUNICORN_WORKERS = 2
+GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "1"))
 GUNICORN_THREADS = 8
 DELIVERIES = 500
 EXACT_CHECK = 2000
