@@ -17,17 +17,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import shutil
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from common import (
-    ROOT,
     flush_redis,
     free_port,
     medians,
@@ -36,16 +32,22 @@ from common import (
     results_table,
     set_nurture_env,
 )
+from pixel_load import (
+    CONNECTIONS,
+    GUNICORN_THREADS,
+    GUNICORN_WORKERS,
+    SECONDS,
+    WRK_THREADS,
+    path_script,
+    start_gunicorn,
+    stop_gunicorn,
+    wrk,
+)
 from rich.console import Console
 
 PG_DB = "nurture_bench_pixel"
 REDIS_URL = "redis://127.0.0.1:6379/8"
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
-CONNECTIONS = 32
-WRK_THREADS = 2
-GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "1"))
-GUNICORN_THREADS = 8
 DELIVERIES = 500
 EXACT_CHECK = 2000
 GOAL = 0.8
@@ -54,6 +56,7 @@ console = Console()
 
 
 def make_deliveries() -> list[int]:
+    """Insert DELIVERIES sent lessons, one per confirmed subscriber; return their ids."""
     from datetime import UTC, datetime
 
     from sqlalchemy import insert, select
@@ -101,60 +104,8 @@ def make_deliveries() -> list[int]:
         return list(session.scalars(select(Delivery.id)))
 
 
-def start_gunicorn(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "-w",
-        str(GUNICORN_WORKERS),
-        "-k",
-        "gthread",
-        "--threads",
-        str(GUNICORN_THREADS),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "web:create_app()",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/ping")
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
-
-
-def wrk(url: str, script: Path | None) -> tuple[float, int, int]:
-    """Run wrk once; return (requests/s, completed requests, non-2xx responses)."""
-    command = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{SECONDS}s"]
-    if script:
-        command += ["-s", str(script)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    total = int(re.search(r"(\d+) requests in", output).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return rate, total, int(bad.group(1)) if bad else 0
-
-
-def path_script(paths: list[str], directory: Path, name: str) -> Path:
-    """Write a wrk Lua script that cycles through PATHS, one per request."""
-    script = directory / f"{name}.lua"
-    body = ",\n".join(f'"{path}"' for path in paths)
-    script.write_text(
-        f"local paths = {{\n{body}\n}}\nlocal i = 0\n"
-        "request = function()\n  i = i + 1\n"
-        "  return wrk.format('GET', paths[(i % #paths) + 1], "
-        "{['User-Agent'] = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0'})\nend\n"
-    )
-    return script
-
-
 def opens_recorded() -> int:
+    """Return the open events stored, after checking the deliveries' counters agree."""
     from sqlalchemy import func, select
 
     from store.db import session_scope
@@ -168,6 +119,7 @@ def opens_recorded() -> int:
 
 
 def drain() -> tuple[int, float]:
+    """Store every queued and spooled hit; return (hits stored, seconds taken)."""
     from tracking.hits import drain_hits, queued_hits
 
     started = time.perf_counter()
@@ -192,7 +144,7 @@ def exact_check(port: int, paths: list[str]) -> int:
 
 def micro_costs(delivery_id: int) -> tuple[float, float, float]:
     """Median µs to record one hit: spool append, Redis RPUSH, direct database write."""
-    from tracking.hits import _hit, redis_client, store_hits
+    from tracking.hits import _hit, drain_hits, redis_client, store_hits
     from tracking.spool import append_hit
 
     client = redis_client()
@@ -210,7 +162,7 @@ def micro_costs(delivery_id: int) -> tuple[float, float, float]:
         write.append(time.perf_counter() - started)
     client.delete("nurture:bench:scratch")
     # The spooled copies are the same hits as the direct writes: stored once, not twice.
-    drain_hits_quietly()
+    drain_hits()
     return (
         statistics.median(spool) * 1e6,
         statistics.median(push) * 1e6,
@@ -218,18 +170,9 @@ def micro_costs(delivery_id: int) -> tuple[float, float, float]:
     )
 
 
-def drain_hits_quietly() -> None:
-    from tracking.hits import drain_hits
-
-    drain_hits()
-
-
-LOAD_AT_START = "?"
-
-
 def main() -> None:
-    global LOAD_AT_START
-    LOAD_AT_START = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    """Run the benchmark, print its tables, and fail if an open was lost."""
+    load_at_start = " ".join(f"{value:.1f}" for value in os.getloadavg())
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: install it with `apt-get install -y wrk`")
     database_url = recreate_database(PG_DB)
@@ -275,8 +218,7 @@ def main() -> None:
                 answered_200 += total - bad
             exact_ok = exact_check(port, paths)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_gunicorn(server)
     handled, drain_seconds = drain()
     recorded = opens_recorded() - baseline_opens
     # The exact check again, on its own, after everything else is drained.
@@ -285,8 +227,7 @@ def main() -> None:
         before_exact = opens_recorded()
         exact_ok_2 = exact_check(port, paths)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_gunicorn(server)
     drain()
     exact_recorded = opens_recorded() - before_exact
     spool_us, push_us, write_us = micro_costs(delivery_ids[0])
@@ -324,7 +265,7 @@ def main() -> None:
     console.print(
         f"Conditions: {os.cpu_count()} cores, gunicorn -w {GUNICORN_WORKERS} -k gthread "
         f"--threads {GUNICORN_THREADS}, wrk -t{WRK_THREADS} -c{CONNECTIONS} -d{SECONDS}s "
-        f"x {RUNS} runs each, load average at start {LOAD_AT_START}, "
+        f"x {RUNS} runs each, load average at start {load_at_start}, "
         f"PostgreSQL + Redis on loopback, {DELIVERIES} distinct pixel tokens; hits spooled "
         "per worker process and shipped to Redis each second; no Celery worker during load "
         "(drained afterwards)."

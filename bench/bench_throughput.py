@@ -16,65 +16,66 @@ Medians over RUNS runs are reported.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import (
+    ROOT,
+    database_url,
+    flush_redis,
+    medians,
+    ratio,
+    recreate_database,
+    results_table,
+    set_nurture_env,
+)
+from rich.console import Console
+from sqlalchemy import func, select, text
+from throughput_procs import (
+    drain_queue,
+    fake_accepted,
+    reset_fake,
+    start_fake,
+    start_workers,
+    stop_fake,
+    stop_workers,
+    wait_for,
+    worker_processes,
+)
+
+# tests/ holds the enrollment helpers and the worker and fake SendGrid processes this reuses.
 sys.path.insert(0, str(ROOT / "tests"))
 
 ADMIN_URL = os.environ.get(
     "NURTURE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 BENCH_DB = "nurture_bench"
-BENCH_URL = ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
 REDIS_URL = "redis://127.0.0.1:6379/6"
 API_KEY = "bench-key"
 
-os.environ.update(
-    {
-        "NURTURE_ENV": "test",
-        "NURTURE_DATABASE_URL": BENCH_URL,
-        "NURTURE_REDIS_URL": REDIS_URL,
-        "NURTURE_BASE_URL": "https://cursus.umoya.example",
-        "NURTURE_SECRET_KEY": "benchmark-secret-key-0123456789abcdef",
-        "NURTURE_MAIL_BACKEND": "sendgrid",
-        "NURTURE_SENDGRID_API_KEY": API_KEY,
+
+def configure() -> None:
+    """Point the settings at the benchmark's database, Redis and fake SendGrid's API key."""
+    set_nurture_env(
+        env="test",
+        database_url=database_url(BENCH_DB, ADMIN_URL),
+        redis_url=REDIS_URL,
+        base_url="https://cursus.umoya.example",
+        secret_key="benchmark-secret-key-0123456789abcdef",
+        mail_backend="sendgrid",
+        sendgrid_api_key=API_KEY,
         # Long enough that a 10,000 backlog isn't re-enqueued; short enough that beat would
         # settle a straggler (say a dropped connection) within the run.
-        "NURTURE_CLAIM_TIMEOUT_SECONDS": "60",
-        "NURTURE_EVIDENCE_GRACE_SECONDS": "3",
-        "NURTURE_RETRY_BACKOFF_BASE_SECONDS": "0.5",
-        "NURTURE_RETRY_BACKOFF_MAX_SECONDS": "2",
-    }
-)
-
-import redis  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-
-
-def recreate_database() -> None:
-    """Drop and create the benchmark database, then migrate it."""
-    from store.migrate import upgrade
-
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    admin.dispose()
-    upgrade(BENCH_URL)
+        claim_timeout_seconds="60",
+        evidence_grace_seconds="3",
+        retry_backoff_base_seconds="0.5",
+        retry_backoff_max_seconds="2",
+    )
 
 
 def empty_tables() -> None:
@@ -87,36 +88,6 @@ def empty_tables() -> None:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
-def start_fake(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
-    """Start the fake SendGrid process; return it and its URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "fake_sendgrid.py"),
-            "--port=0",
-            f"--api-key={API_KEY}",
-            f"--latency-ms={latency_ms}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    return process, line.rsplit(" ", 1)[1].strip()
-
-
-def fake_accepted(url: str) -> int:
-    """Return how many messages the fake accepted since its last reset."""
-    with urllib.request.urlopen(f"{url}/_stats", timeout=30) as response:
-        return int(json.loads(response.read())["accepted"])
-
-
-def reset_fake(url: str) -> None:
-    """Forget the fake's counts."""
-    request = urllib.request.Request(f"{url}/_reset", method="POST", data=b"")
-    urllib.request.urlopen(request, timeout=30).close()
-
-
 def sent_count() -> int:
     """Return how many deliveries are sent."""
     from store.db import session_scope
@@ -126,19 +97,6 @@ def sent_count() -> int:
         return int(
             session.scalar(select(func.count()).where(Delivery.state == DeliveryState.SENT)) or 0
         )
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 300.0) -> None:
-    """Poll PREDICATE every 100 ms until true.
-
-    Each poll of sent_count() is a COUNT over the deliveries, which competes with the sends
-    for the same two cores; 100 ms keeps that small and the timing error under 1% of a run.
-    """
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark did not finish in time")
-        time.sleep(0.1)
 
 
 def celery_run(due: int) -> tuple[float, float]:
@@ -176,12 +134,6 @@ def celery_run(due: int) -> tuple[float, float]:
     return due / (time.perf_counter() - started), report.seconds
 
 
-def drain_queue() -> None:
-    """Wait until no message waits in Redis or runs on a worker."""
-    client = redis.Redis.from_url(REDIS_URL)
-    wait_for(lambda: client.llen("celery") == 0 and client.hlen("unacked") == 0)
-
-
 def plain_loop_run(due: int, threads: int) -> float:
     """Time the same deliver() calls from a thread pool in this process; return emails/s."""
     from lessons import enroll
@@ -210,7 +162,7 @@ def noop_run(due: int) -> float:
     with celery_app.producer_or_acquire() as producer, producer.batch(1000):
         for n in range(due):
             celery_app.send_task("celery.accumulate", args=(n,), producer=producer)
-    drain_queue()
+    drain_queue(REDIS_URL)
     return due / (time.perf_counter() - started)
 
 
@@ -224,11 +176,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
 
-    recreate_database()
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    fake, fake_url = start_fake(args.latency_ms)
+    configure()
+    recreate_database(BENCH_DB, admin_url=ADMIN_URL)
+    flush_redis(REDIS_URL)
+    fake, fake_url = start_fake(args.latency_ms, API_KEY)
     os.environ["NURTURE_SENDGRID_HOST"] = fake_url
-    from workers import WorkerProcess, point_celery_at_settings
+    from workers import point_celery_at_settings
 
     from config import reset_settings_cache
 
@@ -236,21 +189,17 @@ def main() -> None:
     point_celery_at_settings()
     log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
     env = dict(os.environ, NURTURE_WORKER_CONCURRENCY=str(args.concurrency))
-    workers = [
-        WorkerProcess(f"bench{n}", env, log_dir, concurrency=args.concurrency)
-        for n in range(args.workers)
-    ]
+    workers = worker_processes(args.workers, args.concurrency, env, log_dir)
     console = Console()
     results: dict[str, list[float]] = {"celery": [], "pass": [], "plain": [], "noop": []}
     try:
-        for worker in workers:
-            worker.start()
+        start_workers(workers)
         time.sleep(5)  # let the workers connect before the clock starts
         for run in range(args.runs):
             reset_fake(fake_url)
             rate, pass_seconds = celery_run(args.due)
             console.print(f"run {run + 1}: celery {rate:.0f}/s, pass {pass_seconds:.2f} s")
-            drain_queue()
+            drain_queue(REDIS_URL)
             assert fake_accepted(fake_url) == args.due
             results["celery"].append(rate)
             results["pass"].append(pass_seconds)
@@ -262,33 +211,36 @@ def main() -> None:
                 f"no-op {results['noop'][-1]:.0f}/s"
             )
     finally:
-        for worker in workers:
-            worker.stop()
-        fake.terminate()
-        fake.wait(10)
+        stop_workers(workers)
+        stop_fake(fake)
 
-    celery = statistics.median(results["celery"])
-    plain = statistics.median(results["plain"])
-    noop = statistics.median(results["noop"])
-    table = Table(title=f"Lesson throughput: {args.due:,} due, median of {args.runs} runs")
-    table.add_column("path")
-    table.add_column("per second", justify="right")
-    table.add_column("vs Celery sends", justify="right")
-    table.add_row(
-        "dispatcher → Redis → Celery workers → sendgrid → fake", f"{celery:,.0f}", "1.00×"
+    median = medians(results)
+    celery, plain, noop = median["celery"], median["plain"], median["noop"]
+    table = results_table(
+        f"Lesson throughput: {args.due:,} due, median of {args.runs} runs",
+        "path",
+        "per second",
+        "vs Celery sends",
     )
     table.add_row(
-        "ceiling 1: plain thread-pool loop, no Celery", f"{plain:,.0f}", f"{plain / celery:.2f}×"
+        "dispatcher → Redis → Celery workers → sendgrid → fake",
+        f"{celery:,.0f}",
+        ratio(celery, celery, suffix="×"),
+    )
+    table.add_row(
+        "ceiling 1: plain thread-pool loop, no Celery",
+        f"{plain:,.0f}",
+        ratio(plain, celery, suffix="×"),
     )
     table.add_row(
         "ceiling 2: no-op Celery tasks, same Redis + workers",
         f"{noop:,.0f}",
-        f"{noop / celery:.2f}×",
+        ratio(noop, celery, suffix="×"),
     )
     console.print(table)
     console.print(
-        f"Celery sends / no-op rate: {celery / noop:.2f} (goal ≥ 0.5); "
-        f"dispatcher pass for {args.due:,}: {statistics.median(results['pass']):.2f} s (median)"
+        f"Celery sends / no-op rate: {ratio(celery, noop)} (goal ≥ 0.5); "
+        f"dispatcher pass for {args.due:,}: {median['pass']:.2f} s (median)"
     )
     console.print(
         f"Conditions: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
