@@ -7,8 +7,8 @@ Each run enrolls DUE subscribers due now (PostgreSQL database `nurture_bench`, R
 then times one dispatcher pass plus the worker processes (thread pool) sending every lesson
 through the real `sendgrid` client to the fake SendGrid (its own process, LATENCY ms per
 request), until every delivery row says sent. Same run, same settings, two ceilings:
-- plain loop: the same `deliver()` (claim, render, send, record) from a thread pool in one
-  process, no Celery;
+- plain loop: the task's own body (`send_with_company`: claim, render, send, record, with
+  the same batching of concurrent sends) from a thread pool in one process, no Celery;
 - no-op tasks: DUE `celery.accumulate` tasks through the same Redis and workers.
 Medians over RUNS runs are reported.
 """
@@ -135,12 +135,12 @@ def celery_run(due: int) -> tuple[float, float]:
 
 
 def plain_loop_run(due: int, threads: int) -> float:
-    """Time the same deliver() calls from a thread pool in this process; return emails/s."""
+    """Time the task body from a thread pool in this process, no Celery; return emails/s."""
     from lessons import enroll
 
     from store.clock import utcnow
     from tasks.dispatch import run_dispatch_pass
-    from tasks.sending import deliver
+    from tasks.sending import send_with_company
 
     empty_tables()
     enroll(due, utcnow())
@@ -148,7 +148,7 @@ def plain_loop_run(due: int, threads: int) -> float:
     run_dispatch_pass(batch_size=due, enqueue=ids.extend)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        outcomes = list(pool.map(deliver, ids))
+        outcomes = list(pool.map(send_with_company, ids))
     elapsed = time.perf_counter() - started
     assert outcomes.count("sent") == due, set(outcomes)
     return due / elapsed

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
 
     worker_pool: Literal["prefork", "threads", "gevent", "solo"] = "threads"
     worker_concurrency: int = Field(default=32, ge=1)
+    # Sends running at about the same time in one worker process go out together: one claim
+    # statement, one SendGrid request per lesson (up to this many recipients), one commit.
+    # 1 turns batching off. The window is how long the first send waits for others to join.
+    send_batch_size: int = Field(default=50, ge=1, le=1000)
+    send_batch_window_seconds: float = Field(default=0.02, ge=0, le=5)
 
     @field_validator("database_url")
     @classmethod

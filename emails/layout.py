@@ -29,8 +29,8 @@ FIRST_LINK_SLOT = 4
 
 # Letters and digits only, so Markdown, Jinja's escaping and the HTML serialiser of css-inline
 # all pass it through untouched.
-_MARKER_PREFIX = "Nrt7q"
-_MARKER_RE = re.compile(_MARKER_PREFIX + r"(\d+)Zx")
+MARKER_PREFIX = "Nrt7q"
+_MARKER_RE = re.compile(MARKER_PREFIX + r"(\d+)Zx")
 
 # Zero-width padding after the preheader keeps inbox previews from showing body text.
 PREHEADER_FILLER = Markup("&#847;&zwnj;&nbsp;" * 60)  # noqa: S704 (a constant)
@@ -50,7 +50,7 @@ class TemplateContentError(ValueError):
 
 def marker(slot: int) -> Markup:
     """Return the placeholder text for SLOT, safe to put into HTML unescaped."""
-    return Markup(f"{_MARKER_PREFIX}{slot}Zx")  # noqa: S704 (letters and digits only)
+    return Markup(f"{MARKER_PREFIX}{slot}Zx")  # noqa: S704 (letters and digits only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,8 @@ class LinkSlots:
 def check_free_of_markers(*texts: str) -> None:
     """Refuse course text that contains the marker prefix (it would be taken for a slot)."""
     for text in texts:
-        if _MARKER_PREFIX in text:
-            raise TemplateContentError(f"course text may not contain {_MARKER_PREFIX!r}")
+        if MARKER_PREFIX in text:
+            raise TemplateContentError(f"course text may not contain {MARKER_PREFIX!r}")
 
 
 def render_fill_in(

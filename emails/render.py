@@ -7,10 +7,9 @@ email plus one per distinct link, and two `str.format` calls.
 
 from __future__ import annotations
 
-import re
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -19,6 +18,7 @@ from markupsafe import Markup
 from config import get_settings
 from course.loader import Course
 from emails import markup
+from emails.bulk import Bulk, Personal
 from emails.layout import (
     CONFIRM_SLOT,
     FillIn,
@@ -28,21 +28,12 @@ from emails.layout import (
     render_fill_in,
 )
 from emails.message import Message
+from emails.names import checked_address, clean_first_name, clean_line, greeting_for
 from emails.tokens import make_click_token, make_open_token, make_unsubscribe_token
 
-FIRST_NAME_MAX = 50
 CATEGORY = "nurture"
 CATEGORY_MAX = 255
 PREVIEW_TOKEN = "voorbeeld"  # noqa: S105 (a placeholder in proof mails, not a secret)
-
-# Control, format and separator characters that could break a header or reorder text
-# (bidi overrides), plus lone surrogates that cannot be encoded.
-_UNSAFE_CHARS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
-    "\ufeff\ufff9-\ufffb\ud800-\udfff]"
-)
-# Longer input is cut before cleaning so a 10 KB "name" costs no more than a short one.
-_SCAN_MAX = FIRST_NAME_MAX * 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,28 +49,6 @@ class Recipient:
     first_name: str | None
     delivery_id: int | None = None
     preview: bool = False
-
-
-def clean_line(value: str, limit: int | None = None) -> str:
-    """Drop control characters, collapse whitespace, and cut to LIMIT characters."""
-    if limit is not None:
-        value = value[: limit * 8]
-    value = " ".join(_UNSAFE_CHARS.sub(" ", value).split())
-    if limit is not None and len(value) > limit:
-        value = value[:limit].rstrip()
-    return value
-
-
-def clean_first_name(first_name: str | None) -> str:
-    """Return a first name safe for greetings and headers, or "" when none is usable."""
-    if not first_name:
-        return ""
-    return clean_line(first_name, FIRST_NAME_MAX)
-
-
-def greeting_for(first_name: str) -> str:
-    """Return the Dutch greeting line, with a graceful fallback when there is no name."""
-    return f"Hallo {first_name}," if first_name else "Hallo,"
 
 
 # Fill-ins per course object: (weak reference to the course, fill-in). A reloaded course is a
@@ -198,13 +167,6 @@ def _list_unsubscribe(unsubscribe_url: str) -> dict[str, str]:
     return {"List-Unsubscribe": value, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def _checked_address(email: str) -> str:
-    address = email.strip()
-    if not address or _UNSAFE_CHARS.search(address) or " " in address:
-        raise ValueError(f"not a usable email address: {email!r}")
-    return address
-
-
 def _message(
     course: Course,
     fill_in: FillIn,
@@ -214,7 +176,7 @@ def _message(
     html_values: tuple[str, ...],
     custom_args: dict[str, str],
     category: str,
-) -> Message:
+) -> Personal:
     """Fill FILL_IN for RECIPIENT: greeting and unsubscribe link, then the given values."""
     settings = get_settings()
     first_name = clean_first_name(recipient.first_name)
@@ -225,12 +187,14 @@ def _message(
     subject = fill_in.subject
     if recipient.preview:
         subject = f"[Proef] {subject}"
-    return Message(
-        to_email=_checked_address(recipient.email),
+    all_text = (greeting, unsubscribe_url, *text_values)
+    all_html = (escape(greeting), escape(unsubscribe_url), *html_values)
+    message = Message(
+        to_email=checked_address(recipient.email),
         to_name=first_name,
         subject=subject,
-        html=fill_in.html.format(escape(greeting), escape(unsubscribe_url), *html_values),
-        text=fill_in.text.format(greeting, unsubscribe_url, *text_values),
+        html=fill_in.html.format(*all_html),
+        text=fill_in.text.format(*all_text),
         from_email=settings.from_email,
         from_name=course.sender_name or settings.from_name,
         reply_to=settings.reply_to,
@@ -238,6 +202,7 @@ def _message(
         custom_args=custom_args,
         categories=(CATEGORY, category[:CATEGORY_MAX]),
     )
+    return Personal(message, all_text, all_html)
 
 
 def _unsubscribe_url(base_url: str, recipient: Recipient) -> str:
@@ -248,7 +213,26 @@ def _unsubscribe_url(base_url: str, recipient: Recipient) -> str:
 
 def render_lesson_email(course: Course, day: int, recipient: Recipient) -> Message:
     """Build the lesson of DAY for RECIPIENT, with tracked links when delivery_id is set."""
-    fill_in = _cached(course, "lesson", day, lambda: _build_lesson(course, day))
+    return _lesson(course, _lesson_fill_in(course, day), day, recipient).message
+
+
+def render_lesson_bulk(course: Course, day: int, recipients: Sequence[Recipient]) -> Bulk:
+    """Build the lesson of DAY for RECIPIENTS as one Bulk (shared parts, per-recipient values)."""
+    if not recipients:
+        raise ValueError("a bulk needs at least one recipient")
+    fill_in = _lesson_fill_in(course, day)
+    return Bulk(
+        text_form=fill_in.text,
+        html_form=fill_in.html,
+        recipients=tuple(_lesson(course, fill_in, day, recipient) for recipient in recipients),
+    )
+
+
+def _lesson_fill_in(course: Course, day: int) -> FillIn:
+    return _cached(course, "lesson", day, lambda: _build_lesson(course, day))
+
+
+def _lesson(course: Course, fill_in: FillIn, day: int, recipient: Recipient) -> Personal:
     base_url = get_settings().base_url
     delivery_id = recipient.delivery_id
     if delivery_id is not None and not recipient.preview:
@@ -284,4 +268,4 @@ def render_confirmation_email(course: Course, recipient: Recipient, confirm_url:
         html_values=("", escape(confirm_url)),
         custom_args={"course": course.slug, "kind": "confirmation"},
         category=f"{course.slug}-bevestiging",
-    )
+    ).message

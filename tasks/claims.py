@@ -11,18 +11,18 @@ read such a key as an extra SET value).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, Table, bindparam, case, or_, select, update
+from sqlalchemy import Connection, Integer, String, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
     Delivery,
     DeliveryState,
     Enrollment,
-    EnrollmentStatus,
     Subscriber,
     UtcDateTime,
 )
@@ -74,7 +74,7 @@ _ERROR = bindparam("p_error", type_=String())
 _CLAIM = (
     update(deliveries)
     .where(
-        deliveries.c.id == _DELIVERY_ID,
+        deliveries.c.id.in_(bindparam("p_delivery_ids", expanding=True)),
         deliveries.c.state == DeliveryState.QUEUED,
         deliveries.c.not_before <= bindparam("p_due_by", type_=UtcDateTime()),
     )
@@ -84,6 +84,7 @@ _CLAIM = (
         attempts=deliveries.c.attempts + 1,
     )
     .returning(
+        deliveries.c.id,
         deliveries.c.enrollment_id,
         deliveries.c.subscriber_id,
         deliveries.c.course_slug,
@@ -101,38 +102,42 @@ _CLAIM = (
 )
 
 
-def claim_delivery(executor: Executor, delivery_id: int, now: datetime) -> Claim | None:
-    """Take DELIVERY_ID from queued to sending; None when another task has it or it's done.
+def claim_deliveries(executor: Executor, delivery_ids: Sequence[int], now: datetime) -> list[Claim]:
+    """Take each of DELIVERY_IDS from queued to sending; return the claims this call won.
 
-    `not_before <= now` matters: a stale duplicate message must not pull a retry forward.
+    An id missing from the result is another task's, already done, or not due yet:
+    `not_before <= now` matters, a stale duplicate message must not pull a retry forward.
     """
-    row = executor.execute(
-        _CLAIM, {"p_delivery_id": delivery_id, "p_due_by": now, "p_now": now}
-    ).first()
-    if row is None:
-        return None
-    return Claim(
-        delivery_id=delivery_id,
-        enrollment_id=row[0],
-        subscriber_id=row[1],
-        course_slug=row[2],
-        day=row[3],
-        attempts=row[4],
-        claimed_at=now,
-        email=row[5],
-        first_name=row[6],
-        subscriber_status=row[7],
-        timezone=row[8],
-        enrollment_status=row[9],
-    )
+    params = {"p_delivery_ids": list(delivery_ids), "p_due_by": now, "p_now": now}
+    return [
+        Claim(
+            delivery_id=row[0],
+            enrollment_id=row[1],
+            subscriber_id=row[2],
+            course_slug=row[3],
+            day=row[4],
+            attempts=row[5],
+            claimed_at=now,
+            email=row[6],
+            first_name=row[7],
+            subscriber_status=row[8],
+            timezone=row[9],
+            enrollment_status=row[10],
+        )
+        for row in executor.execute(_CLAIM, params)
+    ]
+
+
+def claim_delivery(executor: Executor, delivery_id: int, now: datetime) -> Claim | None:
+    """Take DELIVERY_ID from queued to sending; None when another task has it or it's done."""
+    claims = claim_deliveries(executor, [delivery_id], now)
+    return claims[0] if claims else None
 
 
 _MARK_SENT = (
     update(deliveries)
     .where(
-        deliveries.c.id == _DELIVERY_ID,
-        # Two equalities, not IN: an IN list is an "expanding" parameter that SQLAlchemy
-        # re-renders on every execution.
+        deliveries.c.id.in_(bindparam("p_delivery_ids", expanding=True)),
         or_(
             deliveries.c.state == DeliveryState.SENDING,
             deliveries.c.state == DeliveryState.QUEUED,
@@ -144,81 +149,35 @@ _MARK_SENT = (
         provider_message_id=bindparam("p_message_id", type_=String()),
         last_error=None,
     )
+    .returning(deliveries.c.id)
 )
 
 
-def mark_sent(
+def mark_all_sent(
     executor: Executor,
-    delivery_id: int,
+    delivery_ids: Sequence[int],
     *,
     sent_at: datetime,
     message_id: str | None,
-) -> bool:
-    """Record that the provider accepted DELIVERY_ID; False when it was already settled.
+) -> set[int]:
+    """Record that the provider accepted DELIVERY_IDS; return those not already settled.
 
     A row put back to 'queued' by the stale-claim resolver is still marked sent: the mail
     went out, and marking it stops the queued copy from being sent again.
     """
-    params = {"p_delivery_id": delivery_id, "p_sent_at": sent_at, "p_message_id": message_id}
-    return bool(executor.execute(_MARK_SENT, params).rowcount)  # type: ignore[attr-defined]
+    params = {
+        "p_delivery_ids": list(delivery_ids),
+        "p_sent_at": sent_at,
+        "p_message_id": message_id,
+    }
+    return {row[0] for row in executor.execute(_MARK_SENT, params)}
 
 
-_ENROLLMENT_AT_DAY = (
-    enrollments.c.id == bindparam("p_enrollment_id", type_=Integer()),
-    enrollments.c.next_day == bindparam("p_day", type_=Integer()),
-)
-_COMPLETE = (
-    update(enrollments)
-    .where(
-        *_ENROLLMENT_AT_DAY,
-        or_(
-            enrollments.c.status == EnrollmentStatus.ACTIVE,
-            enrollments.c.status == EnrollmentStatus.PAUSED,
-        ),
-    )
-    .values(
-        next_day=enrollments.c.next_day + 1,
-        next_due_at=None,
-        status=EnrollmentStatus.COMPLETED,
-        completed_at=bindparam("p_now", type_=UtcDateTime()),
-    )
-)
-_ADVANCE = (
-    update(enrollments)
-    .where(*_ENROLLMENT_AT_DAY)
-    .values(
-        next_day=enrollments.c.next_day + 1,
-        # A paused enrollment moves on but gets no due time: resuming sets it.
-        next_due_at=case(
-            (
-                enrollments.c.status == EnrollmentStatus.ACTIVE,
-                bindparam("p_next_due_at", type_=UtcDateTime()),
-            ),
-            else_=None,
-        ),
-    )
-)
-
-
-def advance_enrollment(
-    executor: Executor,
-    enrollment_id: int,
-    *,
-    day: int,
-    last_day: bool,
-    next_due_at: datetime | None,
-    now: datetime,
-) -> None:
-    """Move ENROLLMENT_ID past DAY: the next lesson's due time, or completed after the last.
-
-    Guarded on next_day = DAY so evidence and a late worker can't advance it twice (and so
-    next_day + 1 is DAY + 1). A paused enrollment moves on but gets no due time.
-    """
-    if last_day:
-        executor.execute(_COMPLETE, {"p_enrollment_id": enrollment_id, "p_day": day, "p_now": now})
-        return
-    params = {"p_enrollment_id": enrollment_id, "p_day": day, "p_next_due_at": next_due_at}
-    executor.execute(_ADVANCE, params)
+def mark_sent(
+    executor: Executor, delivery_id: int, *, sent_at: datetime, message_id: str | None
+) -> bool:
+    """Record that the provider accepted DELIVERY_ID; False when it was already settled."""
+    return bool(mark_all_sent(executor, [delivery_id], sent_at=sent_at, message_id=message_id))
 
 
 _OWN_CLAIM = (

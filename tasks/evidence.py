@@ -28,7 +28,8 @@ from config import Settings
 from course.loader import CourseError, load_course
 from store.db import session_scope
 from store.models import DeliveryState, EmailEvent, WebhookBatch
-from tasks.claims import advance_enrollment, deliveries, mark_sent, release_claim, subscribers
+from tasks.claims import deliveries, mark_sent, release_claim, subscribers
+from tasks.progress import advance_enrollment
 from tasks.schedule import cadence_for, next_due_after
 
 log = logging.getLogger(__name__)

@@ -9,203 +9,172 @@ Guarantees, in order of the steps:
   one transaction;
 - a worker killed between the 202 and that commit leaves a stale 'sending' claim, which the
   dispatcher settles by evidence (tasks.evidence), never by a blind resend.
+
+Each task is one subscriber-lesson, acked on its own once its delivery is settled. Tasks
+that run at about the same time in one worker process are coalesced (tasks.coalesce): one
+claim statement, one SendGrid request per lesson with a personalization per recipient, and
+one commit, for all of them. The steps and guarantees above hold per delivery.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy import Connection
 
 from config import get_settings
 from course.loader import Course, load_course
-from emails.message import Message, PermanentSendError, RetryableSendError
+from emails.bulk import Bulk
+from emails.message import SendResult
 from store.clock import utcnow
 from store.db import transaction
-from store.models import DeliveryState, EnrollmentStatus, Subscriber
-from subscribers.lifecycle import may_receive_lessons
-from tasks.claims import (
-    Claim,
-    advance_enrollment,
-    claim_delivery,
-    mark_sent,
-    note_claim_error,
-    release_claim,
-    settle_claim,
+from tasks.claims import Claim, claim_deliveries, mark_all_sent
+from tasks.coalesce import Coalescer
+from tasks.outcomes import (
+    await_evidence,
+    pre_send_verdict,
+    retry_later,
+    settle_send_error,
+    settle_unsendable,
 )
-from tasks.retry import attempts_exhausted, retry_not_before
+from tasks.progress import Advance, advance_enrollments
 from tasks.schedule import cadence_for, next_due_after
 
 log = logging.getLogger(__name__)
-
-# A lesson claimed while its enrollment is paused goes back to 'queued' this far ahead;
-# resuming pulls it forward (the dispatcher re-times a held row), so pausing holds the
-# lesson instead of losing it, and a long pause costs one look a day, not one a minute.
-PAUSED_HOLD = timedelta(days=1)
 
 
 @shared_task(name="tasks.sending.send_lesson", ignore_result=True)
 def send_lesson(delivery_id: int) -> str:
     """Send one lesson delivery once; return what happened (for logs and tests)."""
-    return deliver(delivery_id)
+    return send_with_company(delivery_id)
+
+
+def send_with_company(delivery_id: int) -> str:
+    """Deliver DELIVERY_ID together with the other sends this process runs at the moment."""
+    settings = get_settings()
+    coalescer = _coalescer(settings.send_batch_size, settings.send_batch_window_seconds)
+    return coalescer.submit(delivery_id)
+
+
+@lru_cache(maxsize=4)
+def _coalescer(max_items: int, window: float) -> Coalescer[int, str]:
+    return Coalescer(deliver_many, max_items=max_items, window=window)
 
 
 def deliver(delivery_id: int) -> str:
-    """Claim, check, render, send and record DELIVERY_ID; the task body, callable directly."""
+    """Claim, check, render, send and record DELIVERY_ID alone; return the outcome."""
+    return deliver_many([delivery_id])[delivery_id]
+
+
+def deliver_many(delivery_ids: Sequence[int]) -> dict[int, str]:
+    """Claim, check, render, send and record DELIVERY_IDS; return each one's outcome.
+
+    Outcomes: sent, not-claimed (a duplicate, or not due), skipped, held, retry, failed,
+    awaiting-evidence.
+    """
     now = utcnow()
+    outcomes = dict.fromkeys(delivery_ids, "not-claimed")
+    sendable: defaultdict[tuple[str, int], list[Claim]] = defaultdict(list)
     with transaction() as connection:
-        claim = claim_delivery(connection, delivery_id, now)
-        if claim is None:
-            return "not-claimed"
-        verdict = _pre_send_verdict(claim)
-        if verdict is not None:
-            _settle_unsendable(connection, claim, verdict)
-            return verdict
+        for claim in claim_deliveries(connection, list(outcomes), now):
+            verdict = pre_send_verdict(claim)
+            if verdict is None:
+                sendable[(claim.course_slug, claim.day)].append(claim)
+            else:
+                settle_unsendable(connection, claim, verdict)
+                outcomes[claim.delivery_id] = verdict
+    for (course_slug, day), claims in sendable.items():
+        outcomes.update(_send_lesson_to(course_slug, day, claims))
+    return outcomes
+
+
+def _send_lesson_to(course_slug: str, day: int, claims: list[Claim]) -> dict[int, str]:
+    """Send lesson DAY to every claim's subscriber in as few requests as allowed."""
     try:
-        course = load_course(claim.course_slug)
-        message = _render(course, claim)
+        course = load_course(course_slug)
+        bulk = _render(course, day, claims)
     except Exception as exc:
+        if len(claims) > 1:
+            # One recipient's bad data (say an address the renderer refuses) must not hold
+            # back the others: render and send each on its own.
+            outcomes: dict[int, str] = {}
+            for claim in claims:
+                outcomes.update(_send_lesson_to(course_slug, day, [claim]))
+            return outcomes
         # Nothing reached the provider: a bug or an outage of ours (course, template).
         # Release the claim with backoff rather than leave it 'sending' until it goes stale.
-        log.exception("delivery %s: could not render; it will be retried", delivery_id)
-        return _retry_later(claim, exc)
+        log.exception("delivery %s: could not render; it will be retried", claims[0].delivery_id)
+        return {claims[0].delivery_id: retry_later(claims[0], exc)}
     try:
-        result = _backend().send(message)
-    except RetryableSendError as exc:
-        if exc.maybe_sent:
-            return _await_evidence(claim, exc)
-        return _retry_later(claim, exc)
-    except PermanentSendError as exc:
-        log.error("delivery %s failed permanently: %s", delivery_id, exc)
-        _end_claim(claim, DeliveryState.FAILED, _describe(exc))
-        return "failed"
+        results = _backend().send_bulk(bulk)
     except Exception as exc:
-        # Unexpected, and the request may have gone out: let evidence decide, as for a timeout.
-        log.exception("delivery %s: unexpected error while sending", delivery_id)
-        return _await_evidence(claim, exc)
-    # If this commit fails (database down, worker killed) the mail is out but the row still
-    # says 'sending': the stale-claim resolver settles it by SendGrid's processed event.
-    record_sent(claim, course, message_id=result.message_id)
-    return "sent"
-
-
-def record_sent(claim: Claim, course: Course, *, message_id: str | None) -> None:
-    """Commit the sent state and the enrollment's next due time in one transaction."""
-    sent_at = utcnow()
-    last_day = claim.day >= course.days
-    next_due = None
-    if not last_day:
-        next_due = next_due_after(sent_at, cadence_for(get_settings(), course, claim.timezone))
-    with transaction() as connection:
-        if mark_sent(connection, claim.delivery_id, sent_at=sent_at, message_id=message_id):
-            advance_enrollment(
-                connection,
-                claim.enrollment_id,
-                day=claim.day,
-                last_day=last_day,
-                next_due_at=next_due,
-                now=sent_at,
-            )
-
-
-def _pre_send_verdict(claim: Claim) -> str | None:
-    """Return why this claim must not be sent now, or None to send it."""
-    person = Subscriber(status=claim.subscriber_status)
-    if not may_receive_lessons(person) or not claim.email:
-        return "skipped"
-    if claim.enrollment_status == EnrollmentStatus.PAUSED:
-        return "held"
-    if claim.enrollment_status != EnrollmentStatus.ACTIVE:
-        return "skipped"
-    return None
-
-
-def _settle_unsendable(connection: Connection, claim: Claim, verdict: str) -> None:
-    if verdict == "held":
-        release_claim(
-            connection,
-            claim.delivery_id,
-            claimed_at=claim.claimed_at,
-            not_before=claim.claimed_at + PAUSED_HOLD,
-            error="paused",
+        # Unexpected, and a request may have gone out: let evidence decide, as for a timeout.
+        log.exception("lesson %s: unexpected error while sending", day)
+        return {claim.delivery_id: await_evidence(claim, exc) for claim in claims}
+    outcomes = {}
+    accepted: defaultdict[str | None, list[Claim]] = defaultdict(list)
+    for claim, result in zip(claims, results, strict=True):
+        if isinstance(result, SendResult):
+            accepted[result.message_id].append(claim)
+        else:
+            outcomes[claim.delivery_id] = settle_send_error(claim, result)
+    if accepted:
+        # If this commit fails (database down, worker killed) the mail is out but the rows
+        # still say 'sending': the stale-claim resolver settles them by SendGrid's events.
+        _record_sent(course, accepted)
+        outcomes.update(
+            {claim.delivery_id: "sent" for group in accepted.values() for claim in group}
         )
-        return
-    reason = f"not sent: subscriber {claim.subscriber_status}, enrollment {claim.enrollment_status}"
-    settle_claim(
-        connection,
-        claim.delivery_id,
-        claimed_at=claim.claimed_at,
-        state=DeliveryState.SKIPPED,
-        error=reason,
-    )
+    return outcomes
 
 
-def _render(course: Course, claim: Claim) -> Message:
-    from emails.render import Recipient, render_lesson_email
+def _record_sent(course: Course, accepted: dict[str | None, list[Claim]]) -> None:
+    """Commit the sent states and the enrollments' next due times in one transaction."""
+    sent_at = utcnow()
+    settings = get_settings()
+    with transaction() as connection:
+        for message_id, claims in accepted.items():
+            marked = mark_all_sent(
+                connection,
+                [claim.delivery_id for claim in claims],
+                sent_at=sent_at,
+                message_id=message_id,
+            )
+            advances = [
+                Advance(
+                    enrollment_id=claim.enrollment_id,
+                    day=claim.day,
+                    last_day=claim.day >= course.days,
+                    next_due_at=None
+                    if claim.day >= course.days
+                    else next_due_after(sent_at, cadence_for(settings, course, claim.timezone)),
+                )
+                for claim in claims
+                if claim.delivery_id in marked
+            ]
+            advance_enrollments(connection, advances, now=sent_at)
 
-    recipient = Recipient(
-        subscriber_id=claim.subscriber_id,
-        email=claim.email or "",
-        first_name=claim.first_name,
-        delivery_id=claim.delivery_id,
-    )
-    return render_lesson_email(course, claim.day, recipient)
+
+def _render(course: Course, day: int, claims: list[Claim]) -> Bulk:
+    from emails.render import Recipient, render_lesson_bulk
+
+    recipients = [
+        Recipient(
+            subscriber_id=claim.subscriber_id,
+            email=claim.email or "",
+            first_name=claim.first_name,
+            delivery_id=claim.delivery_id,
+        )
+        for claim in claims
+    ]
+    return render_lesson_bulk(course, day, recipients)
 
 
 def _backend() -> Any:
     from emails.backends import get_backend
 
     return get_backend()
-
-
-def _retry_later(claim: Claim, exc: Exception) -> str:
-    settings = get_settings()
-    error = _describe(exc)
-    if attempts_exhausted(claim.attempts, settings):
-        log.error(
-            "delivery %s failed after %s attempts: %s", claim.delivery_id, claim.attempts, error
-        )
-        _end_claim(claim, DeliveryState.FAILED, f"gave up after {claim.attempts} attempts: {error}")
-        return "failed"
-    retry_after = getattr(exc, "retry_after", None)
-    not_before = retry_not_before(utcnow(), claim.attempts, settings, retry_after=retry_after)
-    log.warning("delivery %s will be retried after %s: %s", claim.delivery_id, not_before, error)
-    with transaction() as connection:
-        release_claim(
-            connection,
-            claim.delivery_id,
-            claimed_at=claim.claimed_at,
-            not_before=not_before,
-            error=error,
-        )
-    return "retry"
-
-
-def _await_evidence(claim: Claim, exc: Exception) -> str:
-    """Keep the claim 'sending' so the resolver decides by evidence: sent, or send again."""
-    log.warning(
-        "delivery %s may have been accepted (%s); waiting for webhook evidence",
-        claim.delivery_id,
-        exc,
-    )
-    with transaction() as connection:
-        note_claim_error(
-            connection, claim.delivery_id, claimed_at=claim.claimed_at, error=_describe(exc)
-        )
-    return "awaiting-evidence"
-
-
-def _end_claim(claim: Claim, state: str, error: str) -> None:
-    with transaction() as connection:
-        settle_claim(
-            connection, claim.delivery_id, claimed_at=claim.claimed_at, state=state, error=error
-        )
-
-
-def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    text = str(exc) or type(exc).__name__
-    return f"{status}: {text}" if status else text

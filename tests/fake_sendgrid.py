@@ -6,9 +6,12 @@ As a process: python tests/fake_sendgrid.py --port P --api-key K [--latency-ms 5
               [--webhook-url URL --webhook-private-key-pem FILE]
               GET /_stats -> JSON; POST /_reset; POST /_script {"statuses": [429, 500]}.
 
-It answers 202 with an X-Message-Id, or SendGrid-style errors; records each accepted message
-and counts (to, course, day) so tests can assert "accepted exactly once"; and can post signed
-`processed` events to a webhook, retrying like SendGrid does.
+It answers 202 with an X-Message-Id, or SendGrid-style errors; records each accepted request
+(Accepted.messages expands it into one message per recipient, substitutions applied) and counts
+(to, course, day) per recipient so tests can assert "accepted exactly once"; and can post signed
+`processed` events, one per recipient, to a webhook, retrying like SendGrid does.
+In the stats, `accepted` counts accepted requests and `recipients` the emails in them (one per
+`to` of each personalization); `counts` and `duplicates` are per recipient too.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 # Siblings are imported by bare name: tests/ is on sys.path both under pytest and when this
 # file runs as a script.
+from fake_sendgrid_expand import Accepted, Message, count_key
 from fake_sendgrid_rules import ERROR_TEXTS, MailError, error_body, validate_mail
 from fake_sendgrid_webhook import WebhookSender, generate_webhook_keypair, sign_webhook
 
@@ -39,6 +42,7 @@ __all__ = [
     "Accepted",
     "FakeSendGrid",
     "MailError",
+    "Message",
     "count_key",
     "generate_webhook_keypair",
     "sign_webhook",
@@ -46,30 +50,6 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
-
-
-@dataclass
-class Accepted:
-    """One accepted request: the id we answered with and what was sent."""
-
-    message_id: str
-    body: dict[str, Any]
-    received_at: float
-
-    @property
-    def recipients(self) -> list[tuple[str, dict[str, str]]]:
-        """Return (email, merged custom args) for every recipient of the request."""
-        top = self.body.get("custom_args", {})
-        out: list[tuple[str, dict[str, str]]] = []
-        for item in self.body["personalizations"]:
-            merged = {**top, **item.get("custom_args", {})}
-            out.extend((to["email"], merged) for to in item["to"])
-        return out
-
-
-def count_key(email: str, args: dict[str, str]) -> tuple[str, str, str]:
-    """Return the counting key: (address, course, day or kind)."""
-    return (email.lower(), args.get("course", ""), args.get("day") or args.get("kind", ""))
 
 
 class _Server(ThreadingHTTPServer):
@@ -296,26 +276,8 @@ class FakeSendGrid:
             for email, args in recipients:
                 self.counts[count_key(email, args)] += 1
         if self.webhook:
-            self.webhook.submit(self._events(message_id, recipients))
+            self.webhook.submit(record.events(self.webhook_events, int(self.timestamp())))
         return 202, b"", {"X-Message-Id": message_id}
-
-    def _events(
-        self, message_id: str, recipients: list[tuple[str, dict[str, str]]]
-    ) -> list[dict[str, Any]]:
-        now = int(self.timestamp())
-        return [
-            {
-                **args,
-                "event": event,
-                "email": email,
-                "timestamp": now,
-                "sg_event_id": secrets.token_urlsafe(16),
-                "sg_message_id": f"{message_id}.filterdrecv-fake-{index}-{now}.0",
-                "smtp-id": f"<{message_id}@fake.sendgrid.net>",
-            }
-            for index, (email, args) in enumerate(recipients)
-            for event in self.webhook_events
-        ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CUSTOM_ARGS_BYTES = 10_000
+MAX_SUBSTITUTIONS_BYTES = 10_000
 MAX_CATEGORIES = 10
 MAX_CATEGORY_CHARS = 255
 RESERVED_HEADERS = frozenset(
@@ -66,13 +67,50 @@ def _non_empty(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
-def _check_custom_args(args: Any, field: str) -> None:
-    _check(isinstance(args, dict), "custom_args must be an object", field)
-    for key, value in args.items():
+def _json_type(value: Any) -> str:
+    """Return the JSON schema name of VALUE's type, as SendGrid's type errors word it."""
+    names = {bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+    return "null" if value is None else names.get(type(value), "string")
+
+
+def _check_string_values(mapping: Any, name: str, field: str) -> None:
+    _check(isinstance(mapping, dict), f"{name} must be an object", field)
+    for key, value in mapping.items():
         _check(
             isinstance(value, str),
-            f"Invalid type. Expected: string, given: {type(value).__name__}.",
+            f"Invalid type. Expected: string, given: {_json_type(value)}.",
             f"{field}.{key}",
+        )
+
+
+def _check_custom_args(args: Any, field: str) -> None:
+    _check_string_values(args, "custom_args", field)
+
+
+def _check_personalization_extras(item: dict[str, Any], where: str) -> None:
+    """Check a personalization's own subject and substitutions."""
+    if "subject" in item:
+        subject = item["subject"]
+        _check(
+            isinstance(subject, str),
+            f"Invalid type. Expected: string, given: {_json_type(subject)}.",
+            f"{where}.subject",
+        )
+        _check(
+            subject != "",
+            "The subject of your email must be a string at least one character in length.",
+            f"{where}.subject",
+        )
+    if "substitutions" in item:
+        subs = item["substitutions"]
+        _check_string_values(subs, "substitutions", f"{where}.substitutions")
+        # "Collective size" counted as the UTF-8 bytes of every key plus every value: what the
+        # substitutions add to a message, without the JSON quoting around them.
+        size = sum(len(key.encode()) + len(value.encode()) for key, value in subs.items())
+        _check(
+            size <= MAX_SUBSTITUTIONS_BYTES,
+            "The total size of substitutions for a personalization may not exceed 10000 bytes.",
+            f"{where}.substitutions",
         )
 
 
@@ -91,7 +129,6 @@ def validate_mail(body: Any) -> None:
         "personalizations",
     )
     seen: set[str] = set()
-    custom_bytes = len(json.dumps(body.get("custom_args", {})).encode())
     for index, item in enumerate(personalizations):
         where = f"personalizations.{index}"
         _check(isinstance(item, dict), "Each personalization must be an object.", where)
@@ -119,9 +156,9 @@ def validate_mail(body: Any) -> None:
                 _check(isinstance(recipient["name"], str), "Invalid name.", f"{spot[:-6]}.name")
         if "custom_args" in item:
             _check_custom_args(item["custom_args"], f"{where}.custom_args")
-            custom_bytes += len(json.dumps(item["custom_args"]).encode())
         if "headers" in item:
             _check_headers(item["headers"], f"{where}.headers")
+        _check_personalization_extras(item, where)
     sender = body.get("from")
     _check(
         isinstance(sender, dict) and _is_address(sender.get("email")),
@@ -157,11 +194,7 @@ def validate_mail(body: Any) -> None:
         )
     if "custom_args" in body:
         _check_custom_args(body["custom_args"], "custom_args")
-    _check(
-        custom_bytes < MAX_CUSTOM_ARGS_BYTES,
-        "The custom arguments for this message exceed the 10,000 byte limit.",
-        "custom_args",
-    )
+    _check_custom_args_size(body.get("custom_args", {}), personalizations)
     categories = body.get("categories", [])
     _check(
         isinstance(categories, list) and len(categories) <= MAX_CATEGORIES,
@@ -176,6 +209,18 @@ def validate_mail(body: Any) -> None:
         )
     if "headers" in body:
         _check_headers(body["headers"], "headers")
+
+
+def _check_custom_args_size(top: dict[str, str], personalizations: list[Any]) -> None:
+    # SendGrid's limit is per personalization: the top-level custom args merged with that
+    # personalization's own (its keys win), measured as the merged object's JSON, as before.
+    for index, item in enumerate(personalizations):
+        own = item.get("custom_args", {})
+        _check(
+            len(json.dumps({**top, **own}).encode()) < MAX_CUSTOM_ARGS_BYTES,
+            "The custom arguments for this message exceed the 10,000 byte limit.",
+            f"personalizations.{index}.custom_args" if own else "custom_args",
+        )
 
 
 def _check_content(content: Any) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from fake_sendgrid import FakeSendGrid, generate_webhook_keypair
+from fake_sendgrid_expand import substitute
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 KEY = "test-sendgrid-key"
@@ -67,6 +68,10 @@ def many(count: int) -> list[dict[str, Any]]:
     return [{"to": [{"email": f"u{n}@example.nl"}]} for n in range(count)]
 
 
+def one(**fields: Any) -> dict[str, Any]:
+    return {"personalizations": [{"to": [{"email": "a@example.nl"}], **fields}]}
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "text"),
     [
@@ -98,6 +103,25 @@ def many(count: int) -> list[dict[str, Any]]:
         ({"categories": ["x" * 256]}, "categories.0", "255"),
         ({"headers": {"Subject": "x"}}, "headers.Subject", "reserved"),
         ({"headers": {"X-Sg-Id": "x"}}, "headers.X-Sg-Id", "reserved"),
+        (
+            {"personalizations": [{"to": [{"email": "a@x.nl"}]}, {"to": [{"email": "A@x.nl"}]}]},
+            "personalizations.1.to.0.email",
+            "unique",
+        ),
+        (one(subject=""), "personalizations.0.subject", "at least one character"),
+        (one(subject=7), "personalizations.0.subject", "given: integer"),
+        (one(substitutions={"-n-": 1}), "personalizations.0.substitutions.-n-", "given: integer"),
+        (one(substitutions=["-n-"]), "personalizations.0.substitutions", "must be an object"),
+        (
+            one(substitutions={"-a-": "x" * 5_000, "-b-": "y" * 4_995}),
+            "personalizations.0.substitutions",
+            "The total size of substitutions for a personalization may not exceed 10000 bytes.",
+        ),
+        (
+            {"custom_args": {"a": "x" * 5_000}, **one(custom_args={"b": "y" * 5_000})},
+            "personalizations.0.custom_args",
+            "10,000 byte",
+        ),
     ],
 )
 def test_refuses_what_sendgrid_refuses(
@@ -108,6 +132,89 @@ def test_refuses_what_sendgrid_refuses(
     assert error["errors"][0]["field"] == field
     assert text in error["errors"][0]["message"]
     assert fake_sendgrid.accepted == []
+
+
+def test_substitutions_up_to_the_limit_and_custom_args_per_personalization(
+    fake_sendgrid: FakeSendGrid,
+) -> None:
+    # Exactly 10,000 bytes ("é" is two), and 2 x 9,000 bytes of custom args in two
+    # personalizations: SendGrid counts both per personalization, so this passes.
+    subs = {"-a-": "é" * 2_500, "-b-": "y" * 4_994}
+    big = [{"to": [{"email": f"u{n}@x.nl"}], "custom_args": {"b": "y" * 9_000}} for n in (1, 2)]
+    assert post(fake_sendgrid.url, good_body(**one(substitutions=subs)))[0] == 202
+    assert post(fake_sendgrid.url, good_body(personalizations=big))[0] == 202
+
+
+# Three recipients of one lesson in one request. Cor's values hold other keys: one-pass
+# substitution leaves them literal, whichever order a sequential replacer would try the keys in.
+PEOPLE = [
+    ("anna@x.nl", "Anna", {"-h0-": "Hallo Anna,", "-h1-": "https://x.example/u/a", "-h10-": "nl"}),
+    ("bob@x.nl", "", {"-h0-": "Hallo,", "-h1-": "https://x.example/u/b", "-h10-": "nl"}),
+    ("cor@x.nl", "Cor", {"-h0-": "Hallo -h1-,", "-h1-": "https://x.example/u/c", "-h10-": "-h0-"}),
+]
+
+
+def lesson_body() -> dict[str, Any]:
+    personalizations: list[dict[str, Any]] = [
+        {
+            "to": [{"email": email, "name": name}],
+            "subject": "Dag 1: -h0-",
+            "headers": {"List-Unsubscribe": f"<{subs['-h1-']}>"},
+            "custom_args": {"delivery_id": str(n), "subscriber_id": str(10 + n)},
+            "substitutions": subs,
+        }
+        for n, (email, name, subs) in enumerate(PEOPLE)
+    ]
+    # Bob leans on the top level: no name, subject, headers or custom args of his own.
+    personalizations[1] = {"to": [{"email": "bob@x.nl"}], "substitutions": PEOPLE[1][2]}
+    return good_body(
+        personalizations=personalizations,
+        headers={"List-Unsubscribe": "<https://x.example/u/t>", "X-Top": "1"},
+        content=[
+            {"type": "text/plain", "value": "-h0- Lees: -h1- (-h10-)"},
+            {"type": "text/html", "value": '<p>-h0-</p><a href="-h1-">-h10-</a>'},
+        ],
+    )
+
+
+def test_messages_expand_each_recipient_with_their_substitutions(
+    fake_sendgrid: FakeSendGrid,
+) -> None:
+    assert post(fake_sendgrid.url, lesson_body())[0] == 202
+    [accepted] = fake_sendgrid.accepted
+    anna, bob, cor = accepted.messages
+    assert anna == {
+        "to": "anna@x.nl",
+        "name": "Anna",
+        "subject": "Dag 1: Hallo Anna,",
+        "headers": {"List-Unsubscribe": "<https://x.example/u/a>", "X-Top": "1"},
+        "custom_args": {"course": "c", "day": "1", "delivery_id": "0", "subscriber_id": "10"},
+        "categories": ["nurture"],
+        "text": "Hallo Anna, Lees: https://x.example/u/a (nl)",
+        "html": '<p>Hallo Anna,</p><a href="https://x.example/u/a">nl</a>',
+    }
+    assert (bob["to"], bob["name"], bob["subject"], bob["text"]) == (
+        "bob@x.nl",
+        "",
+        "Les 1",
+        "Hallo, Lees: https://x.example/u/b (nl)",
+    )
+    assert bob["headers"] == {"List-Unsubscribe": "<https://x.example/u/t>", "X-Top": "1"}
+    assert bob["custom_args"] == {"course": "c", "day": "1", "delivery_id": "5"}
+    assert cor["subject"] == "Dag 1: Hallo -h1-,"
+    assert cor["text"] == "Hallo -h1-, Lees: https://x.example/u/c (-h0-)"
+    assert cor["html"] == '<p>Hallo -h1-,</p><a href="https://x.example/u/c">-h0-</a>'
+    # Every recipient counts once per (email, course, day); the request counts once.
+    assert dict(fake_sendgrid.counts) == {(email, "c", "1"): 1 for email, _, _ in PEOPLE}
+    stats = fake_sendgrid.stats()
+    assert (stats["accepted"], stats["recipients"], stats["duplicates"]) == (1, 3, 0)
+    assert post(fake_sendgrid.url, good_body(**one(to=[{"email": "Bob@x.nl"}])))[0] == 202
+    assert fake_sendgrid.counts[("bob@x.nl", "c", "1")] == 2 and fake_sendgrid.duplicates == 1
+
+
+def test_substitute_prefers_the_longest_key() -> None:
+    subs = {":name": "A", ":name_full": "Anna B", "B": "never"}
+    assert substitute(":name_full / :name.", subs) == "Anna B / A."
 
 
 def test_template_id_replaces_content_and_subject(fake_sendgrid: FakeSendGrid) -> None:
@@ -222,6 +329,22 @@ def test_webhook_events_are_signed_and_retried(receiver: Any) -> None:
     assert event["sg_message_id"].startswith(message_id + ".filter")
     assert (event["course"], event["day"], event["delivery_id"]) == ("c", "1", "5")
     assert event["sg_event_id"]
+
+
+def test_webhook_gives_each_recipient_its_own_message_id(receiver: Any) -> None:
+    receiver.fail_first = 0
+    url, key = f"http://127.0.0.1:{receiver.server_address[1]}/h", generate_webhook_keypair()[0]
+    fake = FakeSendGrid(api_key=KEY, webhook_url=url, webhook_private_key=key).start()
+    try:
+        message_id = post(fake.url, lesson_body())[2]["X-Message-Id"]
+        assert fake.webhook is not None and fake.webhook.wait_idle(timeout=10)
+    finally:
+        fake.stop()
+    events = [event for _, body in receiver.received for event in json.loads(body)]
+    got = [(e["email"], e["course"], e["delivery_id"]) for e in events]
+    assert got == [("anna@x.nl", "c", "0"), ("bob@x.nl", "c", "5"), ("cor@x.nl", "c", "2")]
+    ids = {event["sg_message_id"] for event in events}
+    assert len(ids) == 3 and all(i.startswith(message_id + ".") for i in ids)
 
 
 def test_runs_as_a_process_with_stats_and_reset(tmp_path: Path, receiver: Any) -> None:

@@ -255,6 +255,29 @@ def test_async_bounce_without_delivery_id_maps_by_message_id(client, signer) -> 
         assert session.get(Subscriber, made.subscriber_id).status == SubscriberStatus.SUPPRESSED
 
 
+def test_async_bounce_on_a_shared_message_id_maps_by_address(client, signer) -> None:
+    # One SendGrid request carried both lessons: one X-Message-Id for two deliveries.
+    anna = make_subscriber("anna@example.com", sent_days=1, message_prefix="BULK")
+    eva = make_subscriber("eva@example.com", sent_days=1, message_prefix="BULK")
+    event = sg_event(
+        "bounce", eva, 1, "async-bounce-shared", type="bounce", email="eva@example.com"
+    )
+    for name in ("delivery_id", "subscriber_id", "day", "course"):
+        del event[name]
+    event["sg_message_id"] = "BULK-1.filterdrecv-p3iad2-2-5F0A"
+    body = body_of([event])
+    assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
+    process_pending_batches()
+    with session_scope() as session:
+        stored = session.scalars(select(EmailEvent)).one()
+        assert (stored.delivery_id, stored.subscriber_id) == (
+            eva.delivery_ids[1],
+            eva.subscriber_id,
+        )
+        assert session.get(Subscriber, eva.subscriber_id).status == SubscriberStatus.SUPPRESSED
+        assert session.get(Subscriber, anna.subscriber_id).status != SubscriberStatus.SUPPRESSED
+
+
 def test_events_for_unknown_deliveries_are_kept_without_links(client, signer) -> None:
     event = {
         "event": "processed",

@@ -91,7 +91,9 @@ class _Resolver:
         prefixes = {_message_prefix(event) for event in events} - {None}
         columns = (*DELIVERY_COLUMNS, Delivery.provider_message_id)
         self.by_id: dict[int, _DeliveryInfo] = {}
-        self.by_message: dict[str, _DeliveryInfo] = {}
+        # One SendGrid request carries many recipients, so one message id maps to many
+        # deliveries; the event's address tells them apart.
+        self.by_message: dict[str, list[_DeliveryInfo]] = {}
         rows: list[Any] = []
         if ids:
             rows += session.execute(select(*columns).where(Delivery.id.in_(ids))).all()
@@ -102,7 +104,7 @@ class _Resolver:
             info = _DeliveryInfo(*row[: len(DELIVERY_COLUMNS)])
             self.by_id[info.id] = info
             if row.provider_message_id:
-                self.by_message[row.provider_message_id] = info
+                self.by_message.setdefault(row.provider_message_id, []).append(info)
         subscriber_ids = {_as_int(event.get("subscriber_id")) for event in events} - {None}
         self.subscribers: set[int] = set()
         if subscriber_ids:
@@ -124,7 +126,12 @@ class _Resolver:
         if delivery_id in self.by_id:
             return self.by_id[delivery_id]
         prefix = _message_prefix(event)
-        return self.by_message.get(prefix) if prefix else None
+        candidates = self.by_message.get(prefix, []) if prefix else []
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        email = event.get("email")
+        subscriber_id = self.by_email.get(email.strip().lower()) if isinstance(email, str) else None
+        return next((c for c in candidates if c.subscriber_id == subscriber_id), None)
 
     def subscriber(self, event: dict[str, Any], delivery: _DeliveryInfo | None) -> int | None:
         """Return the subscriber id: from the delivery, our custom arg, then the address."""

@@ -1,7 +1,8 @@
 """Mail backends: `get_backend()` returns the configured one (sendgrid or outbox), once per process.
 
-Every backend has `send(message) -> SendResult` and raises RetryableSendError or
-PermanentSendError; all are safe to call from many threads at once.
+Every backend has `send(message) -> SendResult`, which raises RetryableSendError or
+PermanentSendError, and `send_bulk(bulk)`, which returns a SendResult or SendError per
+recipient; all are safe to call from many threads at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Protocol
 
 from config import get_settings
-from emails.message import Message, SendResult
+from emails.bulk import Bulk
+from emails.message import Message, SendError, SendResult
 
 
 class Backend(Protocol):
@@ -20,6 +22,21 @@ class Backend(Protocol):
     def send(self, message: Message) -> SendResult:
         """Hand MESSAGE over for delivery, or raise a SendError."""
         ...
+
+    def send_bulk(self, bulk: Bulk) -> list[SendResult | SendError]:
+        """Hand every recipient of BULK over; return a result or error per recipient."""
+        ...
+
+
+def send_each(backend: Backend, bulk: Bulk) -> list[SendResult | SendError]:
+    """Send BULK's rendered messages one by one (for backends that can't substitute)."""
+    results: list[SendResult | SendError] = []
+    for message in bulk.messages:
+        try:
+            results.append(backend.send(message))
+        except SendError as exc:
+            results.append(exc)
+    return results
 
 
 def get_backend() -> Backend:
@@ -52,4 +69,4 @@ def reset_backend_cache() -> None:
     _outbox.cache_clear()
 
 
-__all__ = ["Backend", "get_backend", "reset_backend_cache"]
+__all__ = ["Backend", "get_backend", "reset_backend_cache", "send_each"]

@@ -16,7 +16,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
-from emails.message import Message, PermanentSendError, RetryableSendError, SendResult
+from emails.bulk import Bulk
+from emails.message import Message, PermanentSendError, RetryableSendError, SendError, SendResult
 from store.clock import utcnow
 
 MESSAGE_ID_DOMAIN = "outbox.nurture"
@@ -89,6 +90,12 @@ class OutboxBackend:
         except OSError as exc:
             raise RetryableSendError(f"cannot write to outbox {self.folder}: {exc}") from None
         return SendResult(message_id=message_id)
+
+    def send_bulk(self, bulk: Bulk) -> list[SendResult | SendError]:
+        """Write each recipient's rendered message as its own file."""
+        from emails.backends import send_each
+
+        return send_each(self, bulk)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.error
+from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -18,7 +19,14 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from emails.backends.keepalive import KeepAliveClient
-from emails.message import Message, PermanentSendError, RetryableSendError, SendResult
+from emails.bulk import Bulk, Personal
+from emails.message import (
+    Message,
+    PermanentSendError,
+    RetryableSendError,
+    SendError,
+    SendResult,
+)
 from store.clock import utcnow
 
 # Headers SendGrid refuses in `headers` (they are set from other fields or by SendGrid).
@@ -40,6 +48,11 @@ RESERVED_HEADERS = frozenset(
     )
 )
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+# A bulk request refused as malformed or too large is retried recipient by recipient.
+SPLIT_ON_STATUSES = frozenset({400, 413})
+MAX_PERSONALIZATIONS = 1000
+# SendGrid's limit on one personalization's substitutions, tags and values together.
+MAX_SUBSTITUTION_BYTES = 10_000
 
 # We track opens and clicks ourselves (signed pixel and links), so SendGrid must not rewrite
 # links or add its own pixel and unsubscribe footer.
@@ -50,36 +63,103 @@ TRACKING_OFF = {
 }
 
 
-def build_request_body(message: Message) -> dict[str, Any]:
-    """Turn MESSAGE into SendGrid's v3 mail/send JSON body."""
-    bad = sorted(name for name in message.headers if name.lower() in RESERVED_HEADERS)
+def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
+    bad = sorted(name for name in headers if name.lower() in RESERVED_HEADERS)
     if bad:
         raise PermanentSendError(f"SendGrid does not allow these headers: {', '.join(bad)}")
+    return dict(headers)
+
+
+def _to(message: Message) -> dict[str, str]:
     to: dict[str, str] = {"email": message.to_email}
     if message.to_name:
         to["name"] = message.to_name
+    return to
+
+
+def _shared_fields(message: Message, text: str, html: str) -> dict[str, Any]:
+    """Return the request fields every recipient shares: sender, content, categories."""
     sender: dict[str, str] = {"email": message.from_email}
     if message.from_name:
         sender["name"] = message.from_name
     body: dict[str, Any] = {
-        "personalizations": [{"to": [to]}],
         "from": sender,
-        "subject": message.subject,
         "content": [
-            {"type": "text/plain", "value": message.text},
-            {"type": "text/html", "value": message.html},
+            {"type": "text/plain", "value": text},
+            {"type": "text/html", "value": html},
         ],
         "tracking_settings": TRACKING_OFF,
     }
     if message.reply_to:
         body["reply_to"] = {"email": message.reply_to}
-    if message.headers:
-        body["headers"] = dict(message.headers)
-    if message.custom_args:
-        body["custom_args"] = dict(message.custom_args)
     if message.categories:
         body["categories"] = list(message.categories)
     return body
+
+
+def build_request_body(message: Message) -> dict[str, Any]:
+    """Turn MESSAGE into SendGrid's v3 mail/send JSON body."""
+    headers = _checked_headers(message.headers)
+    body = {
+        "personalizations": [{"to": [_to(message)]}],
+        "subject": message.subject,
+        **_shared_fields(message, message.text, message.html),
+    }
+    if headers:
+        body["headers"] = headers
+    if message.custom_args:
+        body["custom_args"] = dict(message.custom_args)
+    return body
+
+
+def build_bulk_body(bulk: Bulk, group: Sequence[int]) -> dict[str, Any]:
+    """Return one mail/send body for the recipients of BULK at the indexes in GROUP."""
+    personalizations = []
+    for index in group:
+        personal = bulk.recipients[index]
+        message = personal.message
+        item: dict[str, Any] = {"to": [_to(message)], "subject": message.subject}
+        if message.headers:
+            item["headers"] = _checked_headers(message.headers)
+        if message.custom_args:
+            item["custom_args"] = dict(message.custom_args)
+        substitutions = bulk.substitutions(personal)
+        if substitutions:
+            item["substitutions"] = substitutions
+        personalizations.append(item)
+    first = bulk.recipients[group[0]].message
+    return {"personalizations": personalizations, **_shared_fields(first, bulk.text, bulk.html)}
+
+
+def plan_requests(bulk: Bulk) -> list[list[int]]:
+    """Group BULK's recipients into requests SendGrid accepts; a group of one goes alone.
+
+    A request holds at most MAX_PERSONALIZATIONS recipients, each address once. A recipient
+    goes alone when a value could be taken for a tag, or its substitutions pass SendGrid's
+    size limit (a lesson with very many links): then the fully rendered message is sent.
+    """
+    groups: list[list[int]] = []
+    open_groups: list[tuple[list[int], set[str]]] = []
+    for index, personal in enumerate(bulk.recipients):
+        if not personal.safe_to_substitute or _substitution_bytes(bulk, personal) > (
+            MAX_SUBSTITUTION_BYTES
+        ):
+            groups.append([index])
+            continue
+        address = personal.message.to_email.lower()
+        for members, addresses in open_groups:
+            if address not in addresses and len(members) < MAX_PERSONALIZATIONS:
+                members.append(index)
+                addresses.add(address)
+                break
+        else:
+            open_groups.append(([index], {address}))
+    return [members for members, _ in open_groups] + groups
+
+
+def _substitution_bytes(bulk: Bulk, personal: Personal) -> int:
+    pairs = bulk.substitutions(personal)
+    return sum(len(tag.encode()) + len(value.encode()) for tag, value in pairs.items())
 
 
 class SendGridBackend:
@@ -105,7 +185,39 @@ class SendGridBackend:
 
     def send(self, message: Message) -> SendResult:
         """POST MESSAGE; return SendGrid's message id, or raise a mapped SendError."""
-        body = build_request_body(message)
+        return self._post(build_request_body(message))
+
+    def send_bulk(self, bulk: Bulk) -> list[SendResult | SendError]:
+        """Send every recipient of BULK in as few requests as allowed; a result per recipient."""
+        results: list[SendResult | SendError] = [SendError("not sent")] * len(bulk.recipients)
+        for group in plan_requests(bulk):
+            if len(group) == 1:
+                results[group[0]] = self._send_one(bulk.recipients[group[0]].message)
+                continue
+            try:
+                accepted: SendResult | SendError = self._post(build_bulk_body(bulk, group))
+            except PermanentSendError as exc:
+                if exc.status not in SPLIT_ON_STATUSES:
+                    accepted = exc
+                else:
+                    # One recipient's bad value must not fail the others: send each alone,
+                    # so only the culprit gets SendGrid's error.
+                    for index in group:
+                        results[index] = self._send_one(bulk.recipients[index].message)
+                    continue
+            except SendError as exc:
+                accepted = exc
+            for index in group:
+                results[index] = accepted
+        return results
+
+    def _send_one(self, message: Message) -> SendResult | SendError:
+        try:
+            return self.send(message)
+        except SendError as exc:
+            return exc
+
+    def _post(self, body: dict[str, Any]) -> SendResult:
         try:
             response = self._endpoint.post(request_body=body)
         except HTTPError as exc:
