@@ -47,10 +47,11 @@ def stop_fake(process: subprocess.Popen[str]) -> None:
     process.wait(10)
 
 
-def fake_accepted(url: str) -> int:
-    """Return how many messages the fake accepted since its last reset."""
+def fake_accepted(url: str) -> tuple[int, int, int]:
+    """Return (emails, requests, duplicate emails) the fake accepted since its last reset."""
     with urllib.request.urlopen(f"{url}/_stats", timeout=30) as response:
-        return int(json.loads(response.read())["accepted"])
+        stats = json.loads(response.read())
+    return int(stats["recipients"]), int(stats["accepted"]), int(stats["duplicates"])
 
 
 def reset_fake(url: str) -> None:
@@ -60,14 +61,17 @@ def reset_fake(url: str) -> None:
 
 
 def worker_processes(
-    count: int, concurrency: int, env: dict[str, str], log_dir: Path
+    count: int, concurrency: int, env: dict[str, str], log_dir: Path, pool: str = "threads"
 ) -> list[WorkerProcess]:
-    """Return COUNT Celery worker processes of CONCURRENCY threads each, not started yet."""
+    """Return COUNT Celery worker processes of CONCURRENCY slots in POOL, not started yet."""
     # Imported here: tests/workers.py imports the app and its settings, which the caller's
     # environment has to configure first.
     from workers import WorkerProcess
 
-    return [WorkerProcess(f"bench{n}", env, log_dir, concurrency=concurrency) for n in range(count)]
+    return [
+        WorkerProcess(f"bench{n}", env, log_dir, concurrency=concurrency, pool=pool)
+        for n in range(count)
+    ]
 
 
 def start_workers(workers: list[WorkerProcess]) -> None:

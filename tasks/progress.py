@@ -6,6 +6,7 @@ guarded so the two can never advance one enrollment twice.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +17,10 @@ from sqlalchemy import Integer, bindparam, case, or_, update
 from store.models import EnrollmentStatus, UtcDateTime
 from tasks.claims import Executor, enrollments
 
+# Several enrollments at once: a batch of sends is one lesson, so they share the day, and
+# mostly the next due time too (it differs only by timezone). One statement moves them all.
 _ENROLLMENT_AT_DAY = (
-    enrollments.c.id == bindparam("p_enrollment_id", type_=Integer()),
+    enrollments.c.id.in_(bindparam("p_enrollment_ids", expanding=True)),
     enrollments.c.next_day == bindparam("p_day", type_=Integer()),
 )
 _COMPLETE = (
@@ -67,11 +70,7 @@ def advance_enrollment(
     Guarded on next_day = DAY so evidence and a late worker can't advance it twice (and so
     next_day + 1 is DAY + 1). A paused enrollment moves on but gets no due time.
     """
-    if last_day:
-        executor.execute(_COMPLETE, {"p_enrollment_id": enrollment_id, "p_day": day, "p_now": now})
-        return
-    params = {"p_enrollment_id": enrollment_id, "p_day": day, "p_next_due_at": next_due_at}
-    executor.execute(_ADVANCE, params)
+    advance_enrollments(executor, [Advance(enrollment_id, day, last_day, next_due_at)], now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +84,14 @@ class Advance:
 
 
 def advance_enrollments(executor: Executor, advances: Sequence[Advance], *, now: datetime) -> None:
-    """Advance several enrollments, one executemany per kind of change (a single round trip)."""
-    completing: list[dict[str, Any]] = [
-        {"p_enrollment_id": a.enrollment_id, "p_day": a.day, "p_now": now}
-        for a in advances
-        if a.last_day
-    ]
-    moving: list[dict[str, Any]] = [
-        {"p_enrollment_id": a.enrollment_id, "p_day": a.day, "p_next_due_at": a.next_due_at}
-        for a in advances
-        if not a.last_day
-    ]
-    if completing:
-        executor.execute(_COMPLETE, completing)
-    if moving:
-        executor.execute(_ADVANCE, moving)
+    """Advance several enrollments: one statement per (day, last day, next due time)."""
+    groups: defaultdict[tuple[int, bool, datetime | None], list[int]] = defaultdict(list)
+    for advance in advances:
+        key = (advance.day, advance.last_day, advance.next_due_at)
+        groups[key].append(advance.enrollment_id)
+    for (day, last_day, next_due_at), enrollment_ids in groups.items():
+        params: dict[str, Any] = {"p_enrollment_ids": enrollment_ids, "p_day": day}
+        if last_day:
+            executor.execute(_COMPLETE, {**params, "p_now": now})
+        else:
+            executor.execute(_ADVANCE, {**params, "p_next_due_at": next_due_at})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -136,6 +137,16 @@ def _record_sent(course: Course, accepted: dict[str | None, list[Claim]]) -> Non
     """Commit the sent states and the enrollments' next due times in one transaction."""
     sent_at = utcnow()
     settings = get_settings()
+    due_by_timezone: dict[str | None, datetime] = {}
+
+    def next_due(claim: Claim) -> datetime | None:
+        if claim.day >= course.days:
+            return None
+        if claim.timezone not in due_by_timezone:
+            cadence = cadence_for(settings, course, claim.timezone)
+            due_by_timezone[claim.timezone] = next_due_after(sent_at, cadence)
+        return due_by_timezone[claim.timezone]
+
     with transaction() as connection:
         for message_id, claims in accepted.items():
             marked = mark_all_sent(
@@ -145,14 +156,7 @@ def _record_sent(course: Course, accepted: dict[str | None, list[Claim]]) -> Non
                 message_id=message_id,
             )
             advances = [
-                Advance(
-                    enrollment_id=claim.enrollment_id,
-                    day=claim.day,
-                    last_day=claim.day >= course.days,
-                    next_due_at=None
-                    if claim.day >= course.days
-                    else next_due_after(sent_at, cadence_for(settings, course, claim.timezone)),
-                )
+                Advance(claim.enrollment_id, claim.day, claim.day >= course.days, next_due(claim))
                 for claim in claims
                 if claim.delivery_id in marked
             ]

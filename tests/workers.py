@@ -75,13 +75,19 @@ class WorkerProcess:
     """A `celery worker` subprocess that a test can SIGKILL and start again."""
 
     def __init__(
-        self, name: str, env: dict[str, str], log_dir: Path, concurrency: int = 16
+        self,
+        name: str,
+        env: dict[str, str],
+        log_dir: Path,
+        concurrency: int = 16,
+        pool: str = "threads",
     ) -> None:
         """Remember how to start the worker; call start() to run it."""
         self.name = name
         self.env = env
         self.log_path = log_dir / f"{name}.log"
         self.concurrency = concurrency
+        self.pool = pool
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
 
@@ -94,7 +100,7 @@ class WorkerProcess:
             "-A",
             "tasks.app:celery_app",
             "worker",
-            "--pool=threads",
+            f"--pool={self.pool}",
             f"--concurrency={self.concurrency}",
             f"--hostname={self.name}@%h",
             "--loglevel=WARNING",
