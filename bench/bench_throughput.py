@@ -59,7 +59,7 @@ REDIS_URL = "redis://127.0.0.1:6379/6"
 API_KEY = "bench-key"
 
 
-def configure() -> None:
+def configure(batch_size: int, batch_window: float) -> None:
     """Point the settings at the benchmark's database, Redis and fake SendGrid's API key."""
     set_nurture_env(
         env="test",
@@ -75,6 +75,8 @@ def configure() -> None:
         evidence_grace_seconds="3",
         retry_backoff_base_seconds="0.5",
         retry_backoff_max_seconds="2",
+        send_batch_size=str(batch_size),
+        send_batch_window_seconds=str(batch_window),
     )
 
 
@@ -174,10 +176,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--pool", choices=("threads", "gevent"), default="threads")
+    # Defaults are the service's own defaults; --batch-size 1 sends one request per email.
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--batch-window", type=float, default=0.02)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
 
-    configure()
+    configure(args.batch_size, args.batch_window)
     recreate_database(BENCH_DB, admin_url=ADMIN_URL)
     flush_redis(REDIS_URL)
     fake, fake_url = start_fake(args.latency_ms, API_KEY)

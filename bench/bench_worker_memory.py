@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import bench_throughput as shared  # noqa: E402  (sets the NURTURE_* environment first)
-import redis  # noqa: E402
+import bench_throughput as shared  # noqa: E402  (its settings, database and fake helpers)
+from common import flush_redis, recreate_database  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -54,7 +54,7 @@ def send_batch(count: int, start: int, fake_url: str) -> float:
         if time.monotonic() - last_reset > 5:
             shared.reset_fake(fake_url)
             last_reset = time.monotonic()
-    shared.drain_queue()
+    shared.drain_queue(shared.REDIS_URL)
     return time.perf_counter() - started
 
 
@@ -65,9 +65,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
 
-    shared.recreate_database()
-    redis.Redis.from_url(shared.REDIS_URL).flushdb()
-    fake, fake_url = shared.start_fake(0)
+    shared.configure(batch_size=50, batch_window=0.02)
+    recreate_database(shared.BENCH_DB, admin_url=shared.ADMIN_URL)
+    flush_redis(shared.REDIS_URL)
+    fake, fake_url = shared.start_fake(0, shared.API_KEY)
     os.environ["NURTURE_SENDGRID_HOST"] = fake_url
     from workers import WorkerProcess, point_celery_at_settings
 

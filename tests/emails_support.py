@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+from fake_sendgrid import FakeSendGrid
 from helpers import set_nurture_env
 
 from config import Settings, get_settings, reset_settings_cache
 from course.loader import CONTENT_DIR, Course, load_course_from
 from emails.backends import reset_backend_cache
+from store.clock import set_clock
 
 SHIPPED_SLUG = "rugpijn-en-training"
 
@@ -120,3 +122,28 @@ def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settin
     """Give the test mail settings on the outbox backend, without a database."""
     with email_env(monkeypatch, tmp_path) as settings:
         yield settings
+
+
+SENDGRID_TEST_KEY = "test-sendgrid-key"
+
+
+def sendgrid_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
+) -> AbstractContextManager[Settings]:
+    """Use mail-test settings that send through the SendGrid API at HOST."""
+    return email_env(
+        monkeypatch,
+        tmp_path,
+        mail_backend="sendgrid",
+        sendgrid_api_key=SENDGRID_TEST_KEY,
+        sendgrid_host=host,
+    )
+
+
+@pytest.fixture
+def sendgrid_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sendgrid: FakeSendGrid
+) -> Iterator[FakeSendGrid]:
+    with sendgrid_settings(monkeypatch, tmp_path, fake_sendgrid.url):
+        yield fake_sendgrid
+        set_clock(None)

@@ -6,16 +6,20 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from emails_support import email_env, sample_course, shipped_course
+from emails_support import (
+    SENDGRID_TEST_KEY,
+    sample_course,
+    sendgrid_env,
+    sendgrid_settings,
+    shipped_course,
+)
 from fake_sendgrid import FakeSendGrid
 
-from config import Settings, reset_settings_cache
+from config import reset_settings_cache
 from course.loader import Course
 from emails.backends import get_backend
 from emails.backends.sendgrid import SendGridBackend
@@ -23,25 +27,7 @@ from emails.message import Message, PermanentSendError, RetryableSendError
 from emails.render import Recipient, render_confirmation_email, render_lesson_email
 from store.clock import FrozenClock, set_clock
 
-API_KEY = "test-sendgrid-key"
-
-
-def sendgrid_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
-) -> AbstractContextManager[Settings]:
-    """Use mail-test settings that send through the SendGrid API at HOST."""
-    return email_env(
-        monkeypatch, tmp_path, mail_backend="sendgrid", sendgrid_api_key=API_KEY, sendgrid_host=host
-    )
-
-
-@pytest.fixture
-def sendgrid_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sendgrid: FakeSendGrid
-) -> Iterator[FakeSendGrid]:
-    with sendgrid_settings(monkeypatch, tmp_path, fake_sendgrid.url):
-        yield fake_sendgrid
-        set_clock(None)
+_ = sendgrid_env  # the fixture, imported so pytest finds it here
 
 
 @pytest.fixture
@@ -138,7 +124,7 @@ def test_invalid_body_names_the_field(sendgrid_env: FakeSendGrid, course: Course
 
 
 def test_real_payload_limit_gives_413(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    small = FakeSendGrid(api_key=API_KEY, max_body_bytes=20_000).start()
+    small = FakeSendGrid(api_key=SENDGRID_TEST_KEY, max_body_bytes=20_000).start()
     try:
         with sendgrid_settings(monkeypatch, tmp_path, small.url):
             course = sample_course(tmp_path / "courses")
