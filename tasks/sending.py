@@ -19,6 +19,7 @@ one commit, for all of them. The steps and guarantees above hold per delivery.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -56,6 +57,10 @@ def send_lesson(delivery_id: int) -> str:
 
 def send_with_company(delivery_id: int) -> str:
     """Deliver DELIVERY_ID together with the other sends this process runs at the moment."""
+    if threading.current_thread() is threading.main_thread():
+        # The prefork and solo pools run one task at a time, in the main thread: no company
+        # can come, so waiting for it would only delay the send.
+        return deliver(delivery_id)
     settings = get_settings()
     coalescer = _coalescer(settings.send_batch_size, settings.send_batch_window_seconds)
     return coalescer.submit(delivery_id)

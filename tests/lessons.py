@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
@@ -85,3 +86,15 @@ def enrollment_of(subscriber_id: int) -> Enrollment:
         return session.scalars(
             select(Enrollment).where(Enrollment.subscriber_id == subscriber_id)
         ).one()
+
+
+def emails_in(fake: Any) -> int:
+    """Return how many emails the fake accepted (a request may carry several)."""
+    return sum(len(request.recipients) for request in fake.accepted)
+
+
+def state_of(delivery_id: int) -> Delivery:
+    with session_scope() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery

@@ -9,13 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from lessons import deliveries_of, enroll, enrollment_of
+from lessons import deliveries_of, emails_in, enroll, enrollment_of, state_of
 from sqlalchemy import select, update
 from workers import lesson_settings, sendgrid_fake, thread_worker, wait_until  # noqa: F401
 
 from cli.main import cli
-from config import reset_settings_cache
-from emails.tokens import read_unsubscribe_token
 from store.clock import FrozenClock, set_clock
 from store.db import session_scope
 from store.models import Delivery, DeliveryState, EnrollmentStatus, Subscriber
@@ -33,18 +31,6 @@ START = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)  # 07:30 in Amsterdam, two days
 def accepted(fake, email: str) -> dict[str, int]:
     """Return how often the fake accepted each day for EMAIL."""
     return {key[2]: count for key, count in fake.counts.items() if key[0] == email and key[1]}
-
-
-def emails_in(fake) -> int:
-    """Return how many emails the fake accepted (a request may carry several)."""
-    return sum(len(request.recipients) for request in fake.accepted)
-
-
-def state_of(delivery_id: int) -> Delivery:
-    with session_scope() as session:
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
-        return delivery
 
 
 def settled(delivery_id: int) -> bool:
@@ -294,31 +280,3 @@ def test_beat_task_runs_the_pass_on_its_own_queue(sendgrid_fake):
         delivery_id = deliveries_of(subscriber_id)[0].id
         assert wait_until(lambda: state_of(delivery_id).state == DeliveryState.SENT, 15)
     assert accepted(sendgrid_fake, "lezer0@example.org") == {"1": 1}
-
-
-def test_concurrent_sends_share_requests_and_each_recipient_gets_one_email(
-    sendgrid_fake, monkeypatch
-):
-    # A generous window, so the 30 tasks the worker runs at once surely meet.
-    monkeypatch.setenv("NURTURE_SEND_BATCH_WINDOW_SECONDS", "0.3")
-    reset_settings_cache()
-    set_clock(FrozenClock(START))
-    subscriber_ids = enroll(30, START)
-    with thread_worker(concurrency=30):
-        assert run_dispatch_pass().enqueued == 30
-        delivery_ids = [deliveries_of(s)[0].id for s in subscriber_ids]
-        assert wait_until(
-            lambda: all(state_of(i).state == DeliveryState.SENT for i in delivery_ids), 20
-        )
-    assert emails_in(sendgrid_fake) == 30 and sendgrid_fake.duplicates == 0
-    assert len(sendgrid_fake.accepted) < 10  # batched: a few requests, not one per email
-    for request in sendgrid_fake.accepted:
-        for message in request.messages:
-            delivery = state_of(int(message["custom_args"]["delivery_id"]))
-            assert delivery.provider_message_id == request.message_id
-            # Each recipient got their own unsubscribe link and greeting, not a neighbour's.
-            subscriber_id = int(message["custom_args"]["subscriber_id"])
-            assert delivery.subscriber_id == subscriber_id
-            token = message["headers"]["List-Unsubscribe"].split("/unsubscribe/")[1].rstrip(">")
-            assert f"/unsubscribe/{token}" in message["html"]
-            assert read_unsubscribe_token(token) == subscriber_id
