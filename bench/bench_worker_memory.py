@@ -27,6 +27,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 WARMUP = 1_000
+CHECKPOINTS = 10
 
 
 def rss_mib(pid: int) -> float:
@@ -89,8 +90,17 @@ def main() -> None:
         warm_seconds = send_batch(WARMUP, 0, fake_url)
         after_warmup = rss_mib(pid)
         console.print(f"after {WARMUP:,}: {after_warmup:.1f} MiB ({warm_seconds:.1f} s)")
-        rest_seconds = send_batch(args.sends - WARMUP, WARMUP, fake_url)
-        after_all = rss_mib(pid)
+        # The rest in ten steps, so a leak (steady growth) shows apart from caches filling up
+        # (growth that stops).
+        rest_seconds, done, steps = 0.0, WARMUP, []
+        for step in range(CHECKPOINTS):
+            count = (args.sends - WARMUP) // CHECKPOINTS
+            if step == CHECKPOINTS - 1:
+                count = args.sends - done
+            rest_seconds += send_batch(count, done, fake_url)
+            done += count
+            steps.append((done, rss_mib(pid)))
+            console.print(f"after {done:,}: {steps[-1][1]:.1f} MiB")
     finally:
         worker.stop()
         fake.terminate()
@@ -102,8 +112,8 @@ def main() -> None:
     table.add_column("vs 1,000 sends", justify="right")
     table.add_row("start (idle)", f"{idle:.1f} MiB", f"{idle / after_warmup:.2f}×")
     table.add_row(f"{WARMUP:,} sends", f"{after_warmup:.1f} MiB", "1.00×")
-    ratio = after_all / after_warmup
-    table.add_row(f"{args.sends:,} sends", f"{after_all:.1f} MiB", f"{ratio:.2f}×")
+    for done, rss in steps:
+        table.add_row(f"{done:,} sends", f"{rss:.1f} MiB", f"{rss / after_warmup:.2f}×")
     console.print(table)
     rate = (args.sends - WARMUP) / rest_seconds
     console.print(
