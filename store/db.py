@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import get_settings
@@ -32,6 +33,11 @@ POOL_OVERFLOW = 10
 # whole pool, and the send's guarded state machine recovers: an unclaimed row is enqueued
 # again by the dispatcher, a stale claim is settled by evidence.
 PING_AFTER_IDLE_SECONDS = 10.0
+# Waits between attempts of a write that must not be lost (in_transaction_retrying).
+RECONNECT_WAITS = (0.2, 1.0, 3.0)
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -139,6 +145,28 @@ def transaction() -> Iterator[Connection]:
     """
     with get_engine().begin() as connection:
         yield connection
+
+
+def in_transaction_retrying(
+    work: Callable[[Connection], T], *, waits: Sequence[float] = RECONNECT_WAITS
+) -> T:
+    """Run WORK in a transaction; after a lost or refused connection, run it again.
+
+    For writes that must not be lost and are safe to repeat (guarded UPDATEs): recording a
+    mail SendGrid already took. A dropped pooled connection (database restart) or a refused
+    new one (too many clients) fails the transaction before it commits; SQLAlchemy then
+    discards the dead connections, and a new attempt a moment later usually goes through.
+    """
+    for wait in [*waits, None]:
+        try:
+            with get_engine().begin() as connection:
+                return work(connection)
+        except (OperationalError, InterfaceError) as exc:
+            if wait is None:
+                raise
+            log.warning("database write failed (%s); trying again in %g s", exc.orig, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def dispose_engines() -> None:

@@ -27,13 +27,14 @@ from functools import lru_cache
 from typing import Any
 
 from celery import shared_task
+from sqlalchemy import Connection
 
 from config import get_settings
 from course.loader import Course, load_course
 from emails.bulk import Bulk
 from emails.message import SendResult
 from store.clock import utcnow
-from store.db import transaction
+from store.db import in_transaction_retrying, transaction
 from tasks.claims import Claim, claim_deliveries, mark_all_sent
 from tasks.coalesce import Coalescer
 from tasks.outcomes import (
@@ -152,7 +153,7 @@ def _record_sent(course: Course, accepted: dict[str | None, list[Claim]]) -> Non
             due_by_timezone[claim.timezone] = next_due_after(sent_at, cadence)
         return due_by_timezone[claim.timezone]
 
-    with transaction() as connection:
+    def record(connection: Connection) -> None:
         for message_id, claims in accepted.items():
             marked = mark_all_sent(
                 connection,
@@ -166,6 +167,10 @@ def _record_sent(course: Course, accepted: dict[str | None, list[Claim]]) -> Non
                 if claim.delivery_id in marked
             ]
             advance_enrollments(connection, advances, now=sent_at)
+
+    # The mail is out: a lost connection here must not leave the rows to evidence (or,
+    # without the webhook, to a resend). The statements are guarded, so a repeat is safe.
+    in_transaction_retrying(record)
 
 
 def _render(course: Course, day: int, claims: list[Claim]) -> Bulk:

@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from lessons import deliveries_of, emails_in, enroll, state_of
+from sqlalchemy.engine import make_url
 from workers import lesson_settings, sendgrid_fake, thread_worker, wait_until  # noqa: F401
 
-from config import reset_settings_cache
+from config import get_settings, reset_settings_cache
 from emails.tokens import read_unsubscribe_token
 from store.clock import FrozenClock, set_clock
 from store.models import DeliveryState
 from tasks.dispatch import run_dispatch_pass
+from tasks.sending import deliver
 
 pytestmark = pytest.mark.usefixtures("lesson_settings")
 
@@ -46,3 +51,34 @@ def test_concurrent_sends_share_requests_and_each_recipient_gets_one_email(
             token = message["headers"]["List-Unsubscribe"].split("/unsubscribe/")[1].rstrip(">")
             assert f"/unsubscribe/{token}" in message["html"]
             assert read_unsubscribe_token(token) == subscriber_id
+
+
+def test_a_connection_lost_while_sending_is_recovered_before_recording(sendgrid_fake):
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("needs a server whose connections can be cut")
+    set_clock(FrozenClock(START))
+    [subscriber_id] = enroll(1, START)
+    queued: list[int] = []
+    run_dispatch_pass(enqueue=queued.extend)
+    sendgrid_fake.latency = 0.8
+
+    def cut_our_connections() -> None:
+        # While SendGrid "thinks", the database drops every connection of ours (a restart).
+        time.sleep(0.3)
+        plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+    cutter = threading.Thread(target=cut_our_connections)
+    cutter.start()
+    outcome = deliver(queued[0])
+    cutter.join()
+    assert outcome == "sent"
+    delivery = deliveries_of(subscriber_id)[0]
+    assert delivery.state == DeliveryState.SENT
+    assert delivery.provider_message_id == sendgrid_fake.accepted[0].message_id
+    assert emails_in(sendgrid_fake) == 1
