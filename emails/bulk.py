@@ -28,13 +28,38 @@ _TAG_TEXT = MARKER_PREFIX + "T{}Zx"
 _TAG_HTML = MARKER_PREFIX + "H{}Zx"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Personal:
-    """One recipient of a Bulk: the rendered message, and the values that made it."""
+    """One recipient of a Bulk: their message's header fields, and the values of its body.
 
-    message: Message
+    The body itself (`message`) is only filled in when asked for: a substituted send needs
+    just `head` and the values, so no per-recipient copy of a 7 KB body is made for it.
+    """
+
+    head: Message  # to, subject, headers, custom args, sender; html and text are empty
     text_values: tuple[str, ...]
     html_values: tuple[str, ...]
+    text_form: str
+    html_form: str
+
+    @cached_property
+    def message(self) -> Message:
+        """Return the fully rendered message for this recipient."""
+        head = self.head
+        # Spelled out: dataclasses.replace() costs more than the two format() calls.
+        return Message(
+            to_email=head.to_email,
+            subject=head.subject,
+            html=self.html_form.format(*self.html_values),
+            text=self.text_form.format(*self.text_values),
+            from_email=head.from_email,
+            from_name=head.from_name,
+            to_name=head.to_name,
+            reply_to=head.reply_to,
+            headers=head.headers,
+            custom_args=head.custom_args,
+            categories=head.categories,
+        )
 
     @property
     def safe_to_substitute(self) -> bool:
@@ -46,9 +71,17 @@ class Personal:
 class Bulk:
     """The same lesson for several recipients, rendered from one fill-in form."""
 
-    text_form: str
-    html_form: str
     recipients: tuple[Personal, ...]
+
+    @property
+    def text_form(self) -> str:
+        """Return the text part's fill-in form, shared by every recipient."""
+        return self.recipients[0].text_form
+
+    @property
+    def html_form(self) -> str:
+        """Return the HTML part's fill-in form, shared by every recipient."""
+        return self.recipients[0].html_form
 
     @property
     def messages(self) -> list[Message]:
@@ -72,6 +105,11 @@ class Bulk:
     def html(self) -> str:
         """Return the shared HTML part: same-for-all values filled in, tags for the rest."""
         return _shared(self.html_form, self.recipients[0].html_values, self._varying[1], _TAG_HTML)
+
+    @cached_property
+    def substitutions_by_index(self) -> tuple[dict[str, str], ...]:
+        """Return every recipient's tag -> value pairs, in recipient order (built once)."""
+        return tuple(self.substitutions(personal) for personal in self.recipients)
 
     def substitutions(self, personal: Personal) -> dict[str, str]:
         """Return PERSONAL's tag -> value pairs for the shared parts."""

@@ -12,13 +12,12 @@ _UNSAFE_CHARS = re.compile(
     "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
     "\ufeff\ufff9-\ufffb\ud800-\udfff]"
 )
-# Longer input is cut before cleaning so a 10 KB "name" costs no more than a short one.
-_SCAN_MAX = FIRST_NAME_MAX * 8
 
 
 def clean_line(value: str, limit: int | None = None) -> str:
     """Drop control characters, collapse whitespace, and cut to LIMIT characters."""
     if limit is not None:
+        # Cut before cleaning, so a 10 KB "name" costs no more than a short one.
         value = value[: limit * 8]
     value = " ".join(_UNSAFE_CHARS.sub(" ", value).split())
     if limit is not None and len(value) > limit:

@@ -189,12 +189,12 @@ def _message(
         subject = f"[Proef] {subject}"
     all_text = (greeting, unsubscribe_url, *text_values)
     all_html = (escape(greeting), escape(unsubscribe_url), *html_values)
-    message = Message(
+    head = Message(
         to_email=checked_address(recipient.email),
         to_name=first_name,
         subject=subject,
-        html=fill_in.html.format(*all_html),
-        text=fill_in.text.format(*all_text),
+        html="",
+        text="",
         from_email=settings.from_email,
         from_name=course.sender_name or settings.from_name,
         reply_to=settings.reply_to,
@@ -202,7 +202,7 @@ def _message(
         custom_args=custom_args,
         categories=(CATEGORY, category[:CATEGORY_MAX]),
     )
-    return Personal(message, all_text, all_html)
+    return Personal(head, all_text, all_html, fill_in.text, fill_in.html)
 
 
 def _unsubscribe_url(base_url: str, recipient: Recipient) -> str:
@@ -221,11 +221,7 @@ def render_lesson_bulk(course: Course, day: int, recipients: Sequence[Recipient]
     if not recipients:
         raise ValueError("a bulk needs at least one recipient")
     fill_in = _lesson_fill_in(course, day)
-    return Bulk(
-        text_form=fill_in.text,
-        html_form=fill_in.html,
-        recipients=tuple(_lesson(course, fill_in, day, recipient) for recipient in recipients),
-    )
+    return Bulk(tuple(_lesson(course, fill_in, day, recipient) for recipient in recipients))
 
 
 def _lesson_fill_in(course: Course, day: int) -> FillIn:

@@ -19,7 +19,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from emails.backends.keepalive import KeepAliveClient
-from emails.bulk import Bulk, Personal
+from emails.bulk import Bulk
 from emails.message import (
     Message,
     PermanentSendError,
@@ -116,18 +116,17 @@ def build_bulk_body(bulk: Bulk, group: Sequence[int]) -> dict[str, Any]:
     """Return one mail/send body for the recipients of BULK at the indexes in GROUP."""
     personalizations = []
     for index in group:
-        personal = bulk.recipients[index]
-        message = personal.message
-        item: dict[str, Any] = {"to": [_to(message)], "subject": message.subject}
-        if message.headers:
-            item["headers"] = _checked_headers(message.headers)
-        if message.custom_args:
-            item["custom_args"] = dict(message.custom_args)
-        substitutions = bulk.substitutions(personal)
+        head = bulk.recipients[index].head
+        item: dict[str, Any] = {"to": [_to(head)], "subject": head.subject}
+        if head.headers:
+            item["headers"] = _checked_headers(head.headers)
+        if head.custom_args:
+            item["custom_args"] = dict(head.custom_args)
+        substitutions = bulk.substitutions_by_index[index]
         if substitutions:
             item["substitutions"] = substitutions
         personalizations.append(item)
-    first = bulk.recipients[group[0]].message
+    first = bulk.recipients[group[0]].head
     return {"personalizations": personalizations, **_shared_fields(first, bulk.text, bulk.html)}
 
 
@@ -141,12 +140,11 @@ def plan_requests(bulk: Bulk) -> list[list[int]]:
     groups: list[list[int]] = []
     open_groups: list[tuple[list[int], set[str]]] = []
     for index, personal in enumerate(bulk.recipients):
-        if not personal.safe_to_substitute or _substitution_bytes(bulk, personal) > (
-            MAX_SUBSTITUTION_BYTES
-        ):
+        substitutions = bulk.substitutions_by_index[index]
+        if not personal.safe_to_substitute or _byte_size(substitutions) > MAX_SUBSTITUTION_BYTES:
             groups.append([index])
             continue
-        address = personal.message.to_email.lower()
+        address = personal.head.to_email.lower()
         for members, addresses in open_groups:
             if address not in addresses and len(members) < MAX_PERSONALIZATIONS:
                 members.append(index)
@@ -157,9 +155,8 @@ def plan_requests(bulk: Bulk) -> list[list[int]]:
     return [members for members, _ in open_groups] + groups
 
 
-def _substitution_bytes(bulk: Bulk, personal: Personal) -> int:
-    pairs = bulk.substitutions(personal)
-    return sum(len(tag.encode()) + len(value.encode()) for tag, value in pairs.items())
+def _byte_size(substitutions: dict[str, str]) -> int:
+    return sum(len(tag.encode()) + len(value.encode()) for tag, value in substitutions.items())
 
 
 class SendGridBackend:
