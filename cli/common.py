@@ -1,4 +1,4 @@
-"""Helpers every command shares: one-line errors instead of tracebacks, service checks."""
+"""Helpers every command shares: settings and runtime once per run, one-line errors, checks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import NoReturn
 
 import click
 
-from config import ConfigError, Settings, get_settings
+from config import ConfigError, Settings, load_settings
+from runtime import Runtime, build_runtime
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -15,32 +16,72 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
+def _state() -> dict[str, object]:
+    """Return this command run's state, kept on click's root context."""
+    context = click.get_current_context()
+    root = context.find_root()
+    if root.obj is None:
+        root.obj = {}
+    state: dict[str, object] = root.obj
+    return state
+
+
 def settings_or_exit() -> Settings:
-    """Return the settings, or exit naming the variable that is wrong."""
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        fail(str(exc))
+    """Return the settings (read once per run), or exit naming the variable that is wrong."""
+    state = _state()
+    if "settings" not in state:
+        try:
+            state["settings"] = load_settings()
+        except ConfigError as exc:
+            fail(str(exc))
+    settings: Settings = state["settings"]  # type: ignore[assignment]
+    return settings
 
 
-def require_services() -> None:
-    """Exit with a one-line message when the database or Redis can't be reached."""
+def runtime_or_exit() -> Runtime:
+    """Return the runtime of this run, built once from the settings."""
+    state = _state()
+    if "runtime" not in state:
+        state["runtime"] = build_runtime(settings_or_exit())
+        click.get_current_context().find_root().call_on_close(state["runtime"].close)  # type: ignore[attr-defined]
+    runtime: Runtime = state["runtime"]  # type: ignore[assignment]
+    return runtime
+
+
+def require_database(runtime: Runtime) -> None:
+    """Exit with a one-line message when the database can't be reached."""
     from store.db import check_database
-    from web.health import check_redis
 
-    settings = settings_or_exit()
-    problem = check_database()
+    problem = check_database(runtime.engine)
     if problem:
         fail(f"NURTURE_DATABASE_URL: {problem}")
-    problem = check_redis(settings.redis_url)
+
+
+def require_services(runtime: Runtime) -> None:
+    """Exit with a one-line message when the database or Redis can't be reached."""
+    from web.health import check_redis
+
+    require_database(runtime)
+    problem = check_redis(runtime.redis)
     if problem:
         fail(f"NURTURE_REDIS_URL: {problem} (expected a reachable redis://HOST:PORT/DB)")
 
 
-def refuse_broken_course(slug: str | None = None) -> None:
-    """Exit with the first problem `nurture course check` would report, if any."""
-    from course.check import check_course
+def course_problems(runtime: Runtime, slug: str | None = None) -> list[str]:
+    """Return what `nurture course check` reports for course SLUG (default: the signup one)."""
+    from course.check import check_folder
+    from course.loader import CourseError
+    from emails.check import rendering_problems
 
-    problems = check_course(slug)
+    try:
+        folder = runtime.courses.folder(slug)
+    except CourseError as exc:
+        return [str(exc)]
+    return check_folder(folder, also=lambda course: rendering_problems(runtime.renderer, course))
+
+
+def refuse_broken_course(runtime: Runtime, slug: str | None = None) -> None:
+    """Exit with the first problem `nurture course check` would report, if any."""
+    problems = course_problems(runtime, slug)
     if problems:
         fail(f"course fails its check: {problems[0]} (run `nurture course check`)")

@@ -7,21 +7,17 @@ from pathlib import Path
 
 import click
 
-from cli.common import fail
+from cli.common import fail, runtime_or_exit
 
 
 def _folder_for(slug: str | None) -> Path:
     """Return the course folder for SLUG: a course name, a folder path, or NURTURE_COURSE."""
-    from course.loader import CourseError, course_folder
+    from course.loader import CourseError
 
     if slug and Path(slug).is_dir():
         return Path(slug)
-    if slug is None:
-        from cli.common import settings_or_exit
-
-        slug = settings_or_exit().course
     try:
-        return course_folder(slug)
+        return runtime_or_exit().courses.folder(slug)
     except CourseError as exc:
         fail(str(exc), code=1)
 
@@ -70,9 +66,11 @@ def split(article: Path, outline: Path, out: Path | None) -> None:
 def check(slug: str | None) -> None:
     """Lint course SLUG (a name or a folder; default NURTURE_COURSE); exit 1 on problems."""
     from course.check import check_folder
+    from emails.check import rendering_problems
 
     folder = _folder_for(slug)
-    problems = check_folder(folder)
+    renderer = runtime_or_exit().renderer
+    problems = check_folder(folder, also=lambda course: rendering_problems(renderer, course))
     for problem in problems:
         click.echo(problem)
     if problems:
@@ -92,14 +90,15 @@ def preview(slug: str | None, out: Path | None) -> None:
     """Write every lesson of SLUG as the subscriber sees it (HTML and text) plus an index."""
     from config.settings import VAR_DIR
     from course.loader import CourseError, load_course_from
-    from course.preview import write_preview
+    from emails.preview import write_preview
 
     folder = _folder_for(slug)
     try:
         loaded = load_course_from(folder)
     except CourseError as exc:
         fail(f"{exc} (run `nurture course check`)", code=1)
-    for path in write_preview(loaded, out or VAR_DIR / "preview" / folder.name):
+    renderer = runtime_or_exit().renderer
+    for path in write_preview(renderer, loaded, out or VAR_DIR / "preview" / folder.name):
         click.echo(str(path))
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from cli.common import fail, require_services, settings_or_exit
+from cli.common import fail, require_services, runtime_or_exit
 from store.models import Delivery, DeliveryState, Subscriber
 
 
@@ -13,11 +13,13 @@ from store.models import Delivery, DeliveryState, Subscriber
 @click.option("--once", is_flag=True, required=True, help="Run one pass and exit (required).")
 def dispatch(once: bool) -> None:
     """Run one dispatcher pass: settle stale claims, queue due lessons, enqueue their sends."""
-    settings_or_exit()
-    require_services()
-    from tasks.dispatch import run_dispatch_pass
+    runtime = runtime_or_exit()
+    require_services(runtime)
+    from tasks.app import create_celery
+    from tasks.dispatch import dispatch_once
 
-    report = run_dispatch_pass()
+    create_celery(runtime.settings)  # the app the sends are published with
+    report = dispatch_once(runtime)
     click.echo(
         f"Dispatched: {report.materialised} lessons due, {report.enqueued} sends enqueued, "
         f"{report.sent_by_evidence} stale claims settled as sent, "
@@ -47,11 +49,9 @@ def deliveries() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 def list_deliveries(state: str | None, limit: int) -> None:
     """Show counts per state, then the newest deliveries (with their last error)."""
-    settings_or_exit()
-    require_services()
-    from store.db import session_scope
-
-    with session_scope() as session:
+    runtime = runtime_or_exit()
+    require_services(runtime)
+    with runtime.session() as session:
         counts = dict(
             session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all()
         )
@@ -83,12 +83,11 @@ def retry(delivery_id: int | None, all_failed: bool) -> None:
     """Re-queue failed deliveries: attempts reset, sent at the next dispatcher pass."""
     if (delivery_id is None) == (not all_failed):
         fail("give either --id N or --all-failed")
-    settings_or_exit()
-    require_services()
-    from store.clock import utcnow
-    from store.db import session_scope
+    runtime = runtime_or_exit()
+    require_services(runtime)
+    from delivery.transitions import requeue_failed
 
-    with session_scope() as session:
+    with runtime.session() as session:
         if delivery_id is not None:
             state = session.scalar(select(Delivery.state).where(Delivery.id == delivery_id))
             if state is None:
@@ -97,21 +96,7 @@ def retry(delivery_id: int | None, all_failed: bool) -> None:
                 fail(
                     f"delivery #{delivery_id} is {state}, not failed; only failed ones are retried"
                 )
-        statement = (
-            update(Delivery)
-            .where(Delivery.state == DeliveryState.FAILED)
-            .values(
-                state=DeliveryState.QUEUED,
-                attempts=0,
-                not_before=utcnow(),
-                enqueued_at=None,
-                claimed_at=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if delivery_id is not None:
-            statement = statement.where(Delivery.id == delivery_id)
-        count = session.execute(statement).rowcount  # type: ignore[attr-defined]
+        count = requeue_failed(session, runtime.now(), delivery_id)
     click.echo(f"Re-queued {count} failed deliveries; the dispatcher sends them on its next pass.")
 
 

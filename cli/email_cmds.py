@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import fail, settings_or_exit
+from cli.common import fail, runtime_or_exit
 
 TEST_CONFIRM_PATH = "/confirm/voorbeeld"
 
@@ -37,7 +37,8 @@ def send_test(
     there is no open pixel, and the unsubscribe and confirm links are placeholders.
     Nothing is written to the database.
     """
-    settings = settings_or_exit()
+    runtime = runtime_or_exit()
+    settings = runtime.settings
     if confirm and day is not None:
         fail("use either --day N or --confirm, not both")
     from email_validator import EmailNotValidError, validate_email
@@ -47,28 +48,27 @@ def send_test(
     except EmailNotValidError as exc:
         fail(f"--to {address!r}: {exc}")
 
-    from course.loader import CourseError, load_course, load_course_from
-    from emails.backends import get_backend
-    from emails.message import SendError
-    from emails.render import Recipient, render_confirmation_email, render_lesson_email
+    from course.loader import CourseError, load_course_from
+    from emails.render import Recipient
+    from providers.base import SendError
 
     try:
-        course = load_course_from(course_dir) if course_dir else load_course(slug)
+        course = load_course_from(course_dir) if course_dir else runtime.courses.get(slug)
     except CourseError as exc:
         fail(f"course: {exc}")
     recipient = Recipient(subscriber_id=0, email=address, first_name=first_name, preview=True)
     if confirm:
         confirm_url = settings.base_url + TEST_CONFIRM_PATH
-        message = render_confirmation_email(course, recipient, confirm_url)
+        message = runtime.renderer.confirmation(course, recipient, confirm_url)
         what = "confirmation"
     else:
         day = 1 if day is None else day
         if not 1 <= day <= course.days:
             fail(f"--day {day}: {course.slug} has days 1 to {course.days}")
-        message = render_lesson_email(course, day, recipient)
+        message = runtime.renderer.lesson(course, day, recipient)
         what = f"day {day}"
     try:
-        result = get_backend().send(message)
+        result = runtime.mail.send(message)
     except SendError as exc:
         fail(f"{settings.mail_backend} did not accept the message: {exc}", code=1)
     where = f" (outbox: {settings.outbox_dir})" if settings.mail_backend == "outbox" else ""

@@ -8,7 +8,13 @@ import sys
 import click
 
 from cli import course_cmds, delivery_cmds, email_cmds, stats_cmds, subscriber_cmds
-from cli.common import fail, refuse_broken_course, require_services, settings_or_exit
+from cli.common import (
+    refuse_broken_course,
+    require_database,
+    require_services,
+    runtime_or_exit,
+    settings_or_exit,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,23 +34,28 @@ def web(host: str, port: int, debug: bool) -> None:
 
     In production run gunicorn instead: gunicorn 'web:create_app()'.
     """
-    settings_or_exit()
-    require_services()
+    runtime = runtime_or_exit()
+    require_services(runtime)
+    refuse_broken_course(runtime)
     from web import create_app
 
-    refuse_broken_course()
-    create_app().run(host=host, port=port, debug=debug, threaded=True)
+    create_app(runtime=runtime).run(host=host, port=port, debug=debug, threaded=True)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a Celery worker that sends lessons and confirmations (extra args go to Celery)."""
-    settings = settings_or_exit()
-    require_services()
-    refuse_broken_course()
-    from tasks.app import celery_app
+    runtime = runtime_or_exit()
+    require_services(runtime)
+    refuse_broken_course(runtime)
+    settings = runtime.settings
+    # Each worker process builds its own runtime (tasks.app.worker_context); this one only
+    # checked the services and the course.
+    runtime.close()
+    from tasks.app import create_celery
 
+    celery_app = create_celery(settings)
     argv = [
         "worker",
         "--loglevel=INFO",
@@ -59,11 +70,12 @@ def worker(ctx: click.Context) -> None:
 @click.pass_context
 def beat(ctx: click.Context) -> None:
     """Run Celery beat, which starts the lesson dispatcher periodically. Run exactly one."""
-    settings_or_exit()
-    require_services()
+    runtime = runtime_or_exit()
+    require_services(runtime)
     from config.settings import VAR_DIR
-    from tasks.app import celery_app
+    from tasks.app import create_celery
 
+    celery_app = create_celery(runtime.settings)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     schedule = str(VAR_DIR / "celerybeat-schedule")
     celery_app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *ctx.args])
@@ -75,7 +87,7 @@ def beat(ctx: click.Context) -> None:
 def run(host: str, port: int) -> None:
     """Run web, worker and beat together (honcho), for development and demos."""
     settings = settings_or_exit()
-    require_services()
+    require_services(runtime_or_exit())
     from honcho.manager import Manager
 
     exe = sys.argv[0] if sys.argv[0].endswith("nurture") else "nurture"
@@ -100,14 +112,11 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply the Alembic migrations to NURTURE_DATABASE_URL."""
-    settings = settings_or_exit()
-    from store.db import check_database
+    runtime = runtime_or_exit()
+    require_database(runtime)
     from store.migrate import upgrade
 
-    problem = check_database()
-    if problem:
-        fail(f"NURTURE_DATABASE_URL: {problem}")
-    upgrade(settings.database_url, revision)
+    upgrade(runtime.settings.database_url, revision)
     click.echo(f"Database at {revision}.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import fail, settings_or_exit
+from cli.common import fail, require_database, runtime_or_exit
 
 
 @click.command()
@@ -13,32 +13,27 @@ from cli.common import fail, settings_or_exit
 )
 def stats(course_slug: str | None) -> None:
     """Print the funnel: signups, confirmed, per lesson sent to clicks, completed."""
-    settings = settings_or_exit()
+    runtime = runtime_or_exit()
     from rich.console import Console
     from rich.table import Table
-    from sqlalchemy import select
 
-    from course.loader import list_courses
-    from store.db import check_database, session_scope
-    from store.models import Subscriber
-    from tracking.ingest import process_pending_batches
-    from tracking.stats import funnel
+    from tracking.hits import drain_hits
+    from tracking.ingest import ingest_pending
+    from tracking.stats import funnel, known_courses
 
-    problem = check_database()
-    if problem:
-        fail(f"NURTURE_DATABASE_URL: {problem}")
+    require_database(runtime)
     try:
         # Numbers include webhook batches and opens not yet applied by a worker.
-        process_pending_batches(limit=1000)
+        ingest_pending(runtime, limit=1000)
+        drain_hits(runtime)
     except Exception as exc:
         click.echo(f"nurture: pending tracking data not applied ({exc})", err=True)
-    slug = course_slug or settings.course
-    with session_scope() as session:
-        known = set(session.scalars(select(Subscriber.course_slug).distinct()))
-        known.update(list_courses())
+    slug = course_slug or runtime.settings.course
+    with runtime.session() as session:
+        known = known_courses(session, runtime.courses)
         if slug not in known:
-            fail(f"unknown course {slug!r} (known: {', '.join(sorted(known)) or 'none'})")
-        numbers = funnel(session, slug)
+            fail(f"unknown course {slug!r} (known: {', '.join(known) or 'none'})")
+        numbers = funnel(session, runtime.courses, slug)
     console = Console()
     console.print(
         f"[bold]{slug}[/]: {numbers.signups} aanmeldingen, {numbers.confirmed} bevestigd, "

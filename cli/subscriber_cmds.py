@@ -9,20 +9,21 @@ from typing import TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from cli.common import fail, settings_or_exit
+from cli.common import fail, require_database, runtime_or_exit
+from runtime import Runtime
 
 T = TypeVar("T")
 
 
-def _run(action: Callable[[Session], T]) -> T:
+def _run(action: Callable[[Runtime, Session], T]) -> T:
     """Run ACTION in one transaction; turn SubscriberError into a one-line error."""
-    settings_or_exit()
-    from store.db import session_scope
     from subscribers.service import SubscriberError
 
+    runtime = runtime_or_exit()
+    require_database(runtime)
     try:
-        with session_scope() as session:
-            return action(session)
+        with runtime.session() as session:
+            return action(runtime, session)
     except SubscriberError as exc:
         fail(str(exc))
 
@@ -39,7 +40,7 @@ def export(email: str) -> None:
     from subscribers.privacy import export_subscriber
     from subscribers.service import find_by_email
 
-    data = _run(lambda session: export_subscriber(session, find_by_email(session, email)))
+    data = _run(lambda _, session: export_subscriber(session, find_by_email(session, email)))
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True))
 
 
@@ -54,9 +55,9 @@ def forget(email: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Erase all personal data of {email}? This cannot be undone", abort=True)
 
-    def erase(session: Session) -> int:
+    def erase(runtime: Runtime, session: Session) -> int:
         subscriber = find_by_email(session, email)
-        forget_subscriber(session, subscriber)
+        forget_subscriber(session, subscriber, runtime.now())
         return subscriber.id
 
     subscriber_id = _run(erase)
@@ -69,7 +70,7 @@ def pause(email: str) -> None:
     """Pause EMAIL's course: no lessons until `resume`."""
     from subscribers.service import pause as pause_course
 
-    enrollment = _run(lambda session: pause_course(session, email))
+    enrollment = _run(lambda runtime, session: pause_course(runtime, session, email))
     click.echo(f"Paused {email} before day {enrollment.next_day}.")
 
 
@@ -79,7 +80,7 @@ def resume(email: str) -> None:
     """Resume EMAIL's paused course at the day it stopped."""
     from subscribers.service import resume as resume_course
 
-    enrollment = _run(lambda session: resume_course(session, email))
+    enrollment = _run(lambda runtime, session: resume_course(runtime, session, email))
     due = enrollment.next_due_at.isoformat() if enrollment.next_due_at else "now"
     click.echo(f"Resumed {email}: day {enrollment.next_day} is due at {due}.")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from kombu import Queue
 
-from config.settings import Settings
+from config.settings import FULL_DAY_SECONDS, Settings
 
 # Redis hands an unacknowledged message to another worker after this long. It must exceed
 # the longest task by far, or a slow task runs twice at once. A send is one HTTP call with a
@@ -30,10 +30,11 @@ TASK_TIME_LIMIT_SECONDS = 90
 # that settles stale claims and enqueues retries. Workers consume both queues.
 DEFAULT_QUEUE = "celery"
 DISPATCH_QUEUE = "dispatch"
-FULL_DAY_SECONDS = 86400
 PREFETCH_MULTIPLIER = 4
 # Broker connections beyond one per pool slot: the consumer, beat's publisher, control.
 BROKER_SPARE_CONNECTIONS = 10
+PUBLISH_CONNECT_RETRIES = 1
+PUBLISH_RETRY_WAIT_SECONDS = 0.2
 
 
 def dispatch_interval(settings: Settings) -> float:
@@ -70,7 +71,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # With acks_late, a worker that loses its broker connection can't ack what it is
         # running; cancelling those tasks lets the redelivered copies be the ones that count.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        # Reserve four messages per pool slot. A send waits for company (tasks.coalesce) and
+        # Reserve four messages per pool slot. A send waits for company (delivery.coalesce) and
         # then for SendGrid; with only one message per slot the worker fetches nothing while
         # its slots wait, and sends trickle in one by one. Four keep a backlog at hand, so a
         # finished batch is replaced by a full one at once (measured: 1.5x the throughput).
@@ -85,6 +86,13 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
             # of 10 is too few for a pool of dozens of threads or hundreds of greenlets, and
             # running out raises (redis-py's pool does not wait) instead of acking.
             "max_connections": settings.worker_concurrency + BROKER_SPARE_CONNECTIONS,
+            # Publishing fails fast when Redis is down (kombu would retry for seconds): a
+            # signup must not hang, and every publisher has a database fallback (the
+            # dispatcher enqueues queued rows again). Workers reconnect by their own policy.
+            "max_retries": PUBLISH_CONNECT_RETRIES,
+            "interval_start": 0,
+            "interval_step": PUBLISH_RETRY_WAIT_SECONDS,
+            "interval_max": PUBLISH_RETRY_WAIT_SECONDS,
         },
         "task_soft_time_limit": TASK_SOFT_TIME_LIMIT_SECONDS,
         "task_time_limit": TASK_TIME_LIMIT_SECONDS,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -13,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
+# A course day of this many seconds is a real day; fewer compress it for demos and tests.
+FULL_DAY_SECONDS = 86400
 
 # Values that mean "nobody set this yet"; production refuses to start with any of them.
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev-secret"})
@@ -173,19 +174,12 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, raising ConfigError with a one-line message."""
+    """Build settings from the environment, raising ConfigError with a one-line message.
+
+    Entry points (web app, worker, CLI) call this once and hand the result to build_runtime;
+    nothing else reads the environment.
+    """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Return the process-wide settings, read once."""
-    return load_settings()
-
-
-def reset_settings_cache() -> None:
-    """Forget cached settings so the next call re-reads the environment (tests, CLI)."""
-    get_settings.cache_clear()

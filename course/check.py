@@ -1,18 +1,19 @@
 """Lint a course folder: every problem as "path:line: message", so the clinic can fix it.
 
 The check reads each lesson on its own (so one broken file doesn't hide the others), then
-the whole course through the loader, then renders every lesson as it will be sent.
+the whole course through the loader. Rendering every lesson as it will be sent is the email
+layer's check (emails.check); callers pass it in as `also`, so this module stays below it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import TemplateSyntaxError
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -20,38 +21,24 @@ from course.loader import (
     Course,
     CourseError,
     Lesson,
-    course_folder,
     load_course_from,
     load_lesson,
     split_front_matter,
 )
-from course.preview import render_lesson
 
 SUBJECT_MAX = 70
 PREHEADER_MAX = 140
-# Gmail clips a message whose HTML is over about 102 KB; stay clear of it.
-HTML_MAX_BYTES = 102_000
 LOCATED = re.compile(r"^.+?:\d+: ")
 BARE_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
 # html on, so raw HTML is found (the email renderer would show it as text).
 _MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
-def check_course(slug: str | None = None) -> list[str]:
-    """Return the problems of course SLUG (default NURTURE_COURSE); an empty list means OK."""
-    try:
-        if slug is None:
-            from config import get_settings
-
-            slug = get_settings().course
-        folder = course_folder(slug)
-    except CourseError as exc:
-        return [str(exc)]
-    return check_folder(folder)
+CourseCheck = Callable[[Course], list[str]]
 
 
-def check_folder(folder: Path) -> list[str]:
-    """Return the problems of the course in FOLDER."""
+def check_folder(folder: Path, also: CourseCheck | None = None) -> list[str]:
+    """Return the problems of the course in FOLDER, plus those ALSO finds in a loadable course."""
     problems: list[str] = []
     lessons: list[Lesson] = []
     broken: list[Path] = []
@@ -73,7 +60,7 @@ def check_folder(folder: Path) -> list[str]:
         if not problems or message.startswith(str(folder / "course.toml")):
             problems.append(message)
         return problems
-    return problems + _check_settings(course) + _check_rendering(course)
+    return problems + _check_settings(course) + (also(course) if also else [])
 
 
 def locate(message: str) -> str:
@@ -250,28 +237,4 @@ def _check_settings(course: Course) -> list[str]:
             ZoneInfo(course.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(at("[cadence] timezone", "timezone must be like Europe/Amsterdam"))
-    return problems
-
-
-def _check_rendering(course: Course) -> list[str]:
-    """Render every lesson as sent and report template errors and clipping size."""
-    problems = []
-    for lesson in course.lessons:
-        try:
-            rendered = render_lesson(course, lesson.day, tracked=True)
-        except TemplateSyntaxError as exc:
-            problems.append(
-                f"{exc.filename or exc.name}:{exc.lineno}: template error while rendering "
-                f"{lesson.path.name}: {exc.message}"
-            )
-            continue
-        except Exception as exc:  # any failure here would also fail the real send
-            problems.append(f"{lesson.path}:1: rendering failed: {type(exc).__name__}: {exc}")
-            continue
-        size = len(rendered.html.encode("utf-8"))
-        if size >= HTML_MAX_BYTES:
-            problems.append(
-                f"{lesson.path}:{lesson.body_line}: rendered HTML is {size // 1000} KB; "
-                "Gmail clips messages over 102 KB, so shorten the lesson"
-            )
     return problems

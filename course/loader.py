@@ -1,10 +1,10 @@
-"""The course loader: reads a course folder once per process and hands out typed lessons."""
+"""The course loader: parses course folders into typed lessons; a CourseStore caches them."""
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -222,27 +222,53 @@ def load_course_from(folder: Path) -> Course:
     )
 
 
-def course_folder(slug: str) -> Path:
+def course_folder(slug: str, content_dir: Path = CONTENT_DIR) -> Path:
     """Return the content folder of SLUG, refusing names that could leave the content dir."""
     if not slug or "/" in slug or "\\" in slug or slug.startswith("."):
         raise CourseError(f"{slug!r}: not a course name")
-    folder = CONTENT_DIR / slug
+    folder = content_dir / slug
     if not folder.is_dir():
-        known = ", ".join(list_courses()) or "none"
+        known = ", ".join(list_courses(content_dir)) or "none"
         raise CourseError(f"{folder}: no such course (known: {known})")
     return folder
 
 
-def list_courses() -> list[str]:
+def list_courses(content_dir: Path = CONTENT_DIR) -> list[str]:
     """Return the slugs of every course folder."""
-    if not CONTENT_DIR.is_dir():
+    if not content_dir.is_dir():
         return []
-    return sorted(p.name for p in CONTENT_DIR.iterdir() if (p / "course.toml").exists())
+    return sorted(p.name for p in content_dir.iterdir() if (p / "course.toml").exists())
 
 
-@lru_cache(maxsize=16)
-def load_course(slug: str | None = None) -> Course:
-    """Return the course SLUG (default: NURTURE_COURSE), parsed once per process."""
-    from config import get_settings
+class CourseStore:
+    """The courses of one installation, each parsed once and then served from memory.
 
-    return load_course_from(course_folder(slug or get_settings().course))
+    The runtime builds one per process. Editing the files needs a restart (or a new store).
+    """
+
+    def __init__(self, default_slug: str, content_dir: Path = CONTENT_DIR) -> None:
+        """Serve the courses under CONTENT_DIR; DEFAULT_SLUG is the one signups join."""
+        self.default_slug = default_slug
+        self.content_dir = content_dir
+        self._loaded: dict[str, Course] = {}
+        self._lock = threading.Lock()
+
+    def get(self, slug: str | None = None) -> Course:
+        """Return course SLUG (default: the signup course), parsing it on first use."""
+        slug = slug or self.default_slug
+        course = self._loaded.get(slug)
+        if course is None:
+            with self._lock:
+                course = self._loaded.get(slug)
+                if course is None:
+                    course = load_course_from(course_folder(slug, self.content_dir))
+                    self._loaded[slug] = course
+        return course
+
+    def slugs(self) -> list[str]:
+        """Return the slugs of every course folder."""
+        return list_courses(self.content_dir)
+
+    def folder(self, slug: str | None = None) -> Path:
+        """Return the folder of course SLUG (default: the signup course)."""
+        return course_folder(slug or self.default_slug, self.content_dir)

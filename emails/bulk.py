@@ -1,8 +1,8 @@
 """One lesson for many recipients: shared content with tags, and each recipient's values.
 
-SendGrid takes up to 1,000 personalizations in one mail/send request: the content is sent
-once, and each personalization carries its own `to`, subject, headers, custom args and
-`substitutions` (tag -> value) that SendGrid fills into the content. Sending a lesson's
+A provider that substitutes (SendGrid takes up to 1,000 recipients in one request) gets the
+content once, and per recipient their own `to`, subject, headers, tags and substitutions
+(tag -> value) that it fills into the content. Sending a lesson's
 recipients together costs one HTTP request instead of one per email, on our side and
 SendGrid's (and it is SendGrid's own advice for volume).
 
@@ -36,7 +36,7 @@ class Personal:
     just `head` and the values, so no per-recipient copy of a 7 KB body is made for it.
     """
 
-    head: Message  # to, subject, headers, custom args, sender; html and text are empty
+    head: Message  # to, subject, headers, tags, sender; html and text are empty
     text_values: tuple[str, ...]
     html_values: tuple[str, ...]
     text_form: str
@@ -57,7 +57,7 @@ class Personal:
             to_name=head.to_name,
             reply_to=head.reply_to,
             headers=head.headers,
-            custom_args=head.custom_args,
+            tags=head.tags,
             categories=head.categories,
         )
 

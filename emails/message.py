@@ -1,8 +1,23 @@
-"""The one message model every mail backend sends, and the errors backends raise."""
+"""The one message model every mail provider sends, and the tags that tie it to our rows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Tags:
+    """What a sent email is, in our terms; providers echo it back on their events.
+
+    How tags travel is each provider's business (SendGrid: custom args; the outbox: headers),
+    so nothing above providers/ knows the names on the wire.
+    """
+
+    kind: str  # "lesson", "confirmation" or "test"
+    course: str
+    day: int | None = None
+    delivery_id: int | None = None
+    subscriber_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,52 +29,9 @@ class Message:
     html: str
     text: str
     from_email: str
+    tags: Tags
     from_name: str = ""
     to_name: str = ""
     reply_to: str = ""
     headers: dict[str, str] = field(default_factory=dict)
-    # Echoed back by SendGrid on every webhook event; values must be strings.
-    custom_args: dict[str, str] = field(default_factory=dict)
     categories: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What a backend reports for an accepted message."""
-
-    message_id: str | None
-
-
-class SendError(Exception):
-    """A message was not accepted."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        """Keep the provider's message and HTTP status."""
-        super().__init__(message)
-        self.status = status
-
-
-class RetryableSendError(SendError):
-    """A passing failure (429, 5xx, timeout): try again after retry_after seconds if given.
-
-    maybe_sent is True when the request may have reached the provider before the failure
-    (a timeout or dropped connection while waiting for the answer): resending blindly could
-    deliver twice, so check for webhook evidence first.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-        *,
-        maybe_sent: bool = False,
-    ) -> None:
-        """Keep when the provider said to come back, and whether the mail may have gone."""
-        super().__init__(message, status)
-        self.retry_after = retry_after
-        self.maybe_sent = maybe_sent
-
-
-class PermanentSendError(SendError):
-    """A failure that retrying won't fix (400, 401, 403, 413)."""

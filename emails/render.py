@@ -1,6 +1,6 @@
 """Build personalised lesson and confirmation emails from per-lesson fill-ins, fast.
 
-Per lesson (once per process and course object): Markdown, Jinja2 layout and CSS inlining,
+Per lesson (once per Renderer and course object): Markdown, Jinja2 layout and CSS inlining,
 see emails/layout.py. Per recipient: a cleaned first name, two or three signed tokens per
 email plus one per distinct link, and two `str.format` calls.
 """
@@ -15,7 +15,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from config import get_settings
+from config import Settings
 from course.loader import Course
 from emails import markup
 from emails.bulk import Bulk, Personal
@@ -27,9 +27,9 @@ from emails.layout import (
     marker,
     render_fill_in,
 )
-from emails.message import Message
+from emails.message import Message, Tags
 from emails.names import checked_address, clean_first_name, clean_line, greeting_for
-from emails.tokens import make_click_token, make_open_token, make_unsubscribe_token
+from emails.tokens import Tokens
 
 CATEGORY = "nurture"
 CATEGORY_MAX = 255
@@ -38,7 +38,7 @@ PREVIEW_TOKEN = "voorbeeld"  # noqa: S105 (a placeholder in proof mails, not a s
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """Who one email is for; delivery_id is set for lessons (it keys opens and clicks).
+    """Who one email is for; delivery_id is set for real sends (it keys events, opens, clicks).
 
     preview marks a proof sent by `nurture send-test`: no real subscriber, so the links are
     untracked and the unsubscribe link is a harmless placeholder.
@@ -49,35 +49,6 @@ class Recipient:
     first_name: str | None
     delivery_id: int | None = None
     preview: bool = False
-
-
-# Fill-ins per course object: (weak reference to the course, fill-in). A reloaded course is a
-# new object and so gets fresh fill-ins; the weak reference guards against id() reuse.
-_FILL_INS: dict[tuple[int, str, int], tuple[weakref.ref[Course], FillIn]] = {}
-_FILL_INS_LOCK = threading.Lock()
-
-
-def _cached(course: Course, kind: str, day: int, build: Callable[[], FillIn]) -> FillIn:
-    key = (id(course), kind, day)
-    entry = _FILL_INS.get(key)
-    if entry is not None and entry[0]() is course:
-        return entry[1]
-    with _FILL_INS_LOCK:
-        entry = _FILL_INS.get(key)
-        if entry is not None and entry[0]() is course:
-            return entry[1]
-        fill_in = build()
-        # Forget fill-ins of courses that are gone (tests and reloads make many Course objects).
-        for stale in [k for k, (ref, _) in _FILL_INS.items() if ref() is None]:
-            del _FILL_INS[stale]
-        _FILL_INS[key] = (weakref.ref(course), fill_in)
-        return fill_in
-
-
-def clear_render_cache() -> None:
-    """Forget every prepared lesson (after course files change in a long-lived process)."""
-    with _FILL_INS_LOCK:
-        _FILL_INS.clear()
 
 
 def _markdown(source: str, links: LinkSlots) -> tuple[Markup, str]:
@@ -158,110 +129,153 @@ def _build_confirmation(course: Course) -> FillIn:
     )
 
 
-def _list_unsubscribe(unsubscribe_url: str) -> dict[str, str]:
-    value = f"<{unsubscribe_url}>"
-    mailto = get_settings().unsubscribe_mailto.strip()
-    if mailto:
-        address = mailto.removeprefix("mailto:")
-        value += f", <mailto:{address}?subject=uitschrijven>"
-    return {"List-Unsubscribe": value, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+class Renderer:
+    """Render emails for one installation: its sender, base URL and token keys.
 
+    Prepared lessons (fill-ins) are kept per course object: a reloaded course is a new object
+    and so gets fresh fill-ins; a weak reference guards against id() reuse.
+    """
 
-def _message(
-    course: Course,
-    fill_in: FillIn,
-    recipient: Recipient,
-    *,
-    text_values: tuple[str, ...],
-    html_values: tuple[str, ...],
-    custom_args: dict[str, str],
-    category: str,
-) -> Personal:
-    """Fill FILL_IN for RECIPIENT: greeting and unsubscribe link, then the given values."""
-    settings = get_settings()
-    first_name = clean_first_name(recipient.first_name)
-    greeting = greeting_for(first_name)
-    unsubscribe_url = _unsubscribe_url(settings.base_url, recipient)
-    if not recipient.preview:
-        custom_args["subscriber_id"] = str(recipient.subscriber_id)
-    subject = fill_in.subject
-    if recipient.preview:
-        subject = f"[Proef] {subject}"
-    all_text = (greeting, unsubscribe_url, *text_values)
-    all_html = (escape(greeting), escape(unsubscribe_url), *html_values)
-    head = Message(
-        to_email=checked_address(recipient.email),
-        to_name=first_name,
-        subject=subject,
-        html="",
-        text="",
-        from_email=settings.from_email,
-        from_name=course.sender_name or settings.from_name,
-        reply_to=settings.reply_to,
-        headers=_list_unsubscribe(unsubscribe_url),
-        custom_args=custom_args,
-        categories=(CATEGORY, category[:CATEGORY_MAX]),
-    )
-    return Personal(head, all_text, all_html, fill_in.text, fill_in.html)
+    def __init__(self, settings: Settings, tokens: Tokens) -> None:
+        """Take the sender, base URL and unsubscribe mailbox from SETTINGS."""
+        self.base_url = settings.base_url
+        self.from_email = settings.from_email
+        self.from_name = settings.from_name
+        self.reply_to = settings.reply_to
+        self.unsubscribe_mailto = settings.unsubscribe_mailto.strip()
+        self.tokens = tokens
+        self._fill_ins: dict[tuple[int, str, int], tuple[weakref.ref[Course], FillIn]] = {}
+        self._lock = threading.Lock()
 
+    def _cached(self, course: Course, kind: str, day: int, build: Callable[[], FillIn]) -> FillIn:
+        key = (id(course), kind, day)
+        entry = self._fill_ins.get(key)
+        if entry is not None and entry[0]() is course:
+            return entry[1]
+        with self._lock:
+            entry = self._fill_ins.get(key)
+            if entry is not None and entry[0]() is course:
+                return entry[1]
+            fill_in = build()
+            # Forget fill-ins of courses that are gone (tests and reloads make many objects).
+            for stale in [k for k, (ref, _) in self._fill_ins.items() if ref() is None]:
+                del self._fill_ins[stale]
+            self._fill_ins[key] = (weakref.ref(course), fill_in)
+            return fill_in
 
-def _unsubscribe_url(base_url: str, recipient: Recipient) -> str:
-    if recipient.preview:
-        return f"{base_url}/unsubscribe/{PREVIEW_TOKEN}"
-    return f"{base_url}/unsubscribe/{make_unsubscribe_token(recipient.subscriber_id)}"
+    def _list_unsubscribe(self, unsubscribe_url: str) -> dict[str, str]:
+        value = f"<{unsubscribe_url}>"
+        if self.unsubscribe_mailto:
+            address = self.unsubscribe_mailto.removeprefix("mailto:")
+            value += f", <mailto:{address}?subject=uitschrijven>"
+        return {"List-Unsubscribe": value, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
-
-def render_lesson_email(course: Course, day: int, recipient: Recipient) -> Message:
-    """Build the lesson of DAY for RECIPIENT, with tracked links when delivery_id is set."""
-    return _lesson(course, _lesson_fill_in(course, day), day, recipient).message
-
-
-def render_lesson_bulk(course: Course, day: int, recipients: Sequence[Recipient]) -> Bulk:
-    """Build the lesson of DAY for RECIPIENTS as one Bulk (shared parts, per-recipient values)."""
-    if not recipients:
-        raise ValueError("a bulk needs at least one recipient")
-    fill_in = _lesson_fill_in(course, day)
-    return Bulk(tuple(_lesson(course, fill_in, day, recipient) for recipient in recipients))
-
-
-def _lesson_fill_in(course: Course, day: int) -> FillIn:
-    return _cached(course, "lesson", day, lambda: _build_lesson(course, day))
-
-
-def _lesson(course: Course, fill_in: FillIn, day: int, recipient: Recipient) -> Personal:
-    base_url = get_settings().base_url
-    delivery_id = recipient.delivery_id
-    if delivery_id is not None and not recipient.preview:
-        links = [f"{base_url}/c/{make_click_token(delivery_id, url)}" for url in fill_in.links]
-        pixel = (
-            f'<img src="{escape(base_url)}/o/{make_open_token(delivery_id)}.gif" width="1" '
-            'height="1" alt="" style="display:block;width:1px;height:1px;border:0;">'
+    def _unsubscribe_url(self, recipient: Recipient) -> str:
+        if recipient.preview:
+            return f"{self.base_url}/unsubscribe/{PREVIEW_TOKEN}"
+        return (
+            f"{self.base_url}/unsubscribe/{self.tokens.make_unsubscribe(recipient.subscriber_id)}"
         )
-        custom_args = {"course": course.slug, "day": str(day), "delivery_id": str(delivery_id)}
-    else:
-        links, pixel = list(fill_in.links), ""
-        custom_args = {"course": course.slug, "day": str(day), "kind": "test"}
-    return _message(
-        course,
-        fill_in,
-        recipient,
-        text_values=("", "", *links),
-        html_values=(pixel, "", *[escape(link) for link in links]),
-        custom_args=custom_args,
-        category=f"{course.slug}-dag-{day}",
-    )
 
+    def _personal(
+        self,
+        course: Course,
+        fill_in: FillIn,
+        recipient: Recipient,
+        *,
+        text_values: tuple[str, ...],
+        html_values: tuple[str, ...],
+        tags: Tags,
+        category: str,
+    ) -> Personal:
+        """Fill FILL_IN for RECIPIENT: greeting and unsubscribe link, then the given values."""
+        first_name = clean_first_name(recipient.first_name)
+        greeting = greeting_for(first_name)
+        unsubscribe_url = self._unsubscribe_url(recipient)
+        subject = fill_in.subject
+        if recipient.preview:
+            subject = f"[Proef] {subject}"
+        all_text = (greeting, unsubscribe_url, *text_values)
+        all_html = (escape(greeting), escape(unsubscribe_url), *html_values)
+        head = Message(
+            to_email=checked_address(recipient.email),
+            to_name=first_name,
+            subject=subject,
+            html="",
+            text="",
+            from_email=self.from_email,
+            from_name=course.sender_name or self.from_name,
+            reply_to=self.reply_to,
+            headers=self._list_unsubscribe(unsubscribe_url),
+            tags=tags,
+            categories=(CATEGORY, category[:CATEGORY_MAX]),
+        )
+        return Personal(head, all_text, all_html, fill_in.text, fill_in.html)
 
-def render_confirmation_email(course: Course, recipient: Recipient, confirm_url: str) -> Message:
-    """Build the double opt-in email: an untracked confirm link, no pixel, a footer."""
-    fill_in = _cached(course, "confirmation", 0, lambda: _build_confirmation(course))
-    confirm_url = clean_line(confirm_url)
-    return _message(
-        course,
-        fill_in,
-        recipient,
-        text_values=("", confirm_url),
-        html_values=("", escape(confirm_url)),
-        custom_args={"course": course.slug, "kind": "confirmation"},
-        category=f"{course.slug}-bevestiging",
-    ).message
+    def lesson(self, course: Course, day: int, recipient: Recipient) -> Message:
+        """Build the lesson of DAY for RECIPIENT, with tracked links when delivery_id is set."""
+        return self._lesson(course, self._lesson_fill_in(course, day), day, recipient).message
+
+    def lesson_bulk(self, course: Course, day: int, recipients: Sequence[Recipient]) -> Bulk:
+        """Build the lesson of DAY for RECIPIENTS as one Bulk (shared parts, own values)."""
+        if not recipients:
+            raise ValueError("a bulk needs at least one recipient")
+        fill_in = self._lesson_fill_in(course, day)
+        return Bulk(tuple(self._lesson(course, fill_in, day, r) for r in recipients))
+
+    def _lesson_fill_in(self, course: Course, day: int) -> FillIn:
+        return self._cached(course, "lesson", day, lambda: _build_lesson(course, day))
+
+    def _lesson(self, course: Course, fill_in: FillIn, day: int, recipient: Recipient) -> Personal:
+        base_url = self.base_url
+        delivery_id = recipient.delivery_id
+        if delivery_id is not None and not recipient.preview:
+            make_click = self.tokens.make_click
+            links = [f"{base_url}/c/{make_click(delivery_id, url)}" for url in fill_in.links]
+            pixel = (
+                f'<img src="{escape(base_url)}/o/{self.tokens.make_open(delivery_id)}.gif" '
+                'width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;">'
+            )
+            tags = Tags(
+                kind="lesson",
+                course=course.slug,
+                day=day,
+                delivery_id=delivery_id,
+                subscriber_id=recipient.subscriber_id,
+            )
+        else:
+            links, pixel = list(fill_in.links), ""
+            tags = Tags(kind="test", course=course.slug, day=day)
+        return self._personal(
+            course,
+            fill_in,
+            recipient,
+            text_values=("", "", *links),
+            html_values=(pixel, "", *[escape(link) for link in links]),
+            tags=tags,
+            category=f"{course.slug}-dag-{day}",
+        )
+
+    def confirmation(self, course: Course, recipient: Recipient, confirm_url: str) -> Message:
+        """Build the double opt-in email: an untracked confirm link, no pixel, a footer."""
+        fill_in = self._cached(course, "confirmation", 0, lambda: _build_confirmation(course))
+        confirm_url = clean_line(confirm_url)
+        tags = Tags(
+            kind="test" if recipient.preview else "confirmation",
+            course=course.slug,
+            delivery_id=None if recipient.preview else recipient.delivery_id,
+            subscriber_id=None if recipient.preview else recipient.subscriber_id,
+        )
+        return self._personal(
+            course,
+            fill_in,
+            recipient,
+            text_values=("", confirm_url),
+            html_values=("", escape(confirm_url)),
+            tags=tags,
+            category=f"{course.slug}-bevestiging",
+        ).message
+
+    def confirm_url(self, subscriber_id: int) -> str:
+        """Return the absolute confirm link for SUBSCRIBER_ID."""
+        return f"{self.base_url}/confirm/{self.tokens.make_confirm(subscriber_id)}"

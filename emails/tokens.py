@@ -1,4 +1,8 @@
-"""Signed per-subscriber tokens for links in mail: confirm, unsubscribe, open pixel, clicks."""
+"""Signed tokens for links in mail: confirm, unsubscribe, open pixel and tracked clicks.
+
+One Tokens object per runtime holds the derived keys; it signs with the secret key and the
+injectable clock (a confirm link expires by the clock, so tests expire it by moving time).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,11 @@ from itsdangerous import (
 )
 from itsdangerous.signer import HMACAlgorithm
 
-from config import get_settings
-from store.clock import utcnow
+from store.clock import Clock
 
 CONFIRM_MAX_AGE_SECONDS = 7 * 24 * 3600
+# Row ids are 64-bit signed integers; a signed larger number names no row.
+MAX_ID = 2**63 - 1
 
 
 class TokenError(Exception):
@@ -35,29 +40,6 @@ class TokenExpired(TokenError):
         """Keep the expired token's payload, so a page can offer a new link."""
         super().__init__("token expired")
         self.payload = payload
-
-
-@lru_cache(maxsize=16)
-def _serializer(secret: str, salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=salt)
-
-
-class _ClockTimestampSigner(TimestampSigner):
-    """Stamp and age tokens by store.clock, so tests can expire a confirm link by moving time."""
-
-    def get_timestamp(self) -> int:
-        """Return the injectable clock's current Unix time."""
-        return int(utcnow().timestamp())
-
-
-@lru_cache(maxsize=4)
-def _timed_serializer(secret: str, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=salt, signer=_ClockTimestampSigner)
-
-
-def _plain(salt: str) -> URLSafeSerializer:
-    # One salt per purpose, so an open-pixel token can never be replayed as an unsubscribe.
-    return _serializer(get_settings().secret_key, f"nurture.{salt}")
 
 
 class _FastSigner:
@@ -86,83 +68,93 @@ class _FastSigner:
         return (payload + self._sep + signature).decode("ascii")
 
 
-@lru_cache(maxsize=16)
-def _fast(secret: str, salt: str) -> _FastSigner:
-    return _FastSigner(_serializer(secret, f"nurture.{salt}"))
-
-
 @lru_cache(maxsize=4096)
 def _json_string(value: str) -> bytes:
-    # Lesson link targets repeat for every recipient; encode each once.
+    # A pure memo, not a registry: lesson link targets repeat for every recipient.
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def _load(salt: str, token: str) -> Any:
-    try:
-        return _plain(salt).loads(token)
-    except BadSignature as exc:
-        raise TokenError(f"bad {salt} token") from exc
+class Tokens:
+    """Make and read the signed tokens of one installation."""
 
+    # One salt per purpose, so an open-pixel token can never be replayed as an unsubscribe.
+    PURPOSES = ("unsubscribe", "open", "click")
 
-def make_confirm_token(subscriber_id: int) -> str:
-    """Sign a double opt-in token for SUBSCRIBER_ID; it expires after 7 days."""
-    return str(_timed_serializer(get_settings().secret_key, "nurture.confirm").dumps(subscriber_id))
+    def __init__(self, secret_key: str, clock: Clock) -> None:
+        """Derive the signers for SECRET_KEY; CLOCK stamps and ages confirm links."""
+        self._plain = {
+            purpose: URLSafeSerializer(secret_key, salt=f"nurture.{purpose}")
+            for purpose in self.PURPOSES
+        }
+        self._fast = {purpose: _FastSigner(s) for purpose, s in self._plain.items()}
 
+        class _ClockTimestampSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock().timestamp())
 
-def read_confirm_token(token: str, max_age: int = CONFIRM_MAX_AGE_SECONDS) -> int:
-    """Return the subscriber id, or raise TokenExpired / TokenError."""
-    serializer = _timed_serializer(get_settings().secret_key, "nurture.confirm")
-    try:
-        value = serializer.loads(token, max_age=max_age)
-    except SignatureExpired as exc:
-        # itsdangerous hands back the still-encoded payload; decode it to the subscriber id.
+        self._confirm = URLSafeTimedSerializer(
+            secret_key, salt="nurture.confirm", signer=_ClockTimestampSigner
+        )
+
+    def _load(self, purpose: str, token: str) -> Any:
         try:
-            payload = serializer.load_payload(exc.payload) if exc.payload is not None else None
-        except BadData:
-            payload = None
-        raise TokenExpired(payload) from exc
-    except BadSignature as exc:
-        raise TokenError("bad confirm token") from exc
-    return _as_id(value)
+            return self._plain[purpose].loads(token)
+        except BadSignature as exc:
+            raise TokenError(f"bad {purpose} token") from exc
 
+    def make_confirm(self, subscriber_id: int) -> str:
+        """Sign a double opt-in token for SUBSCRIBER_ID; it expires after 7 days."""
+        return str(self._confirm.dumps(subscriber_id))
 
-def make_unsubscribe_token(subscriber_id: int) -> str:
-    """Sign an unsubscribe token; it never expires, as the law wants the link to keep working."""
-    return _fast(get_settings().secret_key, "unsubscribe").sign_json(_id_json(subscriber_id))
+    def read_confirm(self, token: str, max_age: int = CONFIRM_MAX_AGE_SECONDS) -> int:
+        """Return the subscriber id, or raise TokenExpired / TokenError."""
+        try:
+            value = self._confirm.loads(token, max_age=max_age)
+        except SignatureExpired as exc:
+            # itsdangerous hands back the still-encoded payload; decode it to the subscriber id.
+            try:
+                payload = (
+                    self._confirm.load_payload(exc.payload) if exc.payload is not None else None
+                )
+            except BadData:
+                payload = None
+            raise TokenExpired(payload) from exc
+        except BadSignature as exc:
+            raise TokenError("bad confirm token") from exc
+        return _as_id(value)
 
+    def make_unsubscribe(self, subscriber_id: int) -> str:
+        """Sign an unsubscribe token; it never expires: the law wants the link to keep working."""
+        return self._fast["unsubscribe"].sign_json(_id_json(subscriber_id))
 
-def read_unsubscribe_token(token: str) -> int:
-    """Return the subscriber id of an unsubscribe token."""
-    return _as_id(_load("unsubscribe", token))
+    def read_unsubscribe(self, token: str) -> int:
+        """Return the subscriber id of an unsubscribe token."""
+        return _as_id(self._load("unsubscribe", token))
 
+    def make_open(self, delivery_id: int) -> str:
+        """Sign an open-pixel token for one delivery."""
+        return self._fast["open"].sign_json(_id_json(delivery_id))
 
-def make_open_token(delivery_id: int) -> str:
-    """Sign an open-pixel token for one delivery."""
-    return _fast(get_settings().secret_key, "open").sign_json(_id_json(delivery_id))
+    def read_open(self, token: str) -> int:
+        """Return the delivery id of an open-pixel token."""
+        return _as_id(self._load("open", token))
 
+    def make_click(self, delivery_id: int, url: str) -> str:
+        """Sign a tracked link: the redirect target lives inside the token, so no open redirect."""
+        payload = b"[" + _id_json(delivery_id) + b"," + _json_string(url) + b"]"
+        return self._fast["click"].sign_json(payload)
 
-def read_open_token(token: str) -> int:
-    """Return the delivery id of an open-pixel token."""
-    return _as_id(_load("open", token))
-
-
-def make_click_token(delivery_id: int, url: str) -> str:
-    """Sign a tracked link: the redirect target lives inside the token, so no open redirect."""
-    payload = b"[" + _id_json(delivery_id) + b"," + _json_string(url) + b"]"
-    return _fast(get_settings().secret_key, "click").sign_json(payload)
-
-
-def read_click_token(token: str) -> tuple[int, str]:
-    """Return (delivery id, target URL) of a tracked-link token."""
-    value = _load("click", token)
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not isinstance(value[1], str)
-        or not value[1].startswith(("https://", "http://"))
-    ):
-        raise TokenError("bad click token")
-    return _as_id(value[0]), value[1]
+    def read_click(self, token: str) -> tuple[int, str]:
+        """Return (delivery id, target URL) of a tracked-link token."""
+        value = self._load("click", token)
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not isinstance(value[1], str)
+            or not value[1].startswith(("https://", "http://"))
+        ):
+            raise TokenError("bad click token")
+        return _as_id(value[0]), value[1]
 
 
 def _id_json(value: int) -> bytes:
@@ -172,6 +164,6 @@ def _id_json(value: int) -> bytes:
 
 
 def _as_id(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
         raise TokenError("token carries no id")
     return value

@@ -1,26 +1,24 @@
-"""The injectable clock: all time-dependent code asks here, so tests can move time by hand."""
+"""The injectable clock: time-dependent code asks the runtime's clock, so tests move time by hand.
+
+A clock is any callable returning an aware UTC datetime. The runtime holds one; tests give it
+a FrozenClock and advance that, so nothing sleeps for a day.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+Clock = Callable[[], datetime]
 
 
-def utcnow() -> datetime:
-    """Return the current aware UTC time from the active clock."""
-    return _now()
-
-
-def set_clock(now: Callable[[], datetime] | None) -> None:
-    """Install a clock (None restores the real one)."""
-    global _now
-    _now = now or (lambda: datetime.now(UTC))
+def system_clock() -> datetime:
+    """Return the current aware UTC time from the system."""
+    return datetime.now(UTC)
 
 
 class FrozenClock:
-    """A clock that stands still until moved; use with set_clock in tests."""
+    """A clock that stands still until moved."""
 
     def __init__(self, start: datetime) -> None:
         """Start at START (aware)."""
@@ -34,3 +32,8 @@ class FrozenClock:
         """Move forward by a timedelta's keyword arguments and return the new time."""
         self.current += timedelta(**delta)
         return self.current
+
+    def set(self, moment: datetime) -> datetime:
+        """Jump to MOMENT (aware) and return it."""
+        self.current = moment
+        return moment

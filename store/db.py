@@ -1,4 +1,4 @@
-"""Engine and sessions: one engine per process; SQLite tuned so web, workers and beat share it."""
+"""Engine and sessions: built once per process by the runtime; SQLite tuned for sharing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,8 +13,6 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-
-from config import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Thread-pool workers run many sends at once, but a send holds a connection only for its
@@ -102,30 +99,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=4)
-def _engine_for(url: str) -> Engine:
-    return make_engine(url)
-
-
-def get_engine() -> Engine:
-    """Return the process-wide engine for the configured database."""
-    return _engine_for(get_settings().database_url)
-
-
-@lru_cache(maxsize=4)
-def _sessionmaker_for(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=_engine_for(url), expire_on_commit=False)
-
-
-def session_factory() -> sessionmaker[Session]:
-    """Return the sessionmaker bound to the configured database."""
-    return _sessionmaker_for(get_settings().database_url)
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Return the sessionmaker for ENGINE (objects stay readable after commit)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """Open a session, commit on success, roll back on error."""
-    session = session_factory()()
+def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a session from SESSIONS, commit on success, roll back on error."""
+    session = sessions()
     try:
         yield session
         session.commit()
@@ -137,18 +119,18 @@ def session_scope() -> Iterator[Session]:
 
 
 @contextmanager
-def transaction() -> Iterator[Connection]:
+def transaction(engine: Engine) -> Iterator[Connection]:
     """Run Core statements in one transaction on a pooled connection; commit on success.
 
     The send hot path uses this instead of a Session: no ORM unit of work or identity map,
     just BEGIN, the statements and COMMIT.
     """
-    with get_engine().begin() as connection:
+    with engine.begin() as connection:
         yield connection
 
 
 def in_transaction_retrying(
-    work: Callable[[Connection], T], *, waits: Sequence[float] = RECONNECT_WAITS
+    engine: Engine, work: Callable[[Connection], T], *, waits: Sequence[float] = RECONNECT_WAITS
 ) -> T:
     """Run WORK in a transaction; after a lost or refused connection, run it again.
 
@@ -159,7 +141,7 @@ def in_transaction_retrying(
     """
     for wait in [*waits, None]:
         try:
-            with get_engine().begin() as connection:
+            with engine.begin() as connection:
                 return work(connection)
         except (OperationalError, InterfaceError) as exc:
             if wait is None:
@@ -169,23 +151,10 @@ def in_transaction_retrying(
     raise AssertionError("unreachable")
 
 
-def dispose_engines() -> None:
-    """Close pooled connections (after fork, and between tests that switch databases)."""
-    for engine in [_engine_for(url) for url in _cached_urls()]:
-        engine.dispose()
-    _engine_for.cache_clear()
-    _sessionmaker_for.cache_clear()
-
-
-def _cached_urls() -> list[str]:
-    # lru_cache keeps no public key list; the settings URL is the only one we open in practice.
-    return [get_settings().database_url] if _engine_for.cache_info().currsize else []
-
-
-def check_database() -> str | None:
+def check_database(engine: Engine) -> str | None:
     """Return None when the database answers, else a one-line reason."""
     try:
-        with get_engine().connect() as connection:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:
         return f"database unreachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"

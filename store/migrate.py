@@ -7,20 +7,19 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from config import get_settings
-
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """Build an Alembic config pointing at our migrations and the given (or configured) URL."""
+def alembic_config(url: str) -> Config:
+    """Build an Alembic config pointing at our migrations and the database at URL."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url or get_settings().database_url)
+    # Alembic's config is a ConfigParser: a literal % (percent-encoded passwords) must be %%.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database schema up to REVISION."""
     command.upgrade(alembic_config(url), revision)
 

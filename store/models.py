@@ -9,16 +9,18 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 # SQLite has no 64-bit autoincrement BIGINT; INTEGER PRIMARY KEY is its rowid and is 64-bit anyway.
@@ -78,6 +80,17 @@ class EnrollmentStatus:
     PAUSED = "paused"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+
+class DeliveryKind:
+    """What a delivery sends: a lesson of an enrollment, or a signup's confirmation email."""
+
+    LESSON = "lesson"
+    CONFIRMATION = "confirmation"
+
+
+# The day number a confirmation delivery carries: lessons run from day 1.
+CONFIRMATION_DAY = 0
 
 
 class DeliveryState:
@@ -151,12 +164,22 @@ class Enrollment(Base):
 
 
 class Delivery(Base):
-    """One lesson for one enrollment; unique per (enrollment, day), it is the truth of a send."""
+    """One outgoing email and the truth of its send: a lesson, or a confirmation email.
+
+    A lesson belongs to an enrollment and is unique per (enrollment, day). A confirmation
+    has no enrollment and day CONFIRMATION_DAY; it is written in the signup transaction, so
+    it is sent through the same claim, retry and evidence path even if Redis was down then.
+    """
 
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(
+        String(20), default=DeliveryKind.LESSON, server_default=DeliveryKind.LESSON
+    )
+    enrollment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE")
+    )
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     course_slug: Mapped[str] = mapped_column(String(100))
     day: Mapped[int] = mapped_column(Integer)
@@ -175,7 +198,7 @@ class Delivery(Base):
     machine_opens: Mapped[int] = mapped_column(Integer, default=0)
     clicks: Mapped[int] = mapped_column(Integer, default=0)
 
-    enrollment: Mapped[Enrollment] = relationship(back_populates="deliveries")
+    enrollment: Mapped[Enrollment | None] = relationship(back_populates="deliveries")
 
     __table_args__ = (
         UniqueConstraint("enrollment_id", "day"),
@@ -205,7 +228,8 @@ class EmailEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
     source: Mapped[str] = mapped_column(String(20))
-    sg_event_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # The provider's event id, or our own key for an open or click: a replay stores nothing.
+    event_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("deliveries.id", ondelete="SET NULL")
     )
@@ -256,3 +280,11 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Core tables, for statements on hot paths: plain SQL, no ORM identity map or unit of work.
+subscribers_table: Table = Subscriber.__table__  # type: ignore[assignment]
+enrollments_table: Table = Enrollment.__table__  # type: ignore[assignment]
+deliveries_table: Table = Delivery.__table__  # type: ignore[assignment]
+# What a Core statement runs on: a Connection, or the connection of an ORM Session.
+Executor = Session | Connection

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,9 +23,3 @@ def increment(session: Session, name: str, by: int = 1) -> None:
             index_elements=[Counter.name], set_={"value": Counter.value + by}
         )
     )
-
-
-def read(session: Session, name: str) -> int:
-    """Return the value of counter NAME (0 when never incremented)."""
-    value = session.scalar(select(Counter.value).where(Counter.name == name))
-    return int(value or 0)

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
 
-from config import get_settings
-from store.clock import utcnow
+from delivery.transitions import erase_errors_of
+from providers.sendgrid.webhook import ERASED, without_personal_data
 from store.models import (
     Delivery,
     EmailEvent,
@@ -23,13 +23,10 @@ from store.models import (
 from subscribers import counters
 from subscribers.lifecycle import stop_all_mail
 
-ERASED = "[erased]"
 
-
-def hash_ip(ip: str) -> str:
+def hash_ip(secret_key: str, ip: str) -> str:
     """Return HMAC-SHA256(secret key, IP) as hex: proof of consent without keeping the IP."""
-    key = get_settings().secret_key.encode("utf-8")
-    return hmac.new(key, ip.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(secret_key.encode("utf-8"), ip.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -61,12 +58,14 @@ def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any
     }
 
 
-def forget_subscriber(session: Session, subscriber: Subscriber) -> None:
+def forget_subscriber(session: Session, subscriber: Subscriber, now: datetime) -> None:
     """Erase SUBSCRIBER's personal data; keep anonymous rows so per-lesson counts stay right."""
     email = subscriber.email
-    stop_all_mail(session, subscriber, status=SubscriberStatus.FORGOTTEN, reason="forgotten")
+    stop_all_mail(
+        session, subscriber, status=SubscriberStatus.FORGOTTEN, reason="forgotten", now=now
+    )
     subscriber.status = SubscriberStatus.FORGOTTEN
-    subscriber.forgotten_at = utcnow()
+    subscriber.forgotten_at = now
     for column in ("email", "first_name", "consent_ip_hash", "signup_source", "timezone"):
         setattr(subscriber, column, None)
     # Provider messages (bounce reasons, errors) often quote the address itself.
@@ -75,30 +74,16 @@ def forget_subscriber(session: Session, subscriber: Subscriber) -> None:
         .where(EmailEvent.subscriber_id == subscriber.id)
         .values(user_agent=None, url=None, reason=None)
     )
-    session.execute(
-        update(Delivery)
-        .where(Delivery.subscriber_id == subscriber.id, Delivery.last_error.is_not(None))
-        .values(last_error=ERASED)
-    )
+    erase_errors_of(session, subscriber.id, ERASED)
     if email:
         _scrub_webhook_bodies(session, email)
     counters.increment(session, counters.FORGOTTEN)
 
 
 def _scrub_webhook_bodies(session: Session, email: str) -> None:
-    """Blank the address inside stored SendGrid webhook bodies (they quote it per event)."""
+    """Erase the address inside stored webhook bodies (providers quote it per event)."""
     batches = session.scalars(
         select(WebhookBatch).where(cast(WebhookBatch.body, Text).contains(email))
     ).all()
     for batch in batches:
-        batch.body = _without_email(batch.body, email)
-
-
-def _without_email(value: Any, email: str) -> Any:
-    if isinstance(value, dict):
-        return {key: _without_email(item, email) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_email(item, email) for item in value]
-    if isinstance(value, str) and email in value.lower():
-        return ERASED
-    return value
+        batch.body = without_personal_data(batch.body, email)

@@ -1,7 +1,8 @@
 """What happens to a subscriber: sign up, confirm, unsubscribe, pause and resume.
 
-Each function takes an open session and commits nothing itself; the caller's
-`session_scope()` makes one transaction of it, and enqueues mail only after the commit.
+Each function takes the runtime and an open session and commits nothing itself; the caller's
+`runtime.session()` makes one transaction of it. A signup's confirmation email is a queued
+delivery written in that same transaction, so no signup ever waits on Redis.
 """
 
 from __future__ import annotations
@@ -9,19 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config import get_settings
-from course.loader import load_course
-from store.clock import utcnow
+from delivery import enrollments
+from delivery.transitions import queue_confirmation
+from runtime import Runtime
 from store.models import Enrollment, EnrollmentStatus, Subscriber, SubscriberStatus
 from subscribers import counters
 from subscribers.lifecycle import stop_all_mail
 from subscribers.privacy import hash_ip
-from subscribers.validation import Signup
-from tasks.schedule import cadence_for, first_due_at, resume_due_at
+from subscribers.validation import Signup, normalise_email
 
 RESEND_AFTER = timedelta(minutes=10)
 # Suppressions that a fresh, confirmed opt-in may lift; bounces and complaints stay put.
@@ -34,22 +35,31 @@ class SubscriberError(Exception):
 
 @dataclass(frozen=True)
 class SignupOutcome:
-    """What a signup led to: whom to send a confirmation to (None: send nothing)."""
+    """What a signup led to: the subscriber, and the queued confirmation (None: no mail)."""
 
     subscriber_id: int | None
-    send_confirmation: bool
+    confirmation_id: int | None
 
 
-def subscribe(session: Session, signup: Signup, *, source: str | None = None) -> SignupOutcome:
-    """Record SIGNUP: a new pending row, or the existing one; decide on a confirmation mail."""
-    now = utcnow()
+def subscribe(
+    runtime: Runtime, session: Session, signup: Signup, *, source: str | None = None
+) -> SignupOutcome:
+    """Record SIGNUP: a new pending row, or the existing one; queue a confirmation mail."""
+    now = runtime.now()
     subscriber = _find(session, signup.email)
     if subscriber is None:
-        subscriber, created = _insert_pending(session, signup, source, now)
+        subscriber, created = _insert_pending(
+            session, signup, runtime.courses.default_slug, source, now
+        )
         if created:
             counters.increment(session, counters.SIGNUPS)
-            return SignupOutcome(subscriber.id, True)
+            return SignupOutcome(subscriber.id, _confirm_by_mail(session, subscriber, now))
     return _subscribe_existing(session, subscriber, signup, now)
+
+
+def _confirm_by_mail(session: Session, subscriber: Subscriber, now: datetime) -> int:
+    subscriber.confirmation_sent_at = now
+    return queue_confirmation(session, subscriber.id, subscriber.course_slug, now)
 
 
 def _find(session: Session, email: str) -> Subscriber | None:
@@ -59,17 +69,16 @@ def _find(session: Session, email: str) -> Subscriber | None:
 
 
 def _insert_pending(
-    session: Session, signup: Signup, source: str | None, now: datetime
+    session: Session, signup: Signup, course_slug: str, source: str | None, now: datetime
 ) -> tuple[Subscriber, bool]:
     """Insert a pending subscriber; if a concurrent request won the race, return its row."""
     subscriber = Subscriber(
         email=signup.email,
         first_name=signup.first_name,
         status=SubscriberStatus.PENDING,
-        course_slug=get_settings().course,
+        course_slug=course_slug,
         signup_source=source[:200] if source else None,
         created_at=now,
-        confirmation_sent_at=now,
     )
     try:
         with session.begin_nested():
@@ -89,12 +98,12 @@ def _subscribe_existing(
     status = subscriber.status
     if status == SubscriberStatus.CONFIRMED:
         # Already in the course: answer the same as for a new address, mail nothing.
-        return SignupOutcome(subscriber.id, False)
+        return SignupOutcome(subscriber.id, None)
     if status == SubscriberStatus.SUPPRESSED and (
         subscriber.suppression_reason not in RESUBSCRIBABLE_REASONS
     ):
         # Bounced or complained: never mail again from a form anyone can fill in.
-        return SignupOutcome(subscriber.id, False)
+        return SignupOutcome(subscriber.id, None)
     if status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.SUPPRESSED):
         # Back to pending: only a new confirmation restarts the course.
         subscriber.status = SubscriberStatus.PENDING
@@ -107,9 +116,8 @@ def _subscribe_existing(
         subscriber.first_name = signup.first_name
     sent = subscriber.confirmation_sent_at
     if sent is not None and now - sent < RESEND_AFTER:
-        return SignupOutcome(subscriber.id, False)
-    subscriber.confirmation_sent_at = now
-    return SignupOutcome(subscriber.id, True)
+        return SignupOutcome(subscriber.id, None)
+    return SignupOutcome(subscriber.id, _confirm_by_mail(session, subscriber, now))
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,9 @@ class ConfirmOutcome:
     first_name: str | None = None
 
 
-def confirm(session: Session, subscriber_id: int, ip: str | None) -> ConfirmOutcome:
+def confirm(
+    runtime: Runtime, session: Session, subscriber_id: int, ip: str | None
+) -> ConfirmOutcome:
     """Confirm SUBSCRIBER_ID, record consent and enroll them so day 1 becomes due."""
     subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
     if subscriber is None or subscriber.email is None:
@@ -130,46 +140,37 @@ def confirm(session: Session, subscriber_id: int, ip: str | None) -> ConfirmOutc
     if subscriber.status != SubscriberStatus.PENDING:
         # An old link must not undo a later unsubscribe, bounce or complaint.
         return ConfirmOutcome("stopped")
-    now = utcnow()
-    settings = get_settings()
-    course = load_course(subscriber.course_slug)
+    now = runtime.now()
+    course = runtime.courses.get(subscriber.course_slug)
     subscriber.status = SubscriberStatus.CONFIRMED
     subscriber.confirmed_at = now
     subscriber.consent_at = now
     subscriber.consent_version = course.consent_version
-    subscriber.consent_ip_hash = hash_ip(ip) if ip else None
-    cadence = cadence_for(settings, course, subscriber.timezone)
-    session.add(
-        Enrollment(
-            subscriber_id=subscriber.id,
-            course_slug=course.slug,
-            status=EnrollmentStatus.ACTIVE,
-            next_day=1,
-            next_due_at=first_due_at(now, cadence),
-            started_at=now,
-        )
-    )
+    subscriber.consent_ip_hash = hash_ip(runtime.settings.secret_key, ip) if ip else None
+    enrollments.enroll(session, subscriber, course, now, runtime.settings)
     counters.increment(session, counters.CONFIRMATIONS)
     return ConfirmOutcome("confirmed", subscriber.first_name)
 
 
-def unsubscribe(session: Session, subscriber_id: int) -> bool:
+def unsubscribe(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
     """Stop all mail to SUBSCRIBER_ID; return False when no such person is on file."""
     subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
     if subscriber is None:
         return False
     if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
         counters.increment(session, counters.UNSUBSCRIBES)
-    stop_all_mail(session, subscriber, status=SubscriberStatus.UNSUBSCRIBED, reason="unsubscribe")
+    stop_all_mail(
+        session,
+        subscriber,
+        status=SubscriberStatus.UNSUBSCRIBED,
+        reason="unsubscribe",
+        now=runtime.now(),
+    )
     return True
 
 
 def find_by_email(session: Session, email: str) -> Subscriber:
     """Return the subscriber with EMAIL (normalised first), or raise SubscriberError."""
-    from email_validator import EmailNotValidError
-
-    from subscribers.validation import normalise_email
-
     try:
         address = normalise_email(email.strip())
     except EmailNotValidError as exc:
@@ -180,46 +181,24 @@ def find_by_email(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def _enrollment(session: Session, subscriber: Subscriber, status: str) -> Enrollment | None:
-    return session.scalars(
-        select(Enrollment)
-        .where(Enrollment.subscriber_id == subscriber.id, Enrollment.status == status)
-        .order_by(Enrollment.id.desc())
-        .with_for_update()
-    ).first()
-
-
-def pause(session: Session, email: str) -> Enrollment:
+def pause(runtime: Runtime, session: Session, email: str) -> Enrollment:
     """Pause the active enrollment of EMAIL: no lesson is due until resumed."""
     subscriber = find_by_email(session, email)
-    enrollment = _enrollment(session, subscriber, EnrollmentStatus.ACTIVE)
+    enrollment = enrollments.latest_enrollment(session, subscriber.id, EnrollmentStatus.ACTIVE)
     if enrollment is None:
         raise SubscriberError(f"{subscriber.email} has no active course to pause")
-    enrollment.status = EnrollmentStatus.PAUSED
-    enrollment.next_due_at = None
-    enrollment.paused_at = utcnow()
+    enrollments.pause(enrollment, runtime.now())
     return enrollment
 
 
-def resume(session: Session, email: str) -> Enrollment:
+def resume(runtime: Runtime, session: Session, email: str) -> Enrollment:
     """Resume the paused enrollment of EMAIL at the day it stopped."""
     subscriber = find_by_email(session, email)
     if subscriber.status != SubscriberStatus.CONFIRMED:
         raise SubscriberError(f"{subscriber.email} is {subscriber.status}; nothing to resume")
-    enrollment = _enrollment(session, subscriber, EnrollmentStatus.PAUSED)
+    enrollment = enrollments.latest_enrollment(session, subscriber.id, EnrollmentStatus.PAUSED)
     if enrollment is None:
         raise SubscriberError(f"{subscriber.email} has no paused course to resume")
-    course = load_course(enrollment.course_slug)
-    cadence = cadence_for(get_settings(), course, subscriber.timezone)
-    now = utcnow()
-    enrollment.status = EnrollmentStatus.ACTIVE
-    enrollment.paused_at = None
-    enrollment.next_due_at = resume_due_at(now, cadence)
+    course = runtime.courses.get(enrollment.course_slug)
+    enrollments.resume(enrollment, course, subscriber.timezone, runtime.now(), runtime.settings)
     return enrollment
-
-
-def forget_confirmation_sent(session: Session, subscriber_id: int) -> None:
-    """Clear the resend throttle when the confirmation could not even be queued."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is not None:
-        subscriber.confirmation_sent_at = None

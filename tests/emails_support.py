@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-from fake_sendgrid import FakeSendGrid
 from helpers import set_nurture_env
 
-from config import Settings, get_settings, reset_settings_cache
+from config import Settings, load_settings
 from course.loader import CONTENT_DIR, Course, load_course_from
-from emails.backends import reset_backend_cache
-from store.clock import set_clock
+from emails.render import Renderer
+from emails.tokens import Tokens
+from providers import MailBackend, build_mail_backend
+from store.clock import Clock, system_clock
 
 SHIPPED_SLUG = "rugpijn-en-training"
 
@@ -90,8 +89,8 @@ def shipped_course() -> Course | None:
     return load_course_from(folder)
 
 
-def configure_email_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str) -> Settings:
-    """Set NURTURE_* for mail tests (no database needed) and return fresh settings."""
+def mail_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str) -> Settings:
+    """Set NURTURE_* for mail tests (no database or Redis is touched) and return settings."""
     env = {
         "ENV": "test",
         "BASE_URL": "http://nurture.test",
@@ -99,51 +98,44 @@ def configure_email_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **value
         "OUTBOX_DIR": str(tmp_path / "outbox"),
         "MAIL_BACKEND": "outbox",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
-        "REDIS_URL": "redis://127.0.0.1:6379/2",
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
         **{key.upper(): value for key, value in values.items()},
     }
     set_nurture_env(monkeypatch, tmp_path, env)
-    reset_backend_cache()
-    return get_settings()
+    return load_settings()
 
 
-@contextmanager
-def email_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str) -> Iterator[Settings]:
-    """Use mail-test settings (see configure_email_env), then forget the cached ones."""
-    try:
-        yield configure_email_env(monkeypatch, tmp_path, **values)
-    finally:
-        reset_settings_cache()
-        reset_backend_cache()
+def renderer_for(settings: Settings, clock: Clock = system_clock) -> Renderer:
+    """Return the renderer a runtime would build for SETTINGS."""
+    return Renderer(settings, Tokens(settings.secret_key, clock))
+
+
+def backend_for(settings: Settings, clock: Clock = system_clock) -> MailBackend:
+    """Return the mail backend a runtime would build for SETTINGS."""
+    return build_mail_backend(settings, clock)
 
 
 @pytest.fixture
-def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settings]:
+def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     """Give the test mail settings on the outbox backend, without a database."""
-    with email_env(monkeypatch, tmp_path) as settings:
-        yield settings
+    return mail_settings(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def renderer(mail_env: Settings) -> Renderer:
+    """The renderer for the mail settings."""
+    return renderer_for(mail_env)
 
 
 SENDGRID_TEST_KEY = "test-sendgrid-key"
 
 
-def sendgrid_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
-) -> AbstractContextManager[Settings]:
-    """Use mail-test settings that send through the SendGrid API at HOST."""
-    return email_env(
+def sendgrid_mail_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str) -> Settings:
+    """Return mail settings that send through the SendGrid API at HOST."""
+    return mail_settings(
         monkeypatch,
         tmp_path,
         mail_backend="sendgrid",
         sendgrid_api_key=SENDGRID_TEST_KEY,
         sendgrid_host=host,
     )
-
-
-@pytest.fixture
-def sendgrid_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sendgrid: FakeSendGrid
-) -> Iterator[FakeSendGrid]:
-    with sendgrid_settings(monkeypatch, tmp_path, fake_sendgrid.url):
-        yield fake_sendgrid
-        set_clock(None)

@@ -1,39 +1,35 @@
-"""Small helpers shared by many tests: an emptied Redis database, NURTURE_* settings, the CLI."""
+"""Small helpers shared by many tests: the test Redis database, NURTURE_* variables, the CLI."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 from click.testing import CliRunner, Result
 
-from config import reset_settings_cache
+# The one Redis database the tests use; every test that touches it starts and ends empty.
+REDIS_TEST_URL = os.environ.get("NURTURE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# Where a frozen clock starts: a Monday morning in Amsterdam's winter time.
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def fresh_redis(url: str) -> Iterator[str]:
-    """Yield URL's Redis database emptied, and empty it again afterwards (for fixtures)."""
+def flush_redis(url: str) -> None:
+    """Empty one Redis database."""
     client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
     client.flushdb()
     client.close()
 
 
-def redis_fixture(url: str) -> Any:
-    """Return a `redis_url` fixture giving each test URL's Redis database, emptied.
-
-    A test module assigns it to the name redis_url, overriding conftest's shared db 13.
-    """
-
-    @pytest.fixture
-    def redis_url() -> Iterator[str]:
-        yield from fresh_redis(url)
-
-    return redis_url
+def fresh_redis(url: str) -> Iterator[str]:
+    """Yield URL's Redis database emptied, and empty it again afterwards (for fixtures)."""
+    flush_redis(url)
+    yield url
+    flush_redis(url)
 
 
 def set_nurture_env(
@@ -46,7 +42,6 @@ def set_nurture_env(
     for name, value in values.items():
         monkeypatch.setenv(f"NURTURE_{name}", value)
     monkeypatch.chdir(tmp_path)  # keep a developer's .env out of the tests
-    reset_settings_cache()
 
 
 def run_cli(*args: str, input: str | None = None) -> Result:
@@ -54,3 +49,13 @@ def run_cli(*args: str, input: str | None = None) -> Result:
     from cli.main import cli
 
     return CliRunner().invoke(cli, list(args), input=input)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll PREDICATE until it is true or TIMEOUT seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from store.db import session_scope
+from runtime import Runtime
 from store.models import (
     Delivery,
     Enrollment,
@@ -20,6 +20,7 @@ COURSE = "rugpijn-en-training"
 
 
 def enroll(
+    runtime: Runtime,
     count: int,
     due_at: datetime,
     *,
@@ -28,7 +29,7 @@ def enroll(
     start: int = 0,
 ) -> list[int]:
     """Create COUNT confirmed subscribers, each with an active enrollment due at DUE_AT."""
-    with session_scope() as session:
+    with runtime.session() as session:
         subscriber_rows = [
             {
                 "email": f"{prefix}{n}@example.org",
@@ -60,29 +61,29 @@ def enroll(
     return ids
 
 
-def delivery_states() -> dict[str, int]:
+def delivery_states(runtime: Runtime) -> dict[str, int]:
     """Return how many deliveries are in each state."""
-    with session_scope() as session:
+    with runtime.session() as session:
         return dict(
             session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all()
         )
 
 
-def deliveries_of(subscriber_id: int) -> list[Delivery]:
+def deliveries_of(runtime: Runtime, subscriber_id: int) -> list[Delivery]:
     """Return a subscriber's deliveries in day order."""
-    with session_scope() as session:
+    with runtime.session() as session:
         return list(
             session.scalars(
                 select(Delivery)
-                .where(Delivery.subscriber_id == subscriber_id)
+                .where(Delivery.subscriber_id == subscriber_id, Delivery.kind == "lesson")
                 .order_by(Delivery.day)
             )
         )
 
 
-def enrollment_of(subscriber_id: int) -> Enrollment:
+def enrollment_of(runtime: Runtime, subscriber_id: int) -> Enrollment:
     """Return a subscriber's enrollment."""
-    with session_scope() as session:
+    with runtime.session() as session:
         return session.scalars(
             select(Enrollment).where(Enrollment.subscriber_id == subscriber_id)
         ).one()
@@ -93,8 +94,9 @@ def emails_in(fake: Any) -> int:
     return sum(len(request.recipients) for request in fake.accepted)
 
 
-def state_of(delivery_id: int) -> Delivery:
-    with session_scope() as session:
+def state_of(runtime: Runtime, delivery_id: int) -> Delivery:
+    """Return a delivery row as it is now."""
+    with runtime.session() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         return delivery

@@ -6,35 +6,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 
-from config import get_settings, reset_settings_cache
-from config.celery import celery_settings
-from tasks.app import celery_app
+from runtime import Runtime
+from tasks.app import attach_runtime, create_celery
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def point_celery_at_settings() -> None:
-    """Reconfigure the shared Celery app for the current settings (the test's Redis db)."""
-    celery_app.conf.update(celery_settings(get_settings()))
-    # Forget pooled broker connections made for an earlier test's Redis database.
-    celery_app._after_fork()
-
-
-def flush_redis(url: str) -> None:
-    """Empty one Redis database."""
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
 
 
 def queue_length(url: str, queue: str = "celery") -> int:
@@ -47,9 +30,14 @@ def queue_length(url: str, queue: str = "celery") -> int:
 
 
 @contextmanager
-def thread_worker(concurrency: int = 4, pool: str = "threads") -> Iterator[Any]:
-    """Run a real Celery worker for tasks.app.celery_app in a thread of this process."""
-    point_celery_at_settings()
+def thread_worker(runtime: Runtime, concurrency: int = 4, pool: str = "threads") -> Iterator[Any]:
+    """Run a real Celery worker in a thread of this process, on RUNTIME (and its clock)."""
+    import tasks.dispatch
+    import tasks.sending
+    import tasks.tracking  # noqa: F401  (the worker runs their tasks)
+
+    celery_app = create_celery(runtime.settings)
+    attach_runtime(celery_app, runtime)
     with start_worker(
         celery_app,
         pool=pool,
@@ -59,16 +47,6 @@ def thread_worker(concurrency: int = 4, pool: str = "threads") -> Iterator[Any]:
         loglevel="WARNING",
     ) as worker:
         yield worker
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll PREDICATE until it is true or TIMEOUT seconds pass; return its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class WorkerProcess:
@@ -93,12 +71,11 @@ class WorkerProcess:
 
     def start(self) -> None:
         """Start the worker process (appending to its log)."""
+        # `nurture worker`, as deployed: its settings come from ENV.
         command = [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "tasks.app:celery_app",
+            "cli.main",
             "worker",
             f"--pool={self.pool}",
             f"--concurrency={self.concurrency}",
@@ -135,43 +112,3 @@ class WorkerProcess:
     def alive(self) -> bool:
         """Tell whether the process is running."""
         return self.process is not None and self.process.poll() is None
-
-
-# Redis databases reserved for the lesson pipeline's tests and benchmarks (others use 13).
-LESSON_REDIS_URL = os.environ.get("NURTURE_TEST_LESSON_REDIS_URL", "redis://127.0.0.1:6379/4")
-
-
-@pytest.fixture
-def lesson_settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The conftest settings, with Celery on this suite's own Redis database (flushed)."""
-    monkeypatch.setenv("NURTURE_REDIS_URL", LESSON_REDIS_URL)
-    reset_settings_cache()
-    flush_redis(LESSON_REDIS_URL)
-    point_celery_at_settings()
-    yield get_settings()
-    flush_redis(LESSON_REDIS_URL)
-    reset_settings_cache()
-
-
-@pytest.fixture
-def sendgrid_fake(lesson_settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A real HTTP fake SendGrid in this process, living on the injectable clock.
-
-    Its X-RateLimit-Reset is computed from store.clock, so a test on a frozen clock sees the
-    same "now" in the fake and in the backend that reads the header.
-    """
-    from fake_sendgrid import FakeSendGrid
-
-    from emails.backends import reset_backend_cache
-    from store.clock import utcnow
-
-    fake = FakeSendGrid(api_key="test-key", timestamp=lambda: utcnow().timestamp()).start()
-    monkeypatch.setenv("NURTURE_MAIL_BACKEND", "sendgrid")
-    monkeypatch.setenv("NURTURE_SENDGRID_API_KEY", "test-key")
-    monkeypatch.setenv("NURTURE_SENDGRID_HOST", fake.url)
-    reset_settings_cache()
-    reset_backend_cache()
-    yield fake
-    fake.stop()
-    reset_backend_cache()
-    reset_settings_cache()

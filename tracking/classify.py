@@ -43,10 +43,10 @@ def is_machine_open(
     opened_at: datetime,
     sent_at: datetime | None = None,
     *,
-    sg_machine_open: bool = False,
+    provider_says_machine: bool = False,
 ) -> bool:
     """Tell whether an open was made by a machine rather than a reader."""
-    if sg_machine_open:
+    if provider_says_machine:
         return True
     agent = (user_agent or "").strip()
     if not agent:

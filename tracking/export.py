@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import session_scope
 from store.models import EmailEvent, Subscriber
@@ -73,18 +74,18 @@ def _csv_lines(columns: list[str], rows: Iterable[Any]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def subscribers_csv() -> Iterator[str]:
+def subscribers_csv(sessions: sessionmaker[Session]) -> Iterator[str]:
     """Yield the subscribers as CSV, a chunk at a time."""
-    with session_scope() as session:
+    with session_scope(sessions) as session:
         rows = session.scalars(
             select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=STREAM_BATCH)
         )
         yield from _csv_lines(SUBSCRIBER_COLUMNS, rows)
 
 
-def events_csv() -> Iterator[str]:
+def events_csv(sessions: sessionmaker[Session]) -> Iterator[str]:
     """Yield the email events as CSV, a chunk at a time."""
-    with session_scope() as session:
+    with session_scope(sessions) as session:
         rows = session.scalars(
             select(EmailEvent).order_by(EmailEvent.id).execution_options(yield_per=STREAM_BATCH)
         )

@@ -18,20 +18,17 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import redis
 
-from config import get_settings
-from store.clock import utcnow
-from store.db import session_scope
+from runtime import Runtime
 from store.models import Delivery
 from tracking.classify import is_machine_open
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
-from tracking.spool import append_hit
+from tracking.spool import Spool, ship_folder, spool_dir
 
 log = logging.getLogger(__name__)
 
@@ -62,66 +59,66 @@ return 0
 """
 
 
-@lru_cache(maxsize=4)
-def _client_for(url: str) -> redis.Redis:
-    # Short timeouts: a pixel must not hang on a dead Redis; it falls back to the database.
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+class HitIntake:
+    """Take in the opens and clicks of one web process: spool file, then Redis, then database.
+
+    SCHEDULE_DRAIN asks a worker to drain the Redis queue soon; it is called when hits land
+    in an empty queue (the web app wires it to the drain task).
+    """
+
+    def __init__(self, runtime: Runtime, schedule_drain: Callable[[], None] | None = None) -> None:
+        """Spool into this installation's folder; nothing starts until the first hit."""
+        self.runtime = runtime
+        self.schedule_drain = schedule_drain
+        self.spool = Spool(spool_dir(runtime.settings), self.push)
+
+    def record(
+        self, kind: str, delivery_id: int, user_agent: str | None, url: str | None = None
+    ) -> None:
+        """Record an open or click of DELIVERY_ID: spool file first, then Redis, then database."""
+        hit = [
+            kind,
+            delivery_id,
+            uuid.uuid4().hex,
+            self.runtime.now().timestamp(),
+            (user_agent or "")[:USER_AGENT_LIMIT],
+            url or "",
+        ]
+        line = json.dumps(hit, separators=(",", ":")).encode() + b"\n"
+        try:
+            self.spool.append(line)
+            return
+        except OSError:
+            log.exception("tracking spool unwritable; pushing the %s to Redis directly", kind)
+        try:
+            self.push([line.rstrip(b"\n")])
+        except Exception:
+            # Redis and the database both down: the visitor still gets the GIF or redirect.
+            log.exception("could not record a %s of delivery %s", kind, delivery_id)
+
+    def push(self, lines: Sequence[bytes]) -> None:
+        """Queue encoded hits in Redis (or store them), and have the queue drained soon."""
+        if push_lines(self.runtime, lines) and self.schedule_drain is not None:
+            try:
+                self.schedule_drain()
+            except Exception:
+                log.warning("could not schedule a drain; the next dispatcher pass drains it")
 
 
-def redis_client() -> redis.Redis:
-    """Return the shared Redis client for the configured URL."""
-    return _client_for(get_settings().redis_url)
+def push_lines(runtime: Runtime, lines: Sequence[bytes]) -> bool:
+    """Append encoded hits to the Redis queue, or store them if Redis is down.
 
-
-def _hit(kind: str, delivery_id: int, user_agent: str | None, url: str | None) -> list[Any]:
-    return [
-        kind,
-        delivery_id,
-        uuid.uuid4().hex,
-        utcnow().timestamp(),
-        (user_agent or "")[:USER_AGENT_LIMIT],
-        url or "",
-    ]
-
-
-def record_hit(kind: str, delivery_id: int, user_agent: str | None, url: str | None = None) -> None:
-    """Record an open or click of DELIVERY_ID: spool file first, then Redis, then the database."""
-    hit = _hit(kind, delivery_id, user_agent, url)
-    line = json.dumps(hit, separators=(",", ":")).encode() + b"\n"
+    Return True when the queue was empty before (so a drain should be scheduled).
+    """
     try:
-        append_hit(line)
-        return
-    except OSError:
-        log.exception("tracking spool unwritable; pushing the %s to Redis directly", kind)
-    try:
-        push_lines([line.rstrip(b"\n")])
-    except Exception:
-        # Redis and the database both down: the visitor still gets the GIF or redirect.
-        log.exception("could not record a %s of delivery %s", kind, delivery_id)
-
-
-def push_lines(lines: Sequence[bytes]) -> None:
-    """Append encoded hits to the Redis queue; store them in the database if Redis is down."""
-    try:
-        length = redis_client().rpush(QUEUE_KEY, *lines)
+        length = runtime.redis.rpush(QUEUE_KEY, *lines)
     except redis.RedisError:
         # If the push did land (a timeout after sending), the drain later finds the same hit
         # ids already stored and inserts nothing: no double count either way.
         log.warning("redis unreachable; storing %s hits directly in the database", len(lines))
-        store_hits([hit for hit in map(_parse, lines) if hit is not None])
-        return
-    if length == len(lines):
-        _schedule_drain()
-
-
-def _schedule_drain() -> None:
-    # The queue was empty: ask a worker to drain it shortly, batching the hits that follow.
-    try:
-        from tasks.webhooks import drain_tracking_hits
-
-        drain_tracking_hits.apply_async(countdown=1, retry=False)
-    except Exception:
-        log.warning("could not schedule a drain; the next dispatcher pass drains the queue")
+        store_hits(runtime, [hit for hit in map(_parse, lines) if hit is not None])
+        return False
+    return bool(length == len(lines))
 
 
 def _parse(raw: bytes | str) -> list[Any] | None:
@@ -135,6 +132,7 @@ def _parse(raw: bytes | str) -> list[Any] | None:
     _kind, delivery_id, hit_id, stamp, user_agent, url = hit
     if not (
         isinstance(delivery_id, int)
+        and 0 < delivery_id < 2**63
         and isinstance(hit_id, str)
         and isinstance(stamp, int | float)
         and 0 < stamp < 1e11  # a unix time datetime can hold
@@ -145,10 +143,10 @@ def _parse(raw: bytes | str) -> list[Any] | None:
     return hit
 
 
-def store_hits(hits: Sequence[list[Any]]) -> int:
+def store_hits(runtime: Runtime, hits: Sequence[list[Any]]) -> int:
     """Store HITS as events and move the delivery counters; return how many were new."""
     ids = {hit[1] for hit in hits}
-    with session_scope() as session:
+    with runtime.session() as session:
         deliveries = {
             row.id: row for row in session.query(*DELIVERY_COLUMNS).filter(Delivery.id.in_(ids))
         }
@@ -176,18 +174,17 @@ def store_hits(hits: Sequence[list[Any]]) -> int:
                     user_agent=user_agent or None,
                 )
             )
-        return len(store_events(session, events))
+        return len(store_events(session, events, runtime.now()))
 
 
-def drain_hits(max_hits: int = 100_000) -> int:
+def drain_hits(runtime: Runtime, max_hits: int = 100_000) -> int:
     """Store queued hits in batches until the queue is empty; return how many were handled."""
-    from tracking.spool import ship_spool
-
     try:
-        ship_spool()  # this host's spooled hits join the queue first
+        # This host's spooled hits (of web processes that died, say) join the queue first.
+        ship_folder(spool_dir(runtime.settings), lambda lines: push_lines(runtime, lines))
     except Exception:
         log.exception("shipping the local tracking spool failed; the spool timer retries")
-    client = redis_client()
+    client = runtime.redis
     lock = client.lock(LOCK_KEY, timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         return 0  # another drainer is at it
@@ -204,7 +201,7 @@ def drain_hits(max_hits: int = 100_000) -> int:
             if not raw:
                 break
             hits = [hit for hit in map(_parse, raw) if hit is not None]
-            store_hits(hits)
+            store_hits(runtime, hits)
             handled += len(raw)
             if not finish(keys=[LOCK_KEY, PROCESSING_KEY], args=[token]):
                 log.warning("drain lock lost; leaving the processing list to its new owner")
@@ -218,7 +215,7 @@ def drain_hits(max_hits: int = 100_000) -> int:
     return handled
 
 
-def queued_hits() -> int:
+def queued_hits(runtime: Runtime) -> int:
     """Return how many hits wait in Redis (queued plus being stored)."""
-    client = redis_client()
+    client = runtime.redis
     return int(client.llen(QUEUE_KEY)) + int(client.llen(PROCESSING_KEY))

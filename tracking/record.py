@@ -7,16 +7,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from store.clock import utcnow
-from store.models import Delivery, EmailEvent, Subscriber, SubscriberStatus, UtcDateTime
+from delivery.engagement import Engagement, add_engagement
+from store.models import Delivery, EmailEvent, Subscriber, SubscriberStatus
 from subscribers.lifecycle import stop_all_mail
 
-# SendGrid events that mean "never mail this address again", and the status they set.
+# Provider events that mean "never mail this address again", and the status they set.
 STOPPING_KINDS = {
     "bounce": SubscriberStatus.SUPPRESSED,
     "dropped": SubscriberStatus.SUPPRESSED,
@@ -57,105 +56,73 @@ class NewEvent:
 
 def _row(event: NewEvent, recorded_at: datetime) -> dict[str, Any]:
     row = asdict(event)
-    # The unique column is named for SendGrid's id; our own opens and clicks use prefixed keys.
-    row["sg_event_id"] = row.pop("event_key")
     row["recorded_at"] = recorded_at
     return row
 
 
-def _insert_new(session: Session, events: Sequence[NewEvent]) -> set[str]:
+def _insert_new(session: Session, events: Sequence[NewEvent], now: datetime) -> set[str]:
     """Insert EVENTS, skipping keys already stored; return the keys that were new."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    now = utcnow()
     new_keys: set[str] = set()
     for start in range(0, len(events), INSERT_CHUNK):
         rows = [_row(event, now) for event in events[start : start + INSERT_CHUNK]]
         statement = (
             insert(EmailEvent)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["sg_event_id"])
-            .returning(EmailEvent.sg_event_id)
+            .on_conflict_do_nothing(index_elements=["event_key"])
+            .returning(EmailEvent.event_key)
         )
         new_keys.update(key for key in session.scalars(statement) if key is not None)
     return new_keys
 
 
-def _earliest(column: Any, name: str) -> Any:
-    # NULL parameter: no change. Written without "param IS NULL" so PostgreSQL can infer
-    # the parameter's type from the column it is compared with.
-    value = bindparam(name, type_=UtcDateTime())
-    return case((column.is_(None), value), (value < column, value), else_=column)
-
-
-# One statement for every touched delivery, run as executemany: a drain of 1,000 hits over
-# hundreds of deliveries is one round trip batch, not hundreds of statements.
-_table = Delivery.metadata.tables["deliveries"]
-_BUMP_DELIVERY = (
-    update(_table)
-    .where(_table.c.id == bindparam("b_id"))
-    .values(
-        human_opens=_table.c.human_opens + bindparam("b_human"),
-        machine_opens=_table.c.machine_opens + bindparam("b_machine"),
-        clicks=_table.c.clicks + bindparam("b_clicks"),
-        first_opened_at=_earliest(_table.c.first_opened_at, "b_first_opened"),
-        delivered_at=_earliest(_table.c.delivered_at, "b_delivered"),
-    )
-)
-
-
 def _apply_to_deliveries(session: Session, events: Sequence[NewEvent]) -> None:
-    changes: dict[int, dict[str, Any]] = {}
+    changes: dict[int, Engagement] = {}
     for event in events:
         if event.delivery_id is None or event.kind not in {"open", "click", "delivered"}:
             continue
-        change = changes.setdefault(
-            event.delivery_id,
-            {
-                "b_id": event.delivery_id,
-                "b_human": 0,
-                "b_machine": 0,
-                "b_clicks": 0,
-                "b_first_opened": None,
-                "b_delivered": None,
-            },
-        )
+        change = changes.setdefault(event.delivery_id, Engagement(event.delivery_id))
         if event.kind == "open":
-            change["b_machine" if event.machine else "b_human"] += 1
-            # First open means the first a person made; proxies open everything.
-            if not event.machine:
-                change["b_first_opened"] = _min(change["b_first_opened"], event.occurred_at)
+            if event.machine:
+                change.machine_opens += 1
+            else:
+                change.human_opens += 1
+                # First open means the first a person made; proxies open everything.
+                change.first_opened_at = _min(change.first_opened_at, event.occurred_at)
         elif event.kind == "click":
-            change["b_clicks"] += 1
+            change.clicks += 1
         else:
-            change["b_delivered"] = _min(change["b_delivered"], event.occurred_at)
-    if changes:
-        session.execute(_BUMP_DELIVERY, list(changes.values()))
+            change.delivered_at = _min(change.delivered_at, event.occurred_at)
+    add_engagement(session, list(changes.values()))
 
 
 def _min(current: datetime | None, moment: datetime) -> datetime:
     return moment if current is None else min(current, moment)
 
 
-def _apply_to_subscribers(session: Session, events: Sequence[NewEvent]) -> None:
+def _apply_to_subscribers(session: Session, events: Sequence[NewEvent], now: datetime) -> None:
     for event in events:
         status = STOPPING_KINDS.get(event.kind)
         if status is None or event.subscriber_id is None:
             continue
         subscriber = session.get(Subscriber, event.subscriber_id)
         if subscriber is not None:
-            stop_all_mail(session, subscriber, status=status, reason=event.kind)
+            stop_all_mail(session, subscriber, status=status, reason=event.kind, now=now)
 
 
-def store_events(session: Session, events: Sequence[NewEvent]) -> list[NewEvent]:
-    """Store EVENTS once each and apply the new ones; return the events that were new."""
+def store_events(session: Session, events: Sequence[NewEvent], now: datetime) -> list[NewEvent]:
+    """Store EVENTS once each and apply the new ones; return the events that were new.
+
+    NOW is when they are recorded (and when a stopping event stops the subscriber's mail).
+    """
     unique: dict[str, NewEvent] = {}
     for event in events:
         unique.setdefault(event.event_key, event)
     if not unique:
         return []
-    new_keys = _insert_new(session, list(unique.values()))
+    new_keys = _insert_new(session, list(unique.values()), now)
     # Counters move only for rows this call inserted, so a replay changes nothing.
     fresh = [event for key, event in unique.items() if key in new_keys]
     _apply_to_deliveries(session, fresh)
-    _apply_to_subscribers(session, fresh)
+    _apply_to_subscribers(session, fresh, now)
     return fresh

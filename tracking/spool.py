@@ -23,10 +23,10 @@ import logging
 import os
 import threading
 import time
-from functools import lru_cache
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from config import get_settings
+from config import Settings
 from config.settings import VAR_DIR
 
 log = logging.getLogger(__name__)
@@ -38,15 +38,9 @@ ABANDONED_SECONDS = 300
 PUSH_CHUNK = 1000
 
 
-def spool_dir() -> Path:
+def spool_dir(settings: Settings) -> Path:
     """Return this installation's spool folder (one per database and Redis pair)."""
-    settings = get_settings()
-    return _folder_for(settings.database_url, settings.redis_url)
-
-
-@lru_cache(maxsize=64)
-def _folder_for(database_url: str, redis_url: str) -> Path:
-    key = hashlib.sha256(f"{database_url}|{redis_url}".encode()).hexdigest()
+    key = hashlib.sha256(f"{settings.database_url}|{settings.redis_url}".encode()).hexdigest()
     return SPOOL_ROOT / key[:16]
 
 
@@ -60,10 +54,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class Spool:
-    """A process's open spool file, appended under a lock and sealed on a timer."""
+Push = Callable[[Sequence[bytes]], object]
 
-    def __init__(self) -> None:
+
+class Spool:
+    """A process's open spool file in FOLDER, appended under a lock and sealed on a timer.
+
+    The timer ships sealed files with PUSH (to the Redis hit queue, or the database).
+    """
+
+    def __init__(self, folder: Path, push: Push) -> None:
+        """Spool into FOLDER; nothing is opened or started until the first append."""
+        self.folder = folder
+        self._push = push
         self._lock = threading.Lock()
         self._pid = 0
         self._fd: int | None = None
@@ -75,11 +78,8 @@ class Spool:
         with self._lock:
             if self._pid != os.getpid():
                 self._start()
-            folder = spool_dir()
-            if self._path is not None and self._path.parent != folder:
-                self._seal_locked()  # settings changed (tests): never write to the old folder
             if self._fd is None:
-                self._open(folder)
+                self._open(self.folder)
             assert self._fd is not None
             os.write(self._fd, line)
 
@@ -115,18 +115,21 @@ class Spool:
         while self._pid == pid:
             time.sleep(SEAL_SECONDS)
             try:
-                self.seal()
-                ship_spool(seal=False)
+                self.ship()
             except Exception:
                 log.exception("shipping the tracking spool failed; retrying in a second")
 
+    def stop(self) -> None:
+        """Seal and ship what is spooled, and end the timer thread."""
+        with self._lock:
+            self._pid = -1
+            self._seal_locked()
+        ship_folder(self.folder, self._push)
 
-_spool = Spool()
-
-
-def append_hit(line: bytes) -> None:
-    """Append one encoded hit (ending in a newline) to this process's spool."""
-    _spool.append(line)
+    def ship(self) -> int:
+        """Seal this process's file, then ship every sealed file of the folder."""
+        self.seal()
+        return ship_folder(self.folder, self._push)
 
 
 def _reseal_abandoned(folder: Path) -> None:
@@ -157,13 +160,11 @@ def _rename_quietly(source: Path, target: Path) -> bool:
     return True
 
 
-def ship_spool(*, seal: bool = True) -> int:
-    """Move sealed spool files into the Redis hit queue (or the database); return lines shipped."""
-    from tracking.hits import push_lines
+def ship_folder(folder: Path, push: Push) -> int:
+    """Move FOLDER's sealed spool files into the hit queue with PUSH; return lines shipped.
 
-    if seal:
-        _spool.seal()
-    folder = spool_dir()
+    Also re-seals the files of processes that died, so any live process ships them.
+    """
     if not folder.is_dir():
         return 0
     _reseal_abandoned(folder)
@@ -177,7 +178,7 @@ def ship_spool(*, seal: bool = True) -> int:
             # A line cut short by a crash mid-write has no newline; it cannot be parsed.
             lines = [line for line in data.split(b"\n") if line]
             for start in range(0, len(lines), PUSH_CHUNK):
-                push_lines(lines[start : start + PUSH_CHUNK])
+                push(lines[start : start + PUSH_CHUNK])
         except Exception:
             _rename_quietly(claimed, path)  # try again on the next tick
             raise

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
-from store.clock import utcnow
-from store.models import Delivery, DeliveryState, EmailEvent, Subscriber
+from course.loader import CourseStore
+from store.models import Delivery, DeliveryKind, DeliveryState, EmailEvent, Subscriber
 
 # Gmail's hard limit is 0.3%; warn well before it, at the rate Google advises staying under.
 COMPLAINT_WARNING_RATE = 0.001
@@ -72,17 +72,21 @@ class Funnel:
         return self.complaints > 0 and self.complaint_rate >= COMPLAINT_WARNING_RATE
 
 
-def _lesson_titles(course_slug: str) -> dict[int, str]:
-    try:
-        from course.loader import load_course
+def known_courses(session: Session, courses: CourseStore) -> list[str]:
+    """Return every course with a folder or with subscribers (a removed course still counts)."""
+    with_subscribers = set(session.scalars(select(Subscriber.course_slug).distinct()))
+    return sorted(with_subscribers | set(courses.slugs()) | {courses.default_slug})
 
-        course = load_course(course_slug)
+
+def _lesson_titles(courses: CourseStore, course_slug: str) -> dict[int, str]:
+    try:
+        course = courses.get(course_slug)
     except Exception:
         return {}  # stats still work from the data alone when the course folder is missing
     return {lesson.day: lesson.title or lesson.subject for lesson in course.lessons}
 
 
-def funnel(session: Session, course_slug: str) -> Funnel:
+def funnel(session: Session, courses: CourseStore, course_slug: str) -> Funnel:
     """Compute the funnel of COURSE_SLUG from the tables, in a handful of grouped queries."""
     result = Funnel(course_slug)
     # Forgotten subscribers are anonymised, not deleted, so they still count here.
@@ -91,7 +95,7 @@ def funnel(session: Session, course_slug: str) -> Funnel:
             Subscriber.course_slug == course_slug
         )
     ).one()
-    titles = _lesson_titles(course_slug)
+    titles = _lesson_titles(courses, course_slug)
     by_day = {day: LessonStats(day, title) for day, title in titles.items()}
     sent = Delivery.sent_at.is_not(None)
     rows = session.execute(
@@ -103,7 +107,11 @@ def funnel(session: Session, course_slug: str) -> Funnel:
             func.count().filter(Delivery.machine_opens > 0),
             func.count().filter(Delivery.clicks > 0),
         )
-        .where(Delivery.course_slug == course_slug, Delivery.state == DeliveryState.SENT)
+        .where(
+            Delivery.course_slug == course_slug,
+            Delivery.kind == DeliveryKind.LESSON,
+            Delivery.state == DeliveryState.SENT,
+        )
         .group_by(Delivery.day)
     )
     for day, n_sent, delivered, human, machine, clicked in rows:
@@ -154,6 +162,7 @@ def _add_site_unsubscribes(
         select(func.max(Delivery.day))
         .where(
             Delivery.subscriber_id == Subscriber.id,
+            Delivery.kind == DeliveryKind.LESSON,
             Delivery.sent_at.is_not(None),
             Delivery.sent_at <= Subscriber.unsubscribed_at,
         )
@@ -175,10 +184,10 @@ def _add_site_unsubscribes(
 
 
 def signups_per_day(
-    session: Session, course_slug: str, zone: ZoneInfo, days: int = 30
+    session: Session, course_slug: str, zone: ZoneInfo, now: datetime, days: int = 30
 ) -> list[tuple[date, int]]:
-    """Return (local date, signups) for the last DAYS days, oldest first, zeros included."""
-    today = utcnow().astimezone(zone).date()
+    """Return (local date, signups) for the last DAYS days up to NOW, oldest first, zeros too."""
+    today = now.astimezone(zone).date()
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=zone)
     counts: dict[date, int] = {}

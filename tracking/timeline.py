@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import Delivery, EmailEvent, Subscriber
+from store.models import Delivery, DeliveryKind, EmailEvent, Subscriber
 
 PAGE_SIZE = 50
 
@@ -78,7 +78,6 @@ def timeline(session: Session, subscriber: Subscriber) -> list[TimelineEntry]:
     """Return SUBSCRIBER's signup, confirmation, lessons and events in time order."""
     entries = [TimelineEntry(subscriber.created_at, "Aangemeld", subscriber.signup_source or "")]
     moments = [
-        (subscriber.confirmation_sent_at, "Bevestigingsmail verzonden", ""),
         (subscriber.confirmed_at, "Aanmelding bevestigd", subscriber.consent_version or ""),
         (subscriber.unsubscribed_at, "Afgemeld", ""),
         (subscriber.suppressed_at, "Geblokkeerd", subscriber.suppression_reason or ""),
@@ -90,14 +89,17 @@ def timeline(session: Session, subscriber: Subscriber) -> list[TimelineEntry]:
     )
     for delivery in deliveries:
         state = DELIVERY_STATES.get(delivery.state, delivery.state)
-        entries.append(TimelineEntry(delivery.created_at, f"Les {delivery.day} ingepland", state))
+        mail = (
+            "Bevestigingsmail"
+            if delivery.kind == DeliveryKind.CONFIRMATION
+            else f"Les {delivery.day}"
+        )
+        entries.append(TimelineEntry(delivery.created_at, f"{mail} ingepland", state))
         if delivery.sent_at:
-            entries.append(TimelineEntry(delivery.sent_at, f"Les {delivery.day} verzonden"))
+            entries.append(TimelineEntry(delivery.sent_at, f"{mail} verzonden"))
         if delivery.state in {"failed", "skipped"}:
             detail = delivery.last_error or ""
-            entries.append(
-                TimelineEntry(delivery.created_at, f"Les {delivery.day} {state}", detail)
-            )
+            entries.append(TimelineEntry(delivery.created_at, f"{mail} {state}", detail))
     events = session.scalars(select(EmailEvent).where(EmailEvent.subscriber_id == subscriber.id))
     for event in events:
         what = EVENT_LABELS.get(event.kind, event.kind)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import hmac
 import logging
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
-from store.db import session_scope
 from store.models import Subscriber
 from tracking.charts import lesson_chart, signups_chart
 from tracking.export import events_csv, subscribers_csv
-from tracking.stats import COMPLAINT_WARNING_RATE, funnel, signups_per_day
+from tracking.hits import drain_hits
+from tracking.ingest import ingest_pending
+from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
 from tracking.timeline import search_subscribers, timeline
-from web.app import nurture_settings
+from web.context import runtime
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +31,15 @@ def _failed_login_key() -> str:
 
 
 def _too_many_failures() -> bool:
-    from tracking.hits import redis_client
-
     try:
-        return int(redis_client().get(_failed_login_key()) or 0) >= MAX_FAILED_LOGINS
+        return int(runtime().redis.get(_failed_login_key()) or 0) >= MAX_FAILED_LOGINS
     except Exception:
         return False  # Redis down: the constant-time check below still holds
 
 
 def _count_failure() -> None:
-    from tracking.hits import redis_client
-
     try:
-        pipe = redis_client().pipeline()
+        pipe = runtime().redis.pipeline()
         pipe.incr(_failed_login_key())
         pipe.expire(_failed_login_key(), FAILED_LOGIN_WINDOW_SECONDS)
         pipe.execute()
@@ -63,7 +59,7 @@ def _ask_for_login(message: str) -> Response:
 @bp.before_request
 def require_password() -> ResponseReturnValue | None:
     """Refuse everything while no password is set; otherwise ask for it (HTTP Basic)."""
-    password = nurture_settings(current_app).admin_password
+    password = runtime().settings.admin_password
     if not password:
         return Response(
             "Het beheer is uitgeschakeld: stel NURTURE_ADMIN_PASSWORD in om het te openen.",
@@ -89,33 +85,28 @@ def require_password() -> ResponseReturnValue | None:
 
 def _catch_up() -> None:
     """Apply waiting webhook batches and queued opens first, so the numbers are current."""
-    from tracking.ingest import process_pending_batches
-
+    nurture = runtime()
     try:
-        process_pending_batches(limit=20)
+        ingest_pending(nurture, limit=20, budget_seconds=2.0)
+        drain_hits(nurture)
     except Exception:
         log.exception("could not apply pending tracking data before showing the dashboard")
-
-
-def _courses(default: str) -> list[str]:
-    with session_scope() as session:
-        known = set(session.scalars(select(Subscriber.course_slug).distinct()))
-    return sorted(known | {default})
 
 
 @bp.get("")
 @bp.get("/")
 def dashboard() -> ResponseReturnValue:
     """Show the funnel, the per-lesson and signups charts and the complaint warning."""
-    settings = nurture_settings(current_app)
+    nurture = runtime()
+    settings = nurture.settings
     _catch_up()
-    courses = _courses(settings.course)
-    course = request.args.get("course", settings.course)
-    if course not in courses:
-        abort(404)
-    with session_scope() as session:
-        numbers = funnel(session, course)
-        signups = signups_per_day(session, course, settings.zone)
+    with nurture.session() as session:
+        courses = known_courses(session, nurture.courses)
+        course = request.args.get("course", settings.course)
+        if course not in courses:
+            abort(404)
+        numbers = funnel(session, nurture.courses, course)
+        signups = signups_per_day(session, course, settings.zone, nurture.now())
     return render_template(
         "admin/dashboard.html",
         funnel=numbers,
@@ -132,7 +123,7 @@ def subscribers() -> ResponseReturnValue:
     """List subscribers, searchable by address, a page at a time."""
     query = request.args.get("q", "")[:320]
     page = request.args.get("page", 1, type=int) or 1
-    with session_scope() as session:
+    with runtime().session() as session:
         result = search_subscribers(session, query, page)
     return render_template("admin/subscribers.html", result=result, query=query)
 
@@ -141,7 +132,7 @@ def subscribers() -> ResponseReturnValue:
 def subscriber_detail(subscriber_id: int) -> ResponseReturnValue:
     """Show one subscriber and their timeline."""
     _catch_up()
-    with session_scope() as session:
+    with runtime().session() as session:
         subscriber = session.get(Subscriber, subscriber_id)
         if subscriber is None:
             abort(404)
@@ -163,11 +154,11 @@ def _csv_response(chunks: object, filename: str) -> Response:
 @bp.get("/export/subscribers.csv")
 def export_subscribers() -> ResponseReturnValue:
     """Download every subscriber as CSV."""
-    return _csv_response(subscribers_csv(), "subscribers.csv")
+    return _csv_response(subscribers_csv(runtime().sessions), "subscribers.csv")
 
 
 @bp.get("/export/events.csv")
 def export_events() -> ResponseReturnValue:
     """Download every email event as CSV."""
     _catch_up()
-    return _csv_response(events_csv(), "events.csv")
+    return _csv_response(events_csv(runtime().sessions), "events.csv")

@@ -1,4 +1,4 @@
-"""App factory: settings, blueprints, extensions, security headers."""
+"""App factory: build the runtime, wire Celery, register blueprints and security headers."""
 
 from __future__ import annotations
 
@@ -7,22 +7,33 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Settings, get_settings
+from config import Settings, load_settings
+from runtime import Runtime, build_runtime
+from tasks.app import celery_init_app
+from tasks.tracking import drain_tracking_hits
+from tracking.hits import HitIntake
+from web import admin, errors, health, public, security, tracking, webhooks
 
 
-def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
-    """Create the Flask app for SETTINGS (default: from the environment)."""
-    settings = settings or get_settings()
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, **overrides: Any
+) -> Flask:
+    """Create the Flask app for SETTINGS (default: from the environment), or for RUNTIME."""
+    if runtime is None:
+        runtime = build_runtime(settings or load_settings())
+    settings = runtime.settings
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        NURTURE=settings,
         MAX_CONTENT_LENGTH=max(settings.webhook_max_bytes, 256 * 1024),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
     )
     app.config.update(overrides)
+    app.extensions["nurture"] = runtime
+    celery_init_app(app, runtime)
+    app.extensions["nurture_hits"] = HitIntake(runtime, schedule_drain=_drain_soon)
     if settings.trusted_proxies:
         # Behind N reverse proxies, take the client IP and scheme from their X-Forwarded-*
         # headers, so rate limits and consent IP hashes see the visitor, not the proxy.
@@ -32,20 +43,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             x_proto=settings.trusted_proxies,
             x_host=settings.trusted_proxies,
         )
-    # Imported here because the blueprint modules import nurture_settings from this module.
-    from web import admin, errors, health, public, security, tracking, webhooks
-
     security.init_app(app)
     errors.init_app(app)
+    # public wires the rate limiter, which tracking then exempts its blueprint from.
+    public.init_app(app)
+    tracking.init_app(app)
     for module in (health, public, tracking, webhooks, admin):
-        # public wires the rate limiter, which tracking then exempts its blueprint from.
-        if hasattr(module, "init_app"):
-            module.init_app(app)
         app.register_blueprint(module.bp)
     return app
 
 
-def nurture_settings(app: Flask) -> Settings:
-    """Return the settings an app was created with."""
-    settings: Settings = app.config["NURTURE"]
-    return settings
+def _drain_soon() -> None:
+    """Ask a worker to store the opens and clicks that just reached an empty Redis queue."""
+    # retry=False: with Redis down the hits went to the database instead; nothing to drain.
+    drain_tracking_hits.apply_async(retry=False)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
-from course.loader import load_course
+from web.context import runtime, wants_json
 
 DUTCH_MESSAGES = {
     400: "Dit verzoek klopt niet.",
@@ -18,22 +18,20 @@ DUTCH_MESSAGES = {
 }
 
 
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return request.is_json or request.path.startswith("/webhooks/") or best == "application/json"
-
-
 def _render_error(error: HTTPException) -> Response:
     if error.response is not None:
         # An exception that carries its own answer (Flask-Limiter's Dutch 429) keeps it.
         return error.response  # type: ignore[return-value]
     status = error.code or 500
     message = DUTCH_MESSAGES.get(status, error.name)
-    if _wants_json():
+    if wants_json():
         response = jsonify(error=message)
     else:
         page = render_template(
-            "public/message.html", course=load_course(), title="Dat ging niet goed", message=message
+            "public/message.html",
+            course=runtime().courses.get(),
+            title="Dat ging niet goed",
+            message=message,
         )
         response = Response(page, mimetype="text/html")
     response.status_code = status

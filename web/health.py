@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from config import get_settings
 from store.db import check_database
+from web.context import runtime
 
 bp = Blueprint("health", __name__)
 
 
-def check_redis(url: str) -> str | None:
+def check_redis(client: redis.Redis) -> str | None:
     """Return None when Redis answers PING, else a one-line reason."""
-    import redis
-
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         client.ping()
-        client.close()
     except Exception as exc:
         return f"redis unreachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
     return None
@@ -27,9 +24,10 @@ def check_redis(url: str) -> str | None:
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """Report whether the database and Redis answer; 503 names the one that is down."""
+    nurture = runtime()
     problems = {
-        "database": check_database(),
-        "redis": check_redis(get_settings().redis_url),
+        "database": check_database(nurture.engine),
+        "redis": check_redis(nurture.redis),
     }
     status = {name: ("ok" if problem is None else problem) for name, problem in problems.items()}
     healthy = all(problem is None for problem in problems.values())

@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -20,13 +19,13 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
-from course.loader import load_course
-from emails.tokens import TokenError, TokenExpired, read_confirm_token, read_unsubscribe_token
-from store.db import session_scope
+from delivery.transitions import unstamp_enqueued
+from emails.tokens import TokenError, TokenExpired
 from subscribers import service
 from subscribers.origins import OriginCheck, check_origin, cors_headers, preflight_headers
 from subscribers.validation import SignupCheck, check_signup
-from web.app import nurture_settings
+from tasks.sending import send_delivery
+from web.context import runtime, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +40,13 @@ MESSAGES = {
     "media_type": "Stuur het formulier als formulier of als JSON.",
     "origin": "Aanmelden vanaf deze website is niet toegestaan.",
     "rate": "Te veel aanmeldingen vanaf jouw adres. Wacht even en probeer het opnieuw.",
-    "unavailable": "Het lukt nu even niet om je aan te melden. Probeer het later opnieuw.",
     "too_large": "Het formulier is te groot. Vul alleen je e-mailadres en voornaam in.",
 }
 
 
 def init_app(app: Flask) -> None:
     """Wire the Redis-backed rate limiter for POST /subscribe."""
-    settings = nurture_settings(app)
+    settings = app.extensions["nurture"].settings
     limiter = Limiter(
         get_remote_address,
         app=None,
@@ -72,19 +70,9 @@ def _too_many_requests(limit: RequestLimit) -> Response:
     return _problem(429, MESSAGES["rate"], field="rate")
 
 
-def _wants_json() -> bool:
-    if request.mimetype == "application/json":
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return (
-        best == "application/json"
-        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
-    )
-
-
 def _page(template: str, status: int = 200, **context: Any) -> Response:
     response = Response(
-        render_template(template, course=load_course(), **context),
+        render_template(template, course=runtime().courses.get(), **context),
         status=status,
         mimetype="text/html",
     )
@@ -94,7 +82,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
 
 def _problem(status: int, message: str, *, field: str = "form") -> Response:
     """Answer an error as JSON ({"errors": {...}}) or as a Dutch page, as the client prefers."""
-    if _wants_json():
+    if wants_json():
         response = jsonify(errors={field: message})
         response.status_code = status
         return response
@@ -122,7 +110,7 @@ def subscribe_get() -> ResponseReturnValue:
 @bp.route("/subscribe", methods=["OPTIONS"])
 def subscribe_preflight() -> ResponseReturnValue:
     """Answer a CORS preflight: allowed origins only."""
-    settings = nurture_settings(current_app)
+    settings = runtime().settings
     origin = request.headers.get("Origin")
     if check_origin(origin, settings) is not OriginCheck.CROSS_ALLOWED:
         return _problem(403, MESSAGES["origin"], field="origin")
@@ -132,7 +120,7 @@ def subscribe_preflight() -> ResponseReturnValue:
 @bp.post("/subscribe", provide_automatic_options=False)
 def subscribe() -> ResponseReturnValue:
     """Take a signup (form or JSON) and send the confirmation mail."""
-    settings = nurture_settings(current_app)
+    settings = runtime().settings
     origin = request.headers.get("Origin")
     verdict = check_origin(origin, settings)
     if verdict is OriginCheck.REFUSED:
@@ -157,13 +145,13 @@ def _read_submission() -> dict[str, Any] | Response:
 
 
 def _handle_subscribe() -> Response:
-    settings = nurture_settings(current_app)
+    settings = runtime().settings
     data = _read_submission()
     if isinstance(data, Response):
         return data
     check = check_signup(data, check_deliverability=settings.check_email_deliverability)
     if check.errors:
-        if _wants_json():
+        if wants_json():
             response = jsonify(errors=check.errors)
             response.status_code = 422
             return response
@@ -172,31 +160,32 @@ def _handle_subscribe() -> Response:
         # A bot filled the hidden field: look exactly like success, store and send nothing.
         return _check_inbox()
     source = request.headers.get("Origin") or None
-    with session_scope() as session:
-        outcome = service.subscribe(session, check.signup, source=source)
-    to_confirm = outcome.subscriber_id if outcome.send_confirmation else None
-    if to_confirm is not None and not _enqueue_confirmation(to_confirm):
-        return _problem(503, MESSAGES["unavailable"])
+    nurture = runtime()
+    with nurture.session() as session:
+        outcome = service.subscribe(nurture, session, check.signup, source=source)
+    if outcome.confirmation_id is not None:
+        _send_soon(outcome.confirmation_id)
     return _check_inbox()
 
 
-def _enqueue_confirmation(subscriber_id: int) -> bool:
-    """Queue the confirmation mail after the commit; on a broker outage, undo the throttle."""
-    from tasks.app import celery_app  # noqa: F401  (sets the configured app as default)
-    from tasks.confirmation import send_confirmation
+def _send_soon(delivery_id: int) -> None:
+    """Hand the committed confirmation to a worker now; with Redis down, to the dispatcher.
 
+    The delivery row is already stored, so the visitor is signed up either way; only the
+    moment the email goes out depends on Redis.
+    """
     try:
-        send_confirmation.delay(subscriber_id)
-    except Exception:
-        log.exception("could not queue the confirmation for subscriber %s", subscriber_id)
-        with session_scope() as session:
-            service.forget_confirmation_sent(session, subscriber_id)
-        return False
-    return True
+        send_delivery.apply_async((delivery_id,), retry=False)
+    except Exception as exc:
+        log.warning(
+            "confirmation %s stored, not queued (%s); the dispatcher sends it", delivery_id, exc
+        )
+        with runtime().transaction() as connection:
+            unstamp_enqueued(connection, delivery_id)
 
 
 def _check_inbox() -> Response:
-    if _wants_json():
+    if wants_json():
         return jsonify(status="check_inbox")
     return _page("public/check_inbox.html")
 
@@ -204,14 +193,15 @@ def _check_inbox() -> Response:
 @bp.get("/confirm/<token>")
 def confirm(token: str) -> ResponseReturnValue:
     """Confirm a signup from the link in the mail (a GET, as double opt-in links are)."""
+    nurture = runtime()
     try:
-        subscriber_id = read_confirm_token(token)
+        subscriber_id = nurture.tokens.read_confirm(token)
     except TokenExpired:
         return _page("public/confirm_invalid.html", 410, expired=True, check=SignupCheck())
     except TokenError:
         return _page("public/confirm_invalid.html", 400, expired=False, check=SignupCheck())
-    with session_scope() as session:
-        outcome = service.confirm(session, subscriber_id, request.remote_addr)
+    with nurture.session() as session:
+        outcome = service.confirm(nurture, session, subscriber_id, request.remote_addr)
     if outcome.result == "stopped":
         return _page("public/confirm_invalid.html", 400, expired=False, check=SignupCheck())
     return _page("public/confirmed.html", first_name=outcome.first_name, result=outcome.result)
@@ -221,7 +211,7 @@ def confirm(token: str) -> ResponseReturnValue:
 def unsubscribe_page(token: str) -> ResponseReturnValue:
     """Show a button; a GET never unsubscribes, as mail scanners fetch links."""
     try:
-        read_unsubscribe_token(token)
+        runtime().tokens.read_unsubscribe(token)
     except TokenError:
         return _page("public/unsubscribe_invalid.html", 400)
     return _page("public/unsubscribe.html", token=token)
@@ -230,10 +220,11 @@ def unsubscribe_page(token: str) -> ResponseReturnValue:
 @bp.post("/unsubscribe/<token>")
 def unsubscribe(token: str) -> ResponseReturnValue:
     """Unsubscribe: the page's button and RFC 8058 one-click both land here, no login needed."""
+    nurture = runtime()
     try:
-        subscriber_id = read_unsubscribe_token(token)
+        subscriber_id = nurture.tokens.read_unsubscribe(token)
     except TokenError:
         return _page("public/unsubscribe_invalid.html", 400)
-    with session_scope() as session:
-        service.unsubscribe(session, subscriber_id)
+    with nurture.session() as session:
+        service.unsubscribe(nurture, session, subscriber_id)
     return _page("public/unsubscribed.html")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, redirect, request
 from flask.typing import ResponseReturnValue
 
-from emails.tokens import TokenError, read_click_token, read_open_token
-from tracking.hits import record_hit
+from emails.tokens import TokenError
+from web.context import hit_intake, runtime
 
 bp = Blueprint("tracking", __name__)
 
@@ -34,11 +34,11 @@ of kopieer het volledige adres in uw browser.</p></main></body></html>
 def open_pixel(token: str) -> ResponseReturnValue:
     """Answer the 1×1 GIF always; record an open only for a genuine token."""
     try:
-        delivery_id = read_open_token(token)
+        delivery_id = runtime().tokens.read_open(token)
     except TokenError:
         delivery_id = None
     if delivery_id is not None:
-        record_hit("open", delivery_id, request.headers.get("User-Agent"))
+        hit_intake().record("open", delivery_id, request.headers.get("User-Agent"))
     return Response(PIXEL_GIF, mimetype="image/gif", headers=NO_CACHE_HEADERS)
 
 
@@ -46,10 +46,10 @@ def open_pixel(token: str) -> ResponseReturnValue:
 def tracked_click(token: str) -> ResponseReturnValue:
     """Redirect to the URL signed inside the token and record the click; refuse anything else."""
     try:
-        delivery_id, url = read_click_token(token)
+        delivery_id, url = runtime().tokens.read_click(token)
     except TokenError:
         return Response(BAD_LINK_PAGE, status=404, mimetype="text/html")
-    record_hit("click", delivery_id, request.headers.get("User-Agent"), url)
+    hit_intake().record("click", delivery_id, request.headers.get("User-Agent"), url)
     response = redirect(url, code=302)
     response.headers.update(NO_CACHE_HEADERS)
     return response

@@ -5,12 +5,11 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from store.db import get_engine
 from store.models import Base
 
 
-def test_migrated_schema_matches_the_models(settings):
-    with get_engine().connect() as connection:
+def test_migrated_schema_matches_the_models(runtime):
+    with runtime.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         differences = compare_metadata(context, Base.metadata)
     assert differences == []

@@ -1,12 +1,10 @@
-"""Delivery state changes in core SQL: claim, sent, retry, failed, skipped, held.
+"""Delivery state changes in core SQL: queue, claim, sent, retry, fail, skip, requeue, cancel.
 
 Every change is a guarded UPDATE (`WHERE state = ...`), so two workers, a redelivered
 message or the stale-claim resolver racing a slow worker can never both win: the loser
-changes zero rows and stops. These run on the send hot path, so each is a Core statement
-built once at import (with bind parameters) and run as one round trip: no ORM objects, no
-statement building per send, and SQLAlchemy's compiled cache is hit every time.
-Bind parameter names start with `p_` so none collides with a column name (SQLAlchemy would
-read such a key as an extra SET value).
+changes zero rows and stops. The hot-path ones are Core statements built once at import and
+run as one round trip each. Bind parameters start with `p_` so none collides with a column
+name (SQLAlchemy would read such a key as an extra SET value).
 """
 
 from __future__ import annotations
@@ -16,23 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, Table, bindparam, or_, select, update
+from sqlalchemy import Integer, String, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
+    CONFIRMATION_DAY,
     Delivery,
+    DeliveryKind,
     DeliveryState,
-    Enrollment,
-    Subscriber,
+    Executor,
     UtcDateTime,
 )
-
-# Core tables: the hot path builds plain SQL, with no ORM identity map or unit of work.
-deliveries: Table = Delivery.__table__  # type: ignore[assignment]
-enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
-subscribers: Table = Subscriber.__table__  # type: ignore[assignment]
-
-Executor = Session | Connection
+from store.models import deliveries_table as deliveries
+from store.models import enrollments_table as enrollments
+from store.models import subscribers_table as subscribers
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +35,8 @@ class Claim:
     """A delivery this worker now owns, with what the send and the pre-send check need."""
 
     delivery_id: int
-    enrollment_id: int
+    kind: str
+    enrollment_id: int | None
     subscriber_id: int
     course_slug: str
     day: int
@@ -50,7 +46,7 @@ class Claim:
     first_name: str | None
     subscriber_status: str
     timezone: str | None
-    enrollment_status: str
+    enrollment_status: str | None
 
 
 def _of_subscriber(column: Any) -> Any:
@@ -85,6 +81,7 @@ _CLAIM = (
     )
     .returning(
         deliveries.c.id,
+        deliveries.c.kind,
         deliveries.c.enrollment_id,
         deliveries.c.subscriber_id,
         deliveries.c.course_slug,
@@ -112,26 +109,21 @@ def claim_deliveries(executor: Executor, delivery_ids: Sequence[int], now: datet
     return [
         Claim(
             delivery_id=row[0],
-            enrollment_id=row[1],
-            subscriber_id=row[2],
-            course_slug=row[3],
-            day=row[4],
-            attempts=row[5],
+            kind=row[1],
+            enrollment_id=row[2],
+            subscriber_id=row[3],
+            course_slug=row[4],
+            day=row[5],
+            attempts=row[6],
             claimed_at=now,
-            email=row[6],
-            first_name=row[7],
-            subscriber_status=row[8],
-            timezone=row[9],
-            enrollment_status=row[10],
+            email=row[7],
+            first_name=row[8],
+            subscriber_status=row[9],
+            timezone=row[10],
+            enrollment_status=row[11],
         )
         for row in executor.execute(_CLAIM, params)
     ]
-
-
-def claim_delivery(executor: Executor, delivery_id: int, now: datetime) -> Claim | None:
-    """Take DELIVERY_ID from queued to sending; None when another task has it or it's done."""
-    claims = claim_deliveries(executor, [delivery_id], now)
-    return claims[0] if claims else None
 
 
 _MARK_SENT = (
@@ -171,13 +163,6 @@ def mark_all_sent(
         "p_message_id": message_id,
     }
     return {row[0] for row in executor.execute(_MARK_SENT, params)}
-
-
-def mark_sent(
-    executor: Executor, delivery_id: int, *, sent_at: datetime, message_id: str | None
-) -> bool:
-    """Record that the provider accepted DELIVERY_ID; False when it was already settled."""
-    return bool(mark_all_sent(executor, [delivery_id], sent_at=sent_at, message_id=message_id))
 
 
 _OWN_CLAIM = (
@@ -241,3 +226,84 @@ def note_claim_error(
     """Keep ERROR on a claim that stays 'sending' (its fate is settled by evidence)."""
     params = {"p_delivery_id": delivery_id, "p_claimed_at": claimed_at, "p_error": error}
     executor.execute(_NOTE_ERROR, params)
+
+
+def queue_confirmation(
+    session: Session, subscriber_id: int, course_slug: str, now: datetime
+) -> int:
+    """Queue the confirmation email of SUBSCRIBER_ID, due now; return the delivery id.
+
+    Written in the signup's own transaction, and stamped as enqueued: the caller publishes
+    it after the commit, or calls unstamp_enqueued when it can't (Redis down), so the
+    dispatcher's next pass enqueues it instead. Either way the row outlives an outage.
+    """
+    delivery = Delivery(
+        kind=DeliveryKind.CONFIRMATION,
+        enrollment_id=None,
+        subscriber_id=subscriber_id,
+        course_slug=course_slug,
+        day=CONFIRMATION_DAY,
+        state=DeliveryState.QUEUED,
+        attempts=0,
+        created_at=now,
+        not_before=now,
+        enqueued_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery.id
+
+
+def unstamp_enqueued(executor: Executor, delivery_id: int) -> None:
+    """Mark DELIVERY_ID as not enqueued after all, so the next dispatcher pass enqueues it."""
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.state == DeliveryState.QUEUED)
+        .values(enqueued_at=None)
+    )
+    executor.execute(statement)
+
+
+def skip_queued_of(executor: Executor, subscriber_id: int, *, reason: str) -> int:
+    """Skip every queued delivery of SUBSCRIBER_ID (they stopped all mail); return how many.
+
+    One already claimed ('sending') re-checks the subscriber just before it calls the
+    provider and skips itself.
+    """
+    statement = (
+        update(deliveries)
+        .where(
+            deliveries.c.subscriber_id == subscriber_id,
+            deliveries.c.state == DeliveryState.QUEUED,
+        )
+        .values(state=DeliveryState.SKIPPED, last_error=f"stopped: {reason}")
+    )
+    return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def requeue_failed(executor: Executor, now: datetime, delivery_id: int | None = None) -> int:
+    """Put failed deliveries (all, or DELIVERY_ID) back to queued with fresh attempts."""
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.state == DeliveryState.FAILED)
+        .values(
+            state=DeliveryState.QUEUED,
+            attempts=0,
+            not_before=now,
+            enqueued_at=None,
+            claimed_at=None,
+        )
+    )
+    if delivery_id is not None:
+        statement = statement.where(deliveries.c.id == delivery_id)
+    return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def erase_errors_of(executor: Executor, subscriber_id: int, erased: str) -> None:
+    """Replace the kept errors of SUBSCRIBER_ID's deliveries (they may quote the address)."""
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.subscriber_id == subscriber_id, deliveries.c.last_error.is_not(None))
+        .values(last_error=erased)
+    )
+    executor.execute(statement)

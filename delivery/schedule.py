@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from config import Settings
+from config.settings import FULL_DAY_SECONDS
 from course.loader import Course
 
-FULL_DAY_SECONDS = 86400
 # Two lessons never land closer than this, even when day 1 went out late in the evening.
 MIN_GAP = timedelta(hours=12)
 

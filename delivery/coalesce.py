@@ -1,6 +1,6 @@
 """Coalesce concurrent calls into batches: many task threads, one batched call.
 
-Each `send_lesson` task is still one Celery message per subscriber-lesson, claimed, acked and
+Each `send_delivery` task is still one Celery message per delivery, claimed, acked and
 retried on its own. Inside a thread-pool worker, though, dozens of those tasks run at once,
 and doing their work one by one costs a database round trip per step and an HTTP request
 per email. The Coalescer lets each task thread hand in its item and wait: the first thread

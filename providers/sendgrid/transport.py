@@ -59,15 +59,15 @@ class _Slot:
         self.idle_since = time.monotonic()
 
 
-class _Connections(threading.local):
-    """Per-thread map of (scheme, host:port, timeout) to its open connection."""
+class Connections(threading.local):
+    """Per-thread map of (scheme, host:port, timeout) to its open connection.
+
+    One per backend: the root client makes it and hands it to every child client it builds.
+    """
 
     def __init__(self) -> None:
         """Start each thread with no connections."""
         self.slots: dict[tuple[str, str, float | None], _Slot] = {}
-
-
-_connections = _Connections()
 
 
 def _dropped(connection: http.client.HTTPConnection) -> bool:
@@ -82,13 +82,13 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     return bool(readable)
 
 
-def _connection_for(url: str, timeout: float | None) -> tuple[_Slot, str]:
+def _connection_for(connections: Connections, url: str, timeout: float | None) -> tuple[_Slot, str]:
     """Return this thread's live slot for URL's host, and the path to request."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise urllib.error.URLError(f"unsupported URL scheme {parts.scheme!r}")
     key = (parts.scheme, parts.netloc, timeout)
-    slot = _connections.slots.get(key)
+    slot = connections.slots.get(key)
     if slot is not None and (
         time.monotonic() - slot.idle_since > MAX_IDLE_SECONDS or _dropped(slot.connection)
     ):
@@ -102,22 +102,27 @@ def _connection_for(url: str, timeout: float | None) -> tuple[_Slot, str]:
         else:
             connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
         slot = _Slot(connection)
-        _connections.slots[key] = slot
+        connections.slots[key] = slot
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
     return slot, path
 
 
-def _forget(url: str, timeout: float | None) -> None:
+def _forget(connections: Connections, url: str, timeout: float | None) -> None:
     parts = urlsplit(url)
-    slot = _connections.slots.pop((parts.scheme, parts.netloc, timeout), None)
+    slot = connections.slots.pop((parts.scheme, parts.netloc, timeout), None)
     if slot is not None:
         slot.connection.close()
 
 
 class KeepAliveClient(Client):
     """python_http_client.Client whose requests reuse a per-thread HTTP/1.1 connection."""
+
+    def __init__(self, *args: Any, connections: Connections | None = None, **kwargs: Any) -> None:
+        """Take the library's arguments; children share the root's CONNECTIONS."""
+        super().__init__(*args, **kwargs)
+        self._connections = connections if connections is not None else Connections()
 
     def _build_client(self, name: str | None = None) -> Client:
         """Build the child client for a URL segment, keeping this transport."""
@@ -129,6 +134,7 @@ class KeepAliveClient(Client):
             url_path=url_path,
             append_slash=self.append_slash,
             timeout=self.timeout,
+            connections=self._connections,
         )
 
     def __getattr__(self, name: str) -> Any:
@@ -177,7 +183,7 @@ class KeepAliveClient(Client):
         """Send REQUEST on this thread's connection; raise the library's HTTPError on >= 400."""
         timeout = timeout or self.timeout
         url = request.full_url
-        slot, path = _connection_for(url, timeout)
+        slot, path = _connection_for(self._connections, url, timeout)
         headers = dict(request.header_items())
         headers.setdefault("Connection", "keep-alive")
         if slot.connection.sock is None:
@@ -185,7 +191,7 @@ class KeepAliveClient(Client):
                 slot.connection.connect()
             except OSError as exc:
                 # Nothing was sent: report it as urllib does, so the backend retries plainly.
-                _forget(url, timeout)
+                _forget(self._connections, url, timeout)
                 raise urllib.error.URLError(exc) from None
         try:
             slot.connection.request(request.get_method(), path, body=request.data, headers=headers)
@@ -193,10 +199,10 @@ class KeepAliveClient(Client):
             body = response.read()
         except BaseException:
             # State unknown (half-written request, unread answer): never reuse this socket.
-            _forget(url, timeout)
+            _forget(self._connections, url, timeout)
             raise
         if response.will_close:
-            _forget(url, timeout)
+            _forget(self._connections, url, timeout)
         else:
             slot.idle_since = time.monotonic()
         answer = _Answered(response.status, response.reason, body, response.headers)

@@ -17,24 +17,38 @@ from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
 from emails.bulk import Bulk
-from emails.message import Message, PermanentSendError, RetryableSendError, SendError, SendResult
-from store.clock import utcnow
+from emails.message import Message, Tags
+from providers.base import (
+    PermanentSendError,
+    RetryableSendError,
+    SendError,
+    SendResult,
+    send_each,
+)
+from store.clock import Clock
 
 MESSAGE_ID_DOMAIN = "outbox.nurture"
 # RFC 5322's hard line limit; folding long List-Unsubscribe values at 78 trips some parsers.
 POLICY = SMTP.clone(max_line_length=998)
 
 
-def custom_arg_header(name: str) -> str:
-    """Return the X-Nurture-* header name that carries custom arg NAME."""
-    return "X-Nurture-" + "-".join(part.capitalize() for part in name.split("_"))
+def tag_headers(tags: Tags) -> dict[str, str]:
+    """Return TAGS as X-Nurture-* headers, so a reader of the outbox sees what each mail is."""
+    values = {
+        "X-Nurture-Kind": tags.kind,
+        "X-Nurture-Course": tags.course,
+        "X-Nurture-Day": tags.day,
+        "X-Nurture-Delivery-Id": tags.delivery_id,
+        "X-Nurture-Subscriber-Id": tags.subscriber_id,
+    }
+    return {name: str(value) for name, value in values.items() if value is not None}
 
 
-def to_email_message(message: Message, message_id: str) -> EmailMessage:
+def to_email_message(message: Message, message_id: str, clock: Clock) -> EmailMessage:
     """Build a multipart/alternative (text, then HTML) EmailMessage with every header."""
     email = EmailMessage(policy=POLICY)
     email["Message-ID"] = make_msgid(idstring=message_id, domain=MESSAGE_ID_DOMAIN)
-    email["Date"] = format_datetime(utcnow())
+    email["Date"] = format_datetime(clock())
     email["From"] = formataddr((message.from_name, message.from_email))
     email["To"] = formataddr((message.to_name, message.to_email))
     if message.reply_to:
@@ -42,8 +56,8 @@ def to_email_message(message: Message, message_id: str) -> EmailMessage:
     email["Subject"] = message.subject
     for name, value in message.headers.items():
         email[name] = value
-    for name, value in message.custom_args.items():
-        email[custom_arg_header(name)] = value
+    for name, value in tag_headers(message.tags).items():
+        email[name] = value
     if message.categories:
         email["X-Nurture-Categories"] = ", ".join(message.categories)
     email["X-Nurture-Message-Id"] = message_id
@@ -55,21 +69,19 @@ def to_email_message(message: Message, message_id: str) -> EmailMessage:
 class OutboxBackend:
     """Write messages into a folder instead of sending them (the development default)."""
 
-    def __init__(self, folder: Path) -> None:
-        """Remember the folder; it is created on the first send."""
+    def __init__(self, folder: Path, clock: Clock) -> None:
+        """Remember the folder (created on the first send) and the clock that stamps files."""
         self.folder = Path(folder)
+        self.clock = clock
         self._sequence = itertools.count(1)
         self._lock = threading.Lock()
 
     def _next_stem(self, message: Message) -> str:
         with self._lock:
             number = next(self._sequence)
-        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-        label = "-".join(
-            value
-            for value in (message.custom_args.get("course"), message.custom_args.get("day"))
-            if value
-        )
+        stamp = self.clock().strftime("%Y%m%dT%H%M%S%fZ")
+        tags = message.tags
+        label = "-".join(str(value) for value in (tags.course, tags.day) if value is not None)
         label = "".join(ch if ch.isalnum() or ch == "-" else "_" for ch in label)[:60]
         suffix = secrets.token_hex(3)
         return f"{stamp}-{os.getpid()}-{number:08d}-{suffix}" + (f"-{label}" if label else "")
@@ -79,7 +91,7 @@ class OutboxBackend:
         stem = self._next_stem(message)
         message_id = f"outbox-{stem}"
         try:
-            raw = to_email_message(message, message_id).as_bytes()
+            raw = to_email_message(message, message_id, self.clock).as_bytes()
         except (ValueError, TypeError) as exc:
             # The email package refuses header values with CR/LF and the like.
             raise PermanentSendError(f"message cannot be written as email: {exc}") from None
@@ -93,8 +105,6 @@ class OutboxBackend:
 
     def send_bulk(self, bulk: Bulk) -> list[SendResult | SendError]:
         """Write each recipient's rendered message as its own file."""
-        from emails.backends import send_each
-
         return send_each(self, bulk)
 
 

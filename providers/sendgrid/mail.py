@@ -11,162 +11,33 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.error
-from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from emails.backends.keepalive import KeepAliveClient
 from emails.bulk import Bulk
-from emails.message import (
-    Message,
-    PermanentSendError,
-    RetryableSendError,
-    SendError,
-    SendResult,
-)
-from store.clock import utcnow
+from emails.message import Message
+from providers.base import PermanentSendError, RetryableSendError, SendError, SendResult
+from providers.sendgrid.requests import build_bulk_body, build_request_body, plan_requests
+from providers.sendgrid.transport import KeepAliveClient
+from store.clock import Clock
 
-# Headers SendGrid refuses in `headers` (they are set from other fields or by SendGrid).
-RESERVED_HEADERS = frozenset(
-    name.lower()
-    for name in (
-        "x-sg-id",
-        "x-sg-eid",
-        "received",
-        "dkim-signature",
-        "Content-Type",
-        "Content-Transfer-Encoding",
-        "To",
-        "From",
-        "Subject",
-        "Reply-To",
-        "CC",
-        "BCC",
-    )
-)
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 # A bulk request refused as malformed or too large is retried recipient by recipient.
 SPLIT_ON_STATUSES = frozenset({400, 413})
-MAX_PERSONALIZATIONS = 1000
-# SendGrid's limit on one personalization's substitutions, tags and values together.
-MAX_SUBSTITUTION_BYTES = 10_000
-
-# We track opens and clicks ourselves (signed pixel and links), so SendGrid must not rewrite
-# links or add its own pixel and unsubscribe footer.
-TRACKING_OFF = {
-    "click_tracking": {"enable": False, "enable_text": False},
-    "open_tracking": {"enable": False},
-    "subscription_tracking": {"enable": False},
-}
-
-
-def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
-    bad = sorted(name for name in headers if name.lower() in RESERVED_HEADERS)
-    if bad:
-        raise PermanentSendError(f"SendGrid does not allow these headers: {', '.join(bad)}")
-    return dict(headers)
-
-
-def _to(message: Message) -> dict[str, str]:
-    to: dict[str, str] = {"email": message.to_email}
-    if message.to_name:
-        to["name"] = message.to_name
-    return to
-
-
-def _shared_fields(message: Message, text: str, html: str) -> dict[str, Any]:
-    """Return the request fields every recipient shares: sender, content, categories."""
-    sender: dict[str, str] = {"email": message.from_email}
-    if message.from_name:
-        sender["name"] = message.from_name
-    body: dict[str, Any] = {
-        "from": sender,
-        "content": [
-            {"type": "text/plain", "value": text},
-            {"type": "text/html", "value": html},
-        ],
-        "tracking_settings": TRACKING_OFF,
-    }
-    if message.reply_to:
-        body["reply_to"] = {"email": message.reply_to}
-    if message.categories:
-        body["categories"] = list(message.categories)
-    return body
-
-
-def build_request_body(message: Message) -> dict[str, Any]:
-    """Turn MESSAGE into SendGrid's v3 mail/send JSON body."""
-    headers = _checked_headers(message.headers)
-    body = {
-        "personalizations": [{"to": [_to(message)]}],
-        "subject": message.subject,
-        **_shared_fields(message, message.text, message.html),
-    }
-    if headers:
-        body["headers"] = headers
-    if message.custom_args:
-        body["custom_args"] = dict(message.custom_args)
-    return body
-
-
-def build_bulk_body(bulk: Bulk, group: Sequence[int]) -> dict[str, Any]:
-    """Return one mail/send body for the recipients of BULK at the indexes in GROUP."""
-    personalizations = []
-    for index in group:
-        head = bulk.recipients[index].head
-        item: dict[str, Any] = {"to": [_to(head)], "subject": head.subject}
-        if head.headers:
-            item["headers"] = _checked_headers(head.headers)
-        if head.custom_args:
-            item["custom_args"] = dict(head.custom_args)
-        substitutions = bulk.substitutions_by_index[index]
-        if substitutions:
-            item["substitutions"] = substitutions
-        personalizations.append(item)
-    first = bulk.recipients[group[0]].head
-    return {"personalizations": personalizations, **_shared_fields(first, bulk.text, bulk.html)}
-
-
-def plan_requests(bulk: Bulk) -> list[list[int]]:
-    """Group BULK's recipients into requests SendGrid accepts; a group of one goes alone.
-
-    A request holds at most MAX_PERSONALIZATIONS recipients, each address once. A recipient
-    goes alone when a value could be taken for a tag, or its substitutions pass SendGrid's
-    size limit (a lesson with very many links): then the fully rendered message is sent.
-    """
-    groups: list[list[int]] = []
-    open_groups: list[tuple[list[int], set[str]]] = []
-    for index, personal in enumerate(bulk.recipients):
-        substitutions = bulk.substitutions_by_index[index]
-        if not personal.safe_to_substitute or _byte_size(substitutions) > MAX_SUBSTITUTION_BYTES:
-            groups.append([index])
-            continue
-        address = personal.head.to_email.lower()
-        for members, addresses in open_groups:
-            if address not in addresses and len(members) < MAX_PERSONALIZATIONS:
-                members.append(index)
-                addresses.add(address)
-                break
-        else:
-            open_groups.append(([index], {address}))
-    return [members for members, _ in open_groups] + groups
-
-
-def _byte_size(substitutions: dict[str, str]) -> int:
-    return sum(len(tag.encode()) + len(value.encode()) for tag, value in substitutions.items())
 
 
 class SendGridBackend:
     """Send through SendGrid's v3 API; one client shared by all threads."""
 
-    def __init__(self, api_key: str, host: str, timeout: float) -> None:
-        """Build the client with the host and request timeout from the settings."""
+    def __init__(self, api_key: str, host: str, timeout: float, clock: Clock) -> None:
+        """Build the client with the host and request timeout; CLOCK reads rate-limit resets."""
+        self.clock = clock
         self._client = SendGridAPIClient(api_key=api_key, host=host)
         # Same host, headers and version, but each thread keeps its HTTP/1.1 connection to
-        # SendGrid open between sends (see emails.backends.keepalive for why and how).
+        # SendGrid open between sends (see providers.sendgrid.transport for why and how).
         stock = self._client.client
         self._client.client = KeepAliveClient(
             host=stock.host, request_headers=stock.request_headers, version=stock._version
@@ -218,7 +89,7 @@ class SendGridBackend:
         try:
             response = self._endpoint.post(request_body=body)
         except HTTPError as exc:
-            raise map_http_error(exc) from None
+            raise map_http_error(exc, self.clock) from None
         except urllib.error.URLError as exc:
             # Raised before the request was sent (DNS, refused connection, connect timeout).
             raise RetryableSendError(f"SendGrid unreachable: {exc.reason}") from None
@@ -234,12 +105,12 @@ class SendGridBackend:
         return SendResult(message_id=message_id or None)
 
 
-def map_http_error(exc: HTTPError) -> RetryableSendError | PermanentSendError:
+def map_http_error(exc: HTTPError, clock: Clock) -> RetryableSendError | PermanentSendError:
     """Turn a python_http_client HTTPError into our retryable or permanent error."""
     status = int(exc.status_code)
     text = f"SendGrid {status}: {error_text(exc.body)}"
     if status in RETRYABLE_STATUSES or status >= 500:
-        return RetryableSendError(text, status=status, retry_after=retry_after(exc.headers))
+        return RetryableSendError(text, status=status, retry_after=retry_after(exc.headers, clock))
     return PermanentSendError(text, status=status)
 
 
@@ -260,11 +131,11 @@ def error_text(body: bytes | str | None) -> str:
     return "; ".join(parts) or " ".join(raw.split())[:500] or "no error text"
 
 
-def retry_after(headers: Any) -> float | None:
+def retry_after(headers: Any, clock: Clock) -> float | None:
     """Read seconds to wait from Retry-After, else from X-RateLimit-Reset (unix seconds)."""
     if headers is None:
         return None
-    now = utcnow()
+    now = clock()
     value = headers.get("Retry-After")
     if value:
         value = value.strip()

@@ -17,31 +17,27 @@ can go out twice (at-least-once); none is ever lost.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from config import Settings
-from course.loader import CourseError, load_course
-from store.db import session_scope
+from course.loader import CourseError
+from delivery.accepted import record_accepted
+from delivery.transitions import deliveries, release_claim, subscribers
+from providers.sendgrid.contract import EVIDENCE_KINDS
+from runtime import Runtime
 from store.models import DeliveryState, EmailEvent, WebhookBatch
-from tasks.claims import deliveries, mark_sent, release_claim, subscribers
-from tasks.progress import advance_enrollment
-from tasks.schedule import cadence_for, next_due_after
 
 log = logging.getLogger(__name__)
-
-# Events that prove SendGrid accepted a message (the first two it posts for every send).
-EVIDENCE_KINDS = ("processed", "delivered")
 
 
 @dataclass(frozen=True, slots=True)
 class _Stale:
     delivery_id: int
-    enrollment_id: int
+    kind: str
+    enrollment_id: int | None
     course_slug: str
     day: int
     claimed_at: datetime
@@ -55,19 +51,6 @@ class Resolution:
     sent_by_evidence: int = 0
     requeued: int = 0
     waiting: int = 0
-
-
-def drain_evidence(limit: int = 100, budget_seconds: float = 10.0) -> int:
-    """Turn pending webhook batches into events first, so fresh evidence counts this pass."""
-    from tracking.ingest import process_pending_batches
-
-    total = 0
-    deadline = time.monotonic() + budget_seconds
-    while True:
-        processed = process_pending_batches(limit=limit)
-        total += processed
-        if processed < limit or time.monotonic() > deadline:
-            return total
 
 
 def _unread_evidence_since(session: Session, since: datetime) -> bool:
@@ -89,6 +72,7 @@ def _stale_claims(session: Session, cutoff: datetime, limit: int) -> list[_Stale
     rows = session.execute(
         select(
             deliveries.c.id,
+            deliveries.c.kind,
             deliveries.c.enrollment_id,
             deliveries.c.course_slug,
             deliveries.c.day,
@@ -114,12 +98,16 @@ def _evidence(session: Session, delivery_ids: list[int]) -> dict[int, datetime]:
     return {delivery_id: occurred_at for delivery_id, occurred_at in rows}
 
 
-def resolve_stale_claims(now: datetime, settings: Settings, limit: int = 1000) -> Resolution:
-    """Settle claims older than claim_timeout: sent when evidenced, resent after the grace."""
+def resolve_stale_claims(runtime: Runtime, now: datetime, limit: int = 1000) -> Resolution:
+    """Settle claims older than claim_timeout: sent when evidenced, resent after the grace.
+
+    Run it after the pending webhook batches were ingested, so fresh evidence counts.
+    """
+    settings = runtime.settings
     resolution = Resolution()
     cutoff = now - timedelta(seconds=settings.claim_timeout_seconds)
     resend_cutoff = cutoff - timedelta(seconds=settings.evidence_grace_seconds)
-    with session_scope() as session:
+    with runtime.session() as session:
         stale = _stale_claims(session, cutoff, limit)
         if not stale:
             return resolution
@@ -128,7 +116,7 @@ def resolve_stale_claims(now: datetime, settings: Settings, limit: int = 1000) -
         for claim in stale:
             seen_at = evidence.get(claim.delivery_id)
             if seen_at is not None:
-                if _settle_as_sent(session, claim, seen_at, settings):
+                if _settle_as_sent(runtime, session, claim, seen_at):
                     resolution.sent_by_evidence += 1
             elif claim.claimed_at < resend_cutoff and may_resend:
                 if release_claim(
@@ -151,25 +139,19 @@ def resolve_stale_claims(now: datetime, settings: Settings, limit: int = 1000) -
     return resolution
 
 
-def _settle_as_sent(session: Session, claim: _Stale, seen_at: datetime, settings: Settings) -> bool:
+def _settle_as_sent(runtime: Runtime, session: Session, claim: _Stale, seen_at: datetime) -> bool:
     try:
-        course = load_course(claim.course_slug)
+        runtime.courses.get(claim.course_slug)  # read before any write: a failure skips it
     except CourseError:
         log.exception("delivery %s: course %s is unreadable", claim.delivery_id, claim.course_slug)
         return False
     # The provider's message id is not in the event table; the events keep the delivery id.
-    if not mark_sent(session, claim.delivery_id, sent_at=seen_at, message_id=None):
-        return False
-    last_day = claim.day >= course.days
-    next_due = None
-    if not last_day:
-        next_due = next_due_after(seen_at, cadence_for(settings, course, claim.timezone))
-    advance_enrollment(
+    marked = record_accepted(
         session,
-        claim.enrollment_id,
-        day=claim.day,
-        last_day=last_day,
-        next_due_at=next_due,
-        now=seen_at,
+        [claim],
+        message_id=None,
+        sent_at=seen_at,
+        courses=runtime.courses,
+        settings=runtime.settings,
     )
-    return True
+    return bool(marked)

@@ -11,16 +11,13 @@ from datetime import timedelta
 
 from sqlalchemy import Connection
 
-from config import get_settings
-from emails.message import PermanentSendError, RetryableSendError
-from store.clock import utcnow
-from store.db import transaction
-from store.models import DeliveryState, EnrollmentStatus, Subscriber
-from subscribers.lifecycle import may_receive_lessons
-from tasks.claims import Claim, note_claim_error, release_claim, settle_claim
-from tasks.retry import attempts_exhausted, retry_not_before
+from delivery.retry import attempts_exhausted, retry_not_before
+from delivery.transitions import Claim, note_claim_error, release_claim, settle_claim
+from providers.base import PermanentSendError, RetryableSendError
+from runtime import Runtime
+from store.models import DeliveryKind, DeliveryState, EnrollmentStatus, SubscriberStatus
 
-log = logging.getLogger("tasks.sending")
+log = logging.getLogger("delivery.sender")
 
 # A lesson claimed while its enrollment is paused goes back to 'queued' this far ahead;
 # resuming pulls it forward (the dispatcher re-times a held row), so pausing holds the
@@ -29,9 +26,17 @@ PAUSED_HOLD = timedelta(days=1)
 
 
 def pre_send_verdict(claim: Claim) -> str | None:
-    """Return why this claim must not be sent now, or None to send it."""
-    person = Subscriber(status=claim.subscriber_status)
-    if not may_receive_lessons(person) or not claim.email:
+    """Return why this claim must not be sent now, or None to send it.
+
+    Checked again just before each send, so an unsubscribe that landed after the
+    dispatcher queued the mail still wins. A confirmation goes only to a pending signup;
+    a lesson only to a confirmed subscriber whose enrollment is active.
+    """
+    if not claim.email:
+        return "skipped"
+    if claim.kind == DeliveryKind.CONFIRMATION:
+        return None if claim.subscriber_status == SubscriberStatus.PENDING else "skipped"
+    if claim.subscriber_status != SubscriberStatus.CONFIRMED:
         return "skipped"
     if claim.enrollment_status == EnrollmentStatus.PAUSED:
         return "held"
@@ -61,34 +66,35 @@ def settle_unsendable(connection: Connection, claim: Claim, verdict: str) -> Non
     )
 
 
-def settle_send_error(claim: Claim, exc: Exception) -> str:
+def settle_send_error(runtime: Runtime, claim: Claim, exc: Exception) -> str:
     """Act on the provider's refusal or failure for CLAIM; return the outcome."""
     if isinstance(exc, RetryableSendError):
         if exc.maybe_sent:
-            return await_evidence(claim, exc)
-        return retry_later(claim, exc)
+            return await_evidence(runtime, claim, exc)
+        return retry_later(runtime, claim, exc)
     if isinstance(exc, PermanentSendError):
         log.error("delivery %s failed permanently: %s", claim.delivery_id, exc)
-        end_claim(claim, DeliveryState.FAILED, describe(exc))
+        end_claim(runtime, claim, DeliveryState.FAILED, describe(exc))
         return "failed"
     # Unexpected, and the request may have gone out: let evidence decide, as for a timeout.
-    return await_evidence(claim, exc)
+    return await_evidence(runtime, claim, exc)
 
 
-def retry_later(claim: Claim, exc: Exception) -> str:
+def retry_later(runtime: Runtime, claim: Claim, exc: Exception) -> str:
     """Put CLAIM back with backoff, or fail it once the attempts are used up."""
-    settings = get_settings()
+    settings = runtime.settings
     error = describe(exc)
     if attempts_exhausted(claim.attempts, settings):
         log.error(
             "delivery %s failed after %s attempts: %s", claim.delivery_id, claim.attempts, error
         )
-        end_claim(claim, DeliveryState.FAILED, f"gave up after {claim.attempts} attempts: {error}")
+        message = f"gave up after {claim.attempts} attempts: {error}"
+        end_claim(runtime, claim, DeliveryState.FAILED, message)
         return "failed"
     retry_after = getattr(exc, "retry_after", None)
-    not_before = retry_not_before(utcnow(), claim.attempts, settings, retry_after=retry_after)
+    not_before = retry_not_before(runtime.now(), claim.attempts, settings, retry_after=retry_after)
     log.warning("delivery %s will be retried after %s: %s", claim.delivery_id, not_before, error)
-    with transaction() as connection:
+    with runtime.transaction() as connection:
         release_claim(
             connection,
             claim.delivery_id,
@@ -99,23 +105,23 @@ def retry_later(claim: Claim, exc: Exception) -> str:
     return "retry"
 
 
-def await_evidence(claim: Claim, exc: Exception) -> str:
+def await_evidence(runtime: Runtime, claim: Claim, exc: Exception) -> str:
     """Keep the claim 'sending' so the resolver decides by evidence: sent, or send again."""
     log.warning(
         "delivery %s may have been accepted (%s); waiting for webhook evidence",
         claim.delivery_id,
         exc,
     )
-    with transaction() as connection:
+    with runtime.transaction() as connection:
         note_claim_error(
             connection, claim.delivery_id, claimed_at=claim.claimed_at, error=describe(exc)
         )
     return "awaiting-evidence"
 
 
-def end_claim(claim: Claim, state: str, error: str) -> None:
+def end_claim(runtime: Runtime, claim: Claim, state: str, error: str) -> None:
     """End CLAIM as STATE (failed or skipped), keeping ERROR."""
-    with transaction() as connection:
+    with runtime.transaction() as connection:
         settle_claim(
             connection, claim.delivery_id, claimed_at=claim.claimed_at, state=state, error=error
         )

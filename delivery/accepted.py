@@ -1,0 +1,85 @@
+"""Record what the provider accepted: mark sent, work out the next due time, advance.
+
+One path for the sender (after a 202) and the evidence resolver (after a processed event),
+so a lesson settled either way moves its enrollment exactly alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from config import Settings
+from course.loader import CourseStore
+from delivery.enrollments import Advance, advance_enrollments
+from delivery.schedule import cadence_for, next_due_after
+from delivery.transitions import Executor, mark_all_sent
+from store.models import DeliveryKind
+
+
+class Accepted(Protocol):
+    """What recording a sent delivery needs to know about it."""
+
+    @property
+    def delivery_id(self) -> int:
+        """The delivery row."""
+
+    @property
+    def kind(self) -> str:
+        """A lesson or a confirmation."""
+
+    @property
+    def enrollment_id(self) -> int | None:
+        """The enrollment a lesson belongs to."""
+
+    @property
+    def course_slug(self) -> str:
+        """The course."""
+
+    @property
+    def day(self) -> int:
+        """The lesson's day."""
+
+    @property
+    def timezone(self) -> str | None:
+        """The subscriber's time zone, when known."""
+
+
+def record_accepted(
+    executor: Executor,
+    items: Sequence[Accepted],
+    *,
+    message_id: str | None,
+    sent_at: datetime,
+    courses: CourseStore,
+    settings: Settings,
+) -> set[int]:
+    """Mark ITEMS sent and advance their enrollments; return the deliveries this call settled.
+
+    Guarded both ways: a delivery already settled is left alone, and so is its enrollment.
+    """
+    marked = mark_all_sent(
+        executor, [item.delivery_id for item in items], sent_at=sent_at, message_id=message_id
+    )
+    due_by_zone: dict[tuple[str, str | None], datetime] = {}
+    advances = []
+    for item in items:
+        if (
+            item.delivery_id not in marked
+            or item.kind != DeliveryKind.LESSON
+            or item.enrollment_id is None
+        ):
+            continue
+        course = courses.get(item.course_slug)
+        last_day = item.day >= course.days
+        next_due = None
+        if not last_day:
+            key = (item.course_slug, item.timezone)
+            if key not in due_by_zone:
+                cadence = cadence_for(settings, course, item.timezone)
+                due_by_zone[key] = next_due_after(sent_at, cadence)
+            next_due = due_by_zone[key]
+        advances.append(Advance(item.enrollment_id, item.day, last_day, next_due))
+    advance_enrollments(executor, advances, now=sent_at)
+    return marked

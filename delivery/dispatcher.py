@@ -1,0 +1,259 @@
+"""The periodic dispatcher: turn due enrollments into deliveries and enqueue their sends.
+
+Beat runs `dispatch_due` every dispatch_interval_seconds. One pass:
+1. ingests pending webhook batches (the caller hands in tracking's ingest step), so the
+   provider's latest evidence is in the event table;
+2. settles stale 'sending' claims by that evidence (delivery.evidence);
+3. materialises due enrollments: one indexed query on ix_enrollments_due, one bulk insert of
+   queued deliveries (unique per enrollment and day, so a repeat is a no-op), and the
+   enrollments' next_due_at cleared, all in one transaction (one statement on PostgreSQL),
+   so they aren't due again until their lesson is sent. The new rows are stamped enqueued_at
+   in the same insert, and their send messages are published right after the commit (by
+   the `enqueue` the caller hands in: tasks.publish);
+4. enqueues sends for the other queued deliveries whose not_before has passed and that
+   weren't enqueued recently: confirmations, retries, held lessons, and messages lost
+   between our commit and Redis (or a flushed Redis). The claim makes an extra message
+   harmless.
+
+No lesson is ever scheduled as an ETA/countdown task: Redis redelivers those after the
+visibility timeout, and they sit in worker memory. Time lives in the database instead.
+Two beats or a manual `nurture dispatch --once` beside beat are harmless: PostgreSQL skips
+rows another pass has locked, SQLite serialises writers, and every write is guarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from config import Settings
+from delivery.background import BackgroundEnqueue, Enqueue
+from delivery.evidence import resolve_stale_claims
+from delivery.transitions import deliveries, enrollments
+from runtime import Runtime
+from store.models import DeliveryState, EnrollmentStatus
+
+log = logging.getLogger(__name__)
+
+# Rows in the first materialise step of a pass; later steps take the full batch size.
+FIRST_STEP = 500
+
+
+@dataclass
+class DispatchReport:
+    """What one dispatcher pass did, and how long it took."""
+
+    evidence_batches: int = 0
+    sent_by_evidence: int = 0
+    requeued_stale: int = 0
+    materialised: int = 0
+    enqueued: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as plain data (the task's log line, the CLI's output)."""
+        return asdict(self)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@dataclass(frozen=True, slots=True)
+class Materialised:
+    """One materialise step: how many enrollments were due, and the deliveries to publish."""
+
+    due: int
+    queued_ids: list[int]
+
+
+# PostgreSQL does the whole step in one statement, server-side: pick due enrollments
+# (index range scan on ix_enrollments_due, skipping rows another pass holds), clear their
+# next_due_at, insert their deliveries already stamped enqueued_at, and hand back the count
+# and the new ids as one array (no second statement to stamp them, no per-row round trip).
+# SQLite runs the same steps as separate statements in its one writer transaction.
+MATERIALISE_POSTGRES = text(
+    """
+    WITH due AS (
+        SELECT id, subscriber_id, course_slug, next_day FROM enrollments
+        WHERE status = 'active' AND next_due_at IS NOT NULL AND next_due_at <= :now
+        ORDER BY next_due_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), cleared AS (
+        UPDATE enrollments SET next_due_at = NULL FROM due WHERE enrollments.id = due.id
+        RETURNING 1
+    ), queued AS (
+        INSERT INTO deliveries (enrollment_id, subscriber_id, course_slug, day, state, attempts,
+                                created_at, not_before, enqueued_at, human_opens, machine_opens,
+                                clicks)
+        SELECT id, subscriber_id, course_slug, next_day, 'queued', 0, :now, :now, :now, 0, 0, 0
+        FROM due
+        ON CONFLICT (enrollment_id, day) DO UPDATE
+            SET not_before = EXCLUDED.not_before, enqueued_at = EXCLUDED.enqueued_at
+            WHERE deliveries.state = 'queued'
+        RETURNING deliveries.id
+    )
+    SELECT (SELECT count(*) FROM cleared), (SELECT array_agg(id) FROM queued)
+    """
+)
+ENQUEUE_POSTGRES = text(
+    """
+    WITH picked AS (
+        SELECT id FROM deliveries
+        WHERE state = 'queued' AND not_before <= :now
+          AND (enqueued_at IS NULL OR enqueued_at < :stale)
+        ORDER BY not_before LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries SET enqueued_at = :now FROM picked WHERE deliveries.id = picked.id
+    RETURNING deliveries.id
+    """
+)
+
+
+def materialise_due(session: Session, now: datetime, limit: int) -> Materialised:
+    """Queue (and stamp enqueued) deliveries for up to LIMIT due enrollments."""
+    if _is_postgres(session):
+        due, ids = session.execute(MATERIALISE_POSTGRES, {"now": now, "limit": limit}).one()
+        return Materialised(due=int(due), queued_ids=list(ids or ()))
+    query = (
+        select(
+            enrollments.c.id,
+            enrollments.c.subscriber_id,
+            enrollments.c.course_slug,
+            enrollments.c.next_day,
+        )
+        .where(
+            enrollments.c.status == EnrollmentStatus.ACTIVE,
+            enrollments.c.next_due_at.is_not(None),
+            enrollments.c.next_due_at <= now,
+        )
+        .order_by(enrollments.c.next_due_at)
+        .limit(limit)
+    )
+    due = session.execute(query).all()
+    if not due:
+        return Materialised(due=0, queued_ids=[])
+    rows = [
+        {
+            "enrollment_id": enrollment_id,
+            "subscriber_id": subscriber_id,
+            "course_slug": course_slug,
+            "day": day,
+            "state": DeliveryState.QUEUED,
+            "attempts": 0,
+            "created_at": now,
+            "not_before": now,
+            "enqueued_at": now,
+            "human_opens": 0,
+            "machine_opens": 0,
+            "clicks": 0,
+        }
+        for enrollment_id, subscriber_id, course_slug, day in due
+    ]
+    insert = sqlite_insert(deliveries)
+    # The row already exists only when a paused lesson was held back and the enrollment was
+    # resumed: pull the held row forward instead of adding a second one.
+    statement = insert.on_conflict_do_update(
+        index_elements=["enrollment_id", "day"],
+        set_={"not_before": insert.excluded.not_before, "enqueued_at": now},
+        where=deliveries.c.state == DeliveryState.QUEUED,
+    ).returning(deliveries.c.id)
+    ids = list(session.scalars(statement, rows))
+    session.execute(
+        update(enrollments)
+        .where(enrollments.c.id.in_([row[0] for row in due]))
+        .values(next_due_at=None),
+    )
+    return Materialised(due=len(due), queued_ids=ids)
+
+
+def claim_for_enqueue(session: Session, now: datetime, limit: int, settings: Settings) -> list[int]:
+    """Stamp enqueued_at on up to LIMIT ready queued deliveries and return their ids."""
+    stale_enqueue = now - timedelta(seconds=settings.claim_timeout_seconds)
+    if _is_postgres(session):
+        params = {"now": now, "stale": stale_enqueue, "limit": limit}
+        return list(session.scalars(ENQUEUE_POSTGRES, params))
+    ready = (
+        deliveries.c.state == DeliveryState.QUEUED,
+        deliveries.c.not_before <= now,
+        (deliveries.c.enqueued_at.is_(None)) | (deliveries.c.enqueued_at < stale_enqueue),
+    )
+    pick = select(deliveries.c.id).where(*ready).order_by(deliveries.c.not_before).limit(limit)
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(pick.scalar_subquery()), *ready)
+        .values(enqueued_at=now)
+        .returning(deliveries.c.id)
+    )
+    return list(session.scalars(statement))
+
+
+def run_dispatch_pass(
+    runtime: Runtime,
+    enqueue: Enqueue,
+    *,
+    ingest_evidence: Callable[[], int] | None = None,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+) -> DispatchReport:
+    """Run one dispatcher pass (see the module docstring) and report what it did.
+
+    ENQUEUE publishes a batch of delivery ids; INGEST_EVIDENCE stores pending webhook
+    events first and returns how many batches it handled.
+    """
+    started = time.perf_counter()
+    settings = runtime.settings
+    now = now or runtime.now()
+    limit = batch_size or settings.dispatch_batch_size
+    report = DispatchReport()
+    if ingest_evidence is not None:
+        try:
+            report.evidence_batches = ingest_evidence()
+        except Exception:
+            # Evidence only settles stale claims; sending due lessons must not wait on it.
+            log.exception("ingesting webhook batches failed; stale claims wait for the next pass")
+    resolution = resolve_stale_claims(runtime, now)
+    report.sent_by_evidence = resolution.sent_by_evidence
+    report.requeued_stale = resolution.requeued
+    # Keep going while batches come back full, within half an interval, so a morning burst
+    # larger than one batch doesn't wait for the next beat.
+    budget = settings.dispatch_interval_seconds / 2
+    # Stamped first, published second, in both loops: if publishing fails, the stamp ages out
+    # and the next passes enqueue these again; the reverse could lose nothing either, but
+    # would enqueue twice on every pass while the commit kept failing. Each batch is
+    # published in the background while the next database step runs; the pass returns only
+    # once every message is in Redis.
+    with BackgroundEnqueue(enqueue) as publisher:
+        # A small first step gets the publisher (and so the workers) going sooner.
+        step_limit = min(limit, FIRST_STEP)
+        while True:
+            with runtime.session() as session:
+                step = materialise_due(session, now, step_limit)
+            if step.queued_ids:
+                publisher.submit(step.queued_ids)
+            report.materialised += step.due
+            report.enqueued += len(step.queued_ids)
+            if step.due < step_limit or time.perf_counter() - started > budget:
+                break
+            step_limit = limit
+        while True:
+            with runtime.session() as session:
+                ids = claim_for_enqueue(session, now, limit, settings)
+            if ids:
+                publisher.submit(ids)
+            report.enqueued += len(ids)
+            if len(ids) < limit or time.perf_counter() - started > budget:
+                break
+    report.seconds = time.perf_counter() - started
+    if report.materialised or report.enqueued or report.sent_by_evidence or report.requeued_stale:
+        log.info("dispatch pass: %s", report.as_dict())
+    return report

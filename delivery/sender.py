@@ -1,0 +1,193 @@
+"""The sender: claim deliveries, check again, render, send, record, exactly once.
+
+Guarantees, in order of the steps:
+- claim: one guarded UPDATE queued -> sending; a duplicate task or redelivered message
+  changes nothing and returns, so at most one worker calls the provider per claim;
+- just before sending: the subscriber must still want this mail (delivery.outcomes);
+- after a 202: provider message id, sent state and the enrollment's next due time commit in
+  one transaction (delivery.accepted);
+- a worker killed between the 202 and that commit leaves a stale 'sending' claim, which the
+  dispatcher settles by evidence (delivery.evidence), never by a blind resend.
+
+Lessons claimed together go out together: one claim statement, one provider request per
+lesson with a recipient each, and one commit. A confirmation goes out on its own. The steps
+and guarantees above hold per delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from delivery.accepted import record_accepted
+from delivery.coalesce import Coalescer
+from delivery.outcomes import (
+    await_evidence,
+    pre_send_verdict,
+    retry_later,
+    settle_send_error,
+    settle_unsendable,
+)
+from delivery.transitions import Claim, claim_deliveries
+from emails.render import Recipient
+from providers.base import SendError, SendResult
+from runtime import Runtime
+from store.db import in_transaction_retrying
+from store.models import DeliveryKind
+
+log = logging.getLogger(__name__)
+
+
+class Sender:
+    """Send deliveries for one runtime; tasks running at about once in a process share batches."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        """Prepare the coalescer that batches sends of concurrently running task threads."""
+        self.runtime = runtime
+        settings = runtime.settings
+        self._coalescer: Coalescer[int, str] = Coalescer(
+            self.deliver_many,
+            max_items=settings.send_batch_size,
+            window=settings.send_batch_window_seconds,
+        )
+
+    def deliver_with_company(self, delivery_id: int) -> str:
+        """Deliver DELIVERY_ID together with the other sends this process runs at the moment."""
+        if threading.current_thread() is threading.main_thread():
+            # The prefork and solo pools run one task at a time, in the main thread: no
+            # company can come, so waiting for it would only delay the send.
+            return self.deliver(delivery_id)
+        return self._coalescer.submit(delivery_id)
+
+    def deliver(self, delivery_id: int) -> str:
+        """Claim, check, render, send and record DELIVERY_ID alone; return the outcome."""
+        return self.deliver_many([delivery_id])[delivery_id]
+
+    def deliver_many(self, delivery_ids: Sequence[int]) -> dict[int, str]:
+        """Claim, check, render, send and record DELIVERY_IDS; return each one's outcome.
+
+        Outcomes: sent, not-claimed (a duplicate, or not due), skipped, held, retry, failed,
+        awaiting-evidence.
+        """
+        runtime = self.runtime
+        outcomes = dict.fromkeys(delivery_ids, "not-claimed")
+        lessons: defaultdict[tuple[str, int], list[Claim]] = defaultdict(list)
+        confirmations: list[Claim] = []
+        with runtime.transaction() as connection:
+            for claim in claim_deliveries(connection, list(outcomes), runtime.now()):
+                verdict = pre_send_verdict(claim)
+                if verdict is not None:
+                    settle_unsendable(connection, claim, verdict)
+                    outcomes[claim.delivery_id] = verdict
+                elif claim.kind == DeliveryKind.CONFIRMATION:
+                    confirmations.append(claim)
+                else:
+                    lessons[(claim.course_slug, claim.day)].append(claim)
+        for (course_slug, day), claims in lessons.items():
+            outcomes.update(self._send_lesson_to(course_slug, day, claims))
+        for claim in confirmations:
+            outcomes[claim.delivery_id] = self._send_confirmation(claim)
+        return outcomes
+
+    def _send_lesson_to(self, course_slug: str, day: int, claims: list[Claim]) -> dict[int, str]:
+        """Send lesson DAY to every claim's subscriber in as few requests as allowed."""
+        runtime = self.runtime
+        try:
+            course = runtime.courses.get(course_slug)
+            bulk = runtime.renderer.lesson_bulk(course, day, [_recipient(c) for c in claims])
+        except Exception as exc:
+            if len(claims) > 1:
+                # One recipient's bad data (say an address the renderer refuses) must not
+                # hold back the others: render and send each on its own.
+                outcomes: dict[int, str] = {}
+                for claim in claims:
+                    outcomes.update(self._send_lesson_to(course_slug, day, [claim]))
+                return outcomes
+            return {claims[0].delivery_id: self._unrenderable(claims[0], exc)}
+        return self._send(lambda: self.runtime.mail.send_bulk(bulk), claims)
+
+    def _send_confirmation(self, claim: Claim) -> str:
+        """Render and send one confirmation email (its confirm link is signed now)."""
+        runtime = self.runtime
+        try:
+            course = runtime.courses.get(claim.course_slug)
+            url = runtime.renderer.confirm_url(claim.subscriber_id)
+            message = runtime.renderer.confirmation(course, _recipient(claim), url)
+        except Exception as exc:
+            return self._unrenderable(claim, exc)
+
+        def send_one() -> list[SendResult | SendError]:
+            try:
+                return [runtime.mail.send(message)]
+            except SendError as exc:
+                return [exc]
+
+        return self._send(send_one, [claim])[claim.delivery_id]
+
+    def _unrenderable(self, claim: Claim, exc: Exception) -> str:
+        # Nothing reached the provider: a bug or an outage of ours (course, template).
+        # Release the claim with backoff rather than leave it 'sending' until it goes stale.
+        log.exception("delivery %s: could not render; it will be retried", claim.delivery_id)
+        return retry_later(self.runtime, claim, exc)
+
+    def _send(
+        self, send: Callable[[], Sequence[SendResult | SendError]], claims: list[Claim]
+    ) -> dict[int, str]:
+        """Run SEND (a result per claim, in order) and settle each claim by its result."""
+        runtime = self.runtime
+        try:
+            results = send()
+        except Exception as exc:
+            # Unexpected, and a request may have gone out: let evidence decide, as for a timeout.
+            log.exception("deliveries %s: unexpected error while sending", _ids(claims))
+            return {claim.delivery_id: await_evidence(runtime, claim, exc) for claim in claims}
+        outcomes = {}
+        accepted: defaultdict[str | None, list[Claim]] = defaultdict(list)
+        for claim, result in zip(claims, results, strict=True):
+            if isinstance(result, SendResult):
+                accepted[result.message_id].append(claim)
+            else:
+                outcomes[claim.delivery_id] = settle_send_error(runtime, claim, result)
+        if accepted:
+            # If this commit fails (database down, worker killed) the mail is out but the rows
+            # still say 'sending': the stale-claim resolver settles them by the provider's events.
+            self._record_sent(accepted)
+            outcomes.update({c.delivery_id: "sent" for group in accepted.values() for c in group})
+        return outcomes
+
+    def _record_sent(self, accepted: dict[str | None, list[Claim]]) -> None:
+        """Commit the sent states and the enrollments' next due times in one transaction."""
+        runtime = self.runtime
+        sent_at = runtime.now()
+
+        def record(connection: object) -> None:
+            for message_id, claims in accepted.items():
+                record_accepted(
+                    connection,  # type: ignore[arg-type]
+                    claims,
+                    message_id=message_id,
+                    sent_at=sent_at,
+                    courses=runtime.courses,
+                    settings=runtime.settings,
+                )
+
+        # The mail is out: a lost connection here must not leave the rows to evidence (or,
+        # without the webhook, to a resend). The statements are guarded, so a repeat is safe.
+        in_transaction_retrying(runtime.engine, record)
+
+
+def _recipient(claim: Claim) -> Recipient:
+    return Recipient(
+        subscriber_id=claim.subscriber_id,
+        email=claim.email or "",
+        first_name=claim.first_name,
+        delivery_id=claim.delivery_id,
+    )
+
+
+def _ids(claims: Sequence[Claim]) -> str:
+    return ", ".join(str(claim.delivery_id) for claim in claims[:5]) + (
+        "…" if len(claims) > 5 else ""
+    )

@@ -1,0 +1,36 @@
+"""The course check's rendering half: every lesson renders as sent, and Gmail won't clip it."""
+
+from __future__ import annotations
+
+from jinja2 import TemplateSyntaxError
+
+from course.loader import Course
+from emails.preview import render_sample
+from emails.render import Renderer
+
+# Gmail clips a message whose HTML is over about 102 KB; stay clear of it.
+HTML_MAX_BYTES = 102_000
+
+
+def rendering_problems(renderer: Renderer, course: Course) -> list[str]:
+    """Render every lesson as sent and report template errors and clipping size."""
+    problems = []
+    for lesson in course.lessons:
+        try:
+            rendered = render_sample(renderer, course, lesson.day, tracked=True)
+        except TemplateSyntaxError as exc:
+            problems.append(
+                f"{exc.filename or exc.name}:{exc.lineno}: template error while rendering "
+                f"{lesson.path.name}: {exc.message}"
+            )
+            continue
+        except Exception as exc:  # any failure here would also fail the real send
+            problems.append(f"{lesson.path}:1: rendering failed: {type(exc).__name__}: {exc}")
+            continue
+        size = len(rendered.html.encode("utf-8"))
+        if size >= HTML_MAX_BYTES:
+            problems.append(
+                f"{lesson.path}:{lesson.body_line}: rendered HTML is {size // 1000} KB; "
+                "Gmail clips messages over 102 KB, so shorten the lesson"
+            )
+    return problems
