@@ -2,21 +2,25 @@
 
 Run: flock /tmp/nurture-bench.lock .venv/bin/python bench/bench_dispatcher.py
      [--due 10000] [--total 1000000] [--runs 5] [--batch 2000]
+(smallest sensible run: --due 200 --total 2000 --runs 1 --batch 100)
 
-Rows are bulk-loaded with PostgreSQL COPY into one database per size,
-`nurture_bench_dispatch_<TOTAL>`. Of the large set, DUE are active and due now; the rest are
-a realistic mix: active and due later, completed, cancelled. The sizes take turns run by run
-(so outside load falls on both alike). Each run resets the due rows, empties Redis db 6 and
-times one `run_dispatch_pass(batch_size=BATCH)`, the body of the beat's dispatch task:
-- pass: what the beat's task costs, start to return. It drains webhook evidence, settles
+Rows are bulk-loaded with PostgreSQL COPY into database `nurture_bench_dispatch`, one schema
+per size, `size_<TOTAL>` (each runtime's connections set search_path to theirs). Of the large
+set, DUE are active and due now; the rest are a realistic mix: active and due later,
+completed, cancelled. The sizes take turns run by run (so outside load falls on both alike).
+Each run resets the due rows, empties Redis db 6 and times one dispatcher pass
+(`delivery.dispatcher.run_dispatch_pass` with webhook evidence ingested first, batch_size=BATCH,
+publishing with tasks.publish.publish_sends), the body of the beat's dispatch task:
+- pass: what the beat's task costs, start to return. It ingests webhook evidence, settles
   stale claims, materialises and stamps due deliveries (one statement per BATCH rows) and
-  publishes one real send_lesson message per delivery to Redis; it returns only after the
+  publishes one real send_delivery message per delivery to Redis; it returns only after the
   last message is in Redis;
 - all in Redis: from the pass's start until its last publish batch returned (LLEN is then
   checked to be DUE); "first in Redis" is when workers could start on the first batch;
 - DB part: the same pass with publishing left out.
-A second table times publishing alone, DUE ids: `send_lesson.apply_async` in a kombu
-Producer.batch (the former path) against tasks.enqueue.publish_sends, interleaved.
+A second table times publishing alone, DUE ids: `send_delivery.apply_async` in a kombu
+Producer.batch (the former path) against tasks.publish.publish_sends, interleaved.
+BENCH_PG_DATABASE and BENCH_REDIS_URL override the database and Redis (see common.py).
 """
 
 from __future__ import annotations
@@ -31,19 +35,20 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import common  # puts the project root on sys.path
 
 sys.path.insert(0, str(common.ROOT / "tests"))
 
-BENCH_DB = "nurture_bench_dispatch"
-REDIS_URL = "redis://127.0.0.1:6379/6"
+BENCH_DB = common.bench_database("nurture_bench_dispatch")
+REDIS_URL = common.bench_redis_url("redis://127.0.0.1:6379/6")
 NOW = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)
 COURSE = "rugpijn-en-training"
 
 common.set_nurture_env(
     env="test",
-    database_url=common.database_url(f"{BENCH_DB}_10000"),  # use_database() picks per run
+    database_url=common.database_url(BENCH_DB),  # runtime_for() picks a schema per size
     redis_url=REDIS_URL,
     secret_key="benchmark-secret-key-0123456789abcdef",
     mail_backend="outbox",
@@ -51,13 +56,46 @@ common.set_nurture_env(
 
 import redis  # noqa: E402
 from rich.console import Console  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+if TYPE_CHECKING:
+    from runtime import Runtime
 
 
-def load(total: int, due: int) -> None:
+def schema(total: int) -> str:
+    """Return the schema holding the set of TOTAL enrollments."""
+    return f"size_{total}"
+
+
+def size_url(total: int) -> str:
+    """Return the URL of BENCH_DB whose connections see only the schema of TOTAL."""
+    # psycopg passes `options` to the server; %3D is the = of search_path=... in a URL.
+    return f"{common.database_url(BENCH_DB)}?options=-csearch_path%3D{schema(total)}"
+
+
+def create_size(total: int) -> None:
+    """Create the (empty, migrated) schema for the set of TOTAL enrollments."""
+    from store.migrate import upgrade
+
+    engine = create_engine(common.database_url(BENCH_DB))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema(total)}"))
+    finally:
+        engine.dispose()
+    upgrade(size_url(total))
+
+
+def runtime_for(total: int) -> Runtime:
+    """Build a runtime on the set of TOTAL enrollments, its clock frozen at NOW."""
+    from store.clock import FrozenClock
+
+    os.environ["NURTURE_DATABASE_URL"] = size_url(total)
+    return common.build_bench_runtime(clock=FrozenClock(NOW))
+
+
+def load(runtime: Runtime, total: int, due: int) -> None:
     """COPY TOTAL subscribers and enrollments; the first DUE enrollments are due at NOW."""
-    from store.db import get_engine
-
     stamp = NOW.isoformat()
     later = (NOW + timedelta(days=1)).isoformat()
     subscribers = io.StringIO()
@@ -73,7 +111,7 @@ def load(total: int, due: int) -> None:
         else:
             status, next_due = "cancelled", "\\N"
         enrollments.write(f"{n}\t{n}\t{COURSE}\t{status}\t6\t{next_due}\t{stamp}\n")
-    raw = get_engine().raw_connection()
+    raw = runtime.engine.raw_connection()
     try:
         cursor = raw.cursor()
         with cursor.copy(
@@ -92,11 +130,9 @@ def load(total: int, due: int) -> None:
         raw.close()
 
 
-def reset_due(due: int) -> None:
+def reset_due(runtime: Runtime, due: int) -> None:
     """Make the first DUE enrollments due again, forget their deliveries, empty Redis."""
-    from store.db import get_engine
-
-    with get_engine().begin() as connection:
+    with runtime.transaction() as connection:
         connection.execute(text("TRUNCATE deliveries CASCADE"))
         connection.execute(
             text("UPDATE enrollments SET next_due_at = :now WHERE id <= :due"),
@@ -115,51 +151,38 @@ class TimedPublish:
 
     def __call__(self, ids: Sequence[int]) -> None:
         """Publish IDS and note the time."""
-        from tasks.enqueue import publish_sends
+        from tasks.publish import publish_sends
 
         publish_sends(ids)
         with self.lock:
             self.done.append(time.perf_counter())
 
 
-def use_database(total: int) -> None:
-    """Point settings (and so get_engine) at the database holding TOTAL enrollments."""
-    from config import reset_settings_cache
-
-    os.environ["NURTURE_DATABASE_URL"] = common.database_url(f"{BENCH_DB}_{total}")
-    reset_settings_cache()
-
-
 def time_passes(
-    due: int, totals: Sequence[int], runs: int, batch: int
+    due: int, runtimes: dict[int, Runtime], runs: int, batch: int
 ) -> dict[int, dict[str, list[float]]]:
     """Return, per size and run: pass seconds, first and all in Redis, and the DB part.
 
     The sizes take turns run by run, so load from outside the benchmark falls on both alike.
     """
-    from store.clock import FrozenClock, set_clock
-    from tasks.dispatch import run_dispatch_pass
-
-    set_clock(FrozenClock(NOW))
     client = redis.Redis.from_url(REDIS_URL)
     times: dict[int, dict[str, list[float]]] = {
-        total: {"pass": [], "first": [], "all": [], "db": []} for total in totals
+        total: {"pass": [], "first": [], "all": [], "db": []} for total in runtimes
     }
     for _ in range(runs):
-        for total in totals:
-            use_database(total)
-            reset_due(due)
+        for total, runtime in runtimes.items():
+            reset_due(runtime, due)
             publish = TimedPublish()
             started = time.perf_counter()
-            report = run_dispatch_pass(batch_size=batch, enqueue=publish)
+            report = common.dispatch_pass(runtime, publish, batch_size=batch)
             times[total]["pass"].append(time.perf_counter() - started)
             times[total]["first"].append(min(publish.done) - started)
             times[total]["all"].append(max(publish.done) - started)
             assert report.materialised == due and report.enqueued == due, report
             assert client.llen("celery") == due
-            reset_due(due)
+            reset_due(runtime, due)
             started = time.perf_counter()
-            report = run_dispatch_pass(batch_size=batch, enqueue=lambda ids: None)
+            report = common.dispatch_pass(runtime, lambda ids: None, batch_size=batch)
             times[total]["db"].append(time.perf_counter() - started)
             assert report.materialised == due
     client.close()
@@ -168,16 +191,16 @@ def time_passes(
 
 def apply_async_publish(ids: Sequence[int]) -> None:
     """Publish the way the dispatcher did before: apply_async per id in a Producer.batch."""
-    from tasks.sending import send_lesson
+    from tasks.sending import send_delivery
 
-    with send_lesson.app.producer_or_acquire() as producer, producer.batch(1000):
+    with send_delivery.app.producer_or_acquire() as producer, producer.batch(1000):
         for delivery_id in ids:
-            send_lesson.apply_async((delivery_id,), producer=producer)
+            send_delivery.apply_async((delivery_id,), producer=producer)
 
 
 def time_publishing(due: int, runs: int) -> dict[str, list[float]]:
     """Time publishing DUE messages alone, both ways, interleaved; check each lands in full."""
-    from tasks.enqueue import publish_sends
+    from tasks.publish import publish_sends
 
     client = redis.Redis.from_url(REDIS_URL)
     ids = list(range(1, due + 1))
@@ -213,24 +236,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=2_000, help="rows per dispatcher statement")
     args = parser.parse_args()
-    from workers import point_celery_at_settings
-
-    from store.db import get_engine
-
     console = Console(width=120)
     load_before = os.getloadavg()
-    totals = (args.due, args.total)
+    totals = tuple(dict.fromkeys((args.due, args.total)))  # one set when they are equal
+    common.recreate_database(BENCH_DB, migrate=False)
+    runtimes: dict[int, Runtime] = {}
     for total in totals:
-        common.recreate_database(f"{BENCH_DB}_{total}")
-        use_database(total)
+        create_size(total)
+        runtimes[total] = runtime_for(total)
         started = time.perf_counter()
-        load(total, args.due)
+        load(runtimes[total], total, args.due)
         console.print(f"loaded {total:,} enrollments in {time.perf_counter() - started:.1f} s")
-    point_celery_at_settings()
-    results = time_passes(args.due, totals, args.runs, args.batch)
+    results = time_passes(args.due, runtimes, args.runs, args.batch)
     publishing = time_publishing(args.due, args.runs)
-    with get_engine().connect() as connection:
+    with runtimes[args.total].engine.connect() as connection:
         postgres = connection.execute(text("SHOW server_version")).scalar()
+    for runtime in runtimes.values():
+        runtime.close()
     redis_version = redis.Redis.from_url(REDIS_URL).info()["redis_version"]
     load_after = os.getloadavg()
 
@@ -259,14 +281,14 @@ def main() -> None:
         )
     console.print(table)
     publish_table = common.results_table(
-        f"Publishing {args.due:,} send_lesson messages alone; median of {args.runs}, interleaved",
+        f"Publishing {args.due:,} send_delivery messages alone; median of {args.runs}, interleaved",
         "how",
         "time",
         "messages/s",
     )
     for name, label in (
-        ("apply_async", "send_lesson.apply_async in Producer.batch (before)"),
-        ("publish_sends", "tasks.enqueue.publish_sends (now)"),
+        ("apply_async", "send_delivery.apply_async in Producer.batch (before)"),
+        ("publish_sends", "tasks.publish.publish_sends (now)"),
     ):
         seconds = statistics.median(publishing[name])
         publish_table.add_row(label, ms(seconds), f"{args.due / seconds:,.0f}")
@@ -276,7 +298,7 @@ def main() -> None:
         f"({platform.machine()}) shared with whatever else runs (load average "
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after), Python "
         f"{platform.python_version()}, local PostgreSQL {postgres} (COPY-loaded, ANALYZEd), "
-        f"local Redis {redis_version}; one real send_lesson message per delivery, pipelined "
+        f"local Redis {redis_version}; one real send_delivery message per delivery, pipelined "
         "1,000 per round trip, each batch published on a background thread while the next "
         "statement runs. The pass returns once every message is in Redis."
     )

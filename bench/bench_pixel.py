@@ -1,8 +1,10 @@
 """Benchmark the open pixel against a trivial endpoint on one gunicorn; check no open is lost.
 
 Run: .venv/bin/python bench/bench_pixel.py   (needs wrk: apt-get install -y wrk)
+(smallest sensible run: BENCH_RUNS=1 BENCH_SECONDS=2 .venv/bin/python bench/bench_pixel.py)
 
-- PostgreSQL (database nurture_bench_pixel, created and migrated here) and Redis db 8.
+- PostgreSQL (database nurture_bench_pixel, created and migrated here) and Redis db 8;
+  BENCH_PG_DATABASE and BENCH_REDIS_URL override them (see common.py).
 - gunicorn with gthread workers (keep-alive, like behind a proxy), wrk on loopback. One
   worker by default (BENCH_GUNICORN_WORKERS): with two, wrk's keep-alive connections often
   all land on one worker, so runs of either endpoint came out bimodal (1,500 or 3,500 req/s)
@@ -21,9 +23,14 @@ import shutil
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from common import (
+    bench_database,
+    bench_redis_url,
+    build_bench_runtime,
     flush_redis,
     free_port,
     medians,
@@ -45,8 +52,11 @@ from pixel_load import (
 )
 from rich.console import Console
 
-PG_DB = "nurture_bench_pixel"
-REDIS_URL = "redis://127.0.0.1:6379/8"
+if TYPE_CHECKING:
+    from runtime import Runtime
+
+PG_DB = bench_database("nurture_bench_pixel")
+REDIS_URL = bench_redis_url("redis://127.0.0.1:6379/8")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 DELIVERIES = 500
 EXACT_CHECK = 2000
@@ -55,17 +65,16 @@ GOAL = 0.8
 console = Console()
 
 
-def make_deliveries() -> list[int]:
+def make_deliveries(runtime: Runtime) -> list[int]:
     """Insert DELIVERIES sent lessons, one per confirmed subscriber; return their ids."""
     from datetime import UTC, datetime
 
     from sqlalchemy import insert, select
 
-    from store.db import session_scope
     from store.models import Delivery, Enrollment, Subscriber
 
     now = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
-    with session_scope() as session:
+    with runtime.session() as session:
         session.execute(
             insert(Subscriber),
             [
@@ -104,28 +113,29 @@ def make_deliveries() -> list[int]:
         return list(session.scalars(select(Delivery.id)))
 
 
-def opens_recorded() -> int:
+def opens_recorded(runtime: Runtime) -> int:
     """Return the open events stored, after checking the deliveries' counters agree."""
     from sqlalchemy import func, select
 
-    from store.db import session_scope
     from store.models import Delivery, EmailEvent
 
-    with session_scope() as session:
+    with runtime.session() as session:
         events = session.scalar(select(func.count()).where(EmailEvent.kind == "open"))
         counters = session.scalar(select(func.sum(Delivery.human_opens + Delivery.machine_opens)))
     assert events == (counters or 0), f"{events} open events but counters say {counters}"
     return int(events or 0)
 
 
-def drain() -> tuple[int, float]:
+def drain(runtime: Runtime) -> tuple[int, float]:
     """Store every queued and spooled hit; return (hits stored, seconds taken)."""
     from tracking.hits import drain_hits, queued_hits
 
     started = time.perf_counter()
-    handled = drain_hits()  # ships this host's spool files into the queue first
-    while queued_hits():
-        handled += drain_hits()
+    # Ships this host's spool files (sealed ones, and those of dead processes) into the
+    # queue first.
+    handled = drain_hits(runtime)
+    while queued_hits(runtime):
+        handled += drain_hits(runtime)
     return handled, time.perf_counter() - started
 
 
@@ -142,27 +152,33 @@ def exact_check(port: int, paths: list[str]) -> int:
     return ok
 
 
-def micro_costs(delivery_id: int) -> tuple[float, float, float]:
-    """Median µs to record one hit: spool append, Redis RPUSH, direct database write."""
-    from tracking.hits import _hit, drain_hits, redis_client, store_hits
-    from tracking.spool import append_hit
+def open_hit(runtime: Runtime, delivery_id: int) -> list[Any]:
+    """Return an open hit of DELIVERY_ID as tracking.hits.HitIntake.record makes it."""
+    return ["open", delivery_id, uuid.uuid4().hex, runtime.now().timestamp(), "Firefox/128.0", ""]
 
-    client = redis_client()
+
+def micro_costs(runtime: Runtime, delivery_id: int) -> tuple[float, float, float]:
+    """Median µs to record one hit: spool append, Redis RPUSH, direct database write."""
+    from tracking.hits import HitIntake, drain_hits, store_hits
+
+    intake = HitIntake(runtime)  # its spool: the one a web process appends to
+    client = runtime.redis
     spool, push, write = [], [], []
     for _ in range(300):
-        hit = _hit("open", delivery_id, "Firefox/128.0", None)
+        hit = open_hit(runtime, delivery_id)
         started = time.perf_counter()
-        append_hit(json.dumps(hit).encode() + b"\n")
+        intake.spool.append(json.dumps(hit, separators=(",", ":")).encode() + b"\n")
         spool.append(time.perf_counter() - started)
         started = time.perf_counter()
         client.rpush("nurture:bench:scratch", str(hit))
         push.append(time.perf_counter() - started)
         started = time.perf_counter()
-        store_hits([hit])
+        store_hits(runtime, [hit])
         write.append(time.perf_counter() - started)
     client.delete("nurture:bench:scratch")
     # The spooled copies are the same hits as the direct writes: stored once, not twice.
-    drain_hits()
+    intake.spool.stop()  # seal this process's file and ship it into the queue
+    drain_hits(runtime)
     return (
         statistics.median(spool) * 1e6,
         statistics.median(push) * 1e6,
@@ -184,17 +200,13 @@ def main() -> None:
         base_url="http://127.0.0.1",
         mail_backend="outbox",
     )
-    from config import reset_settings_cache
-
-    reset_settings_cache()
+    runtime = build_bench_runtime()
     flush_redis(REDIS_URL)
     from tracking.spool import SEAL_SECONDS, spool_dir
 
-    shutil.rmtree(spool_dir(), ignore_errors=True)  # leftovers of an earlier run
-    from emails.tokens import make_open_token
-
-    delivery_ids = make_deliveries()
-    paths = [f"/o/{make_open_token(i)}.gif" for i in delivery_ids]
+    shutil.rmtree(spool_dir(runtime.settings), ignore_errors=True)  # leftovers of an earlier run
+    delivery_ids = make_deliveries(runtime)
+    paths = [f"/o/{runtime.tokens.make_open(i)}.gif" for i in delivery_ids]
     port = free_port()
     server = start_gunicorn(port, env)
     rows: dict[str, list[float]] = {"ping": [], "pixel": []}
@@ -208,8 +220,8 @@ def main() -> None:
             # Let the workers' spool timers ship the warm-up hits, then store them all, so
             # the count below starts from everything the warm-up produced.
             time.sleep(3 * SEAL_SECONDS)
-            drain()
-            baseline_opens = opens_recorded()
+            drain(runtime)
+            baseline_opens = opens_recorded(runtime)
             for _ in range(RUNS):
                 rate, _total, _bad = wrk(f"http://127.0.0.1:{port}/", ping_script)
                 rows["ping"].append(rate)
@@ -219,18 +231,19 @@ def main() -> None:
             exact_ok = exact_check(port, paths)
     finally:
         stop_gunicorn(server)
-    handled, drain_seconds = drain()
-    recorded = opens_recorded() - baseline_opens
+    handled, drain_seconds = drain(runtime)
+    recorded = opens_recorded(runtime) - baseline_opens
     # The exact check again, on its own, after everything else is drained.
     server = start_gunicorn(port, env)
     try:
-        before_exact = opens_recorded()
+        before_exact = opens_recorded(runtime)
         exact_ok_2 = exact_check(port, paths)
     finally:
         stop_gunicorn(server)
-    drain()
-    exact_recorded = opens_recorded() - before_exact
-    spool_us, push_us, write_us = micro_costs(delivery_ids[0])
+    drain(runtime)
+    exact_recorded = opens_recorded(runtime) - before_exact
+    spool_us, push_us, write_us = micro_costs(runtime, delivery_ids[0])
+    runtime.close()
 
     median = medians(rows)
     ping, pixel = median["ping"], median["pixel"]

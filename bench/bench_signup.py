@@ -1,10 +1,12 @@
 """Benchmark the public subscriber endpoints in process, against rendering the signup page.
 
 Run: .venv/bin/python bench/bench_signup.py
+(smallest sensible run: BENCH_ROUNDS=1 BENCH_REQUESTS=20 .venv/bin/python bench/bench_signup.py)
 
 - Flask's test client in one thread (no network, no gunicorn): what one request costs the app.
 - SQLite (a temp file, WAL) and PostgreSQL (database nurture_bench_signup, created here) when
-  reachable; Redis db 3 as limiter storage and Celery broker (confirmations are queued, not sent).
+  reachable; Redis db 15 as limiter storage and Celery broker (confirmations are queued, not
+  sent). BENCH_PG_DATABASE and BENCH_REDIS_URL override both (see common.py).
 - Baseline: GET / (render the signup page). Each row: median microseconds per request over
   ROUNDS rounds of REQUESTS requests, and the ratio to the baseline of the same database.
 """
@@ -18,6 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common import (
+    bench_database,
+    bench_redis_url,
+    build_bench_runtime,
     flush_redis,
     median_time,
     ratio,
@@ -27,8 +32,8 @@ from common import (
 )
 from rich.console import Console
 
-PG_DB = "nurture_bench_signup"
-REDIS_URL = "redis://127.0.0.1:6379/15"  # own db: tests flush theirs
+PG_DB = bench_database("nurture_bench_signup")
+REDIS_URL = bench_redis_url("redis://127.0.0.1:6379/15")  # own db: tests flush theirs
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -43,9 +48,6 @@ def _postgres_url() -> str | None:
 
 
 def _configure(database_url: str, outbox: Path) -> None:
-    from config import reset_settings_cache
-    from store.db import dispose_engines
-
     set_nurture_env(
         database_url=database_url,
         redis_url=REDIS_URL,
@@ -54,8 +56,6 @@ def _configure(database_url: str, outbox: Path) -> None:
         outbox_dir=str(outbox),
         mail_backend="outbox",
     )
-    dispose_engines()
-    reset_settings_cache()
     flush_redis(REDIS_URL)
 
 
@@ -71,16 +71,15 @@ def _median_us(action: Callable[[int], object], start: int) -> float:
 
 def measure(database_url: str) -> list[tuple[str, float]]:
     """Return (label, median µs per request) for each endpoint on DATABASE_URL."""
-    from config import get_settings
-    from emails.tokens import make_confirm_token, make_unsubscribe_token
     from store.migrate import upgrade
-    from tasks.app import celery_app
     from web import create_app
 
     upgrade(database_url)
-    celery_app.conf.broker_url = REDIS_URL
-    client = create_app(get_settings(), RATELIMIT_ENABLED=False).test_client()
-    limited = create_app(get_settings()).test_client()
+    # One runtime for both apps, as in one web process; its Celery app publishes to REDIS_URL.
+    runtime = build_bench_runtime()
+    tokens = runtime.tokens
+    client = create_app(runtime=runtime, RATELIMIT_ENABLED=False).test_client()
+    limited = create_app(runtime=runtime).test_client()
 
     def signup(n: int) -> object:
         form = {"email": f"p{n}@example.com", "name": "Anna", "consent": "on"}
@@ -113,13 +112,13 @@ def measure(database_url: str) -> list[tuple[str, float]]:
         ),
         (
             "GET /confirm/<token> (confirm + enroll)",
-            _median_us(lambda n: client.get(f"/confirm/{make_confirm_token(n + 2)}"), 0),
+            _median_us(lambda n: client.get(f"/confirm/{tokens.make_confirm(n + 2)}"), 0),
         ),
         (
             "POST /unsubscribe/<token> (RFC 8058 one-click)",
             _median_us(
                 lambda n: client.post(
-                    f"/unsubscribe/{make_unsubscribe_token(n + 2)}",
+                    f"/unsubscribe/{tokens.make_unsubscribe(n + 2)}",
                     data=ONE_CLICK,
                     content_type="application/x-www-form-urlencoded",
                 ),
@@ -127,6 +126,7 @@ def measure(database_url: str) -> list[tuple[str, float]]:
             ),
         ),
     ]
+    runtime.close()
     return results
 
 

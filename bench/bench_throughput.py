@@ -2,13 +2,16 @@
 
 Run: .venv/bin/python bench/bench_throughput.py [--due 10000] [--runs 3] [--workers 2]
      [--concurrency 64] [--latency-ms 50]
+(smallest sensible run: --due 200 --runs 1 --workers 1 --concurrency 8)
 
-Each run enrolls DUE subscribers due now (PostgreSQL database `nurture_bench`, Redis db 6),
-then times one dispatcher pass plus the worker processes (thread pool) sending every lesson
+Each run enrolls DUE subscribers due now (PostgreSQL database `nurture_bench`, Redis db 6;
+BENCH_PG_DATABASE and BENCH_REDIS_URL override them, see common.py), then times one
+dispatcher pass plus the worker processes (`nurture worker`, thread pool) sending every lesson
 through the real `sendgrid` client to the fake SendGrid (its own process, LATENCY ms per
 request), until every delivery row says sent. Same run, same settings, two ceilings:
-- plain loop: the task's own body (`send_with_company`: claim, render, send, record, with
-  the same batching of concurrent sends) from a thread pool in one process, no Celery;
+- plain loop: the task's own body (`Sender.deliver_with_company`: claim, render, send,
+  record, with the same batching of concurrent sends) from a thread pool in one process, no
+  Celery;
 - no-op tasks: DUE `celery.accumulate` tasks through the same Redis and workers.
 Medians over RUNS runs are reported.
 """
@@ -23,10 +26,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import (
+    PG_ADMIN_URL,
     ROOT,
+    bench_database,
+    bench_redis_url,
+    build_bench_runtime,
     database_url,
+    dispatch_pass,
     flush_redis,
     medians,
     ratio,
@@ -48,14 +57,15 @@ from throughput_procs import (
     worker_processes,
 )
 
+if TYPE_CHECKING:
+    from runtime import Runtime
+
 # tests/ holds the enrollment helpers and the worker and fake SendGrid processes this reuses.
 sys.path.insert(0, str(ROOT / "tests"))
 
-ADMIN_URL = os.environ.get(
-    "NURTURE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-BENCH_DB = "nurture_bench"
-REDIS_URL = "redis://127.0.0.1:6379/6"
+ADMIN_URL = PG_ADMIN_URL
+BENCH_DB = bench_database("nurture_bench")
+REDIS_URL = bench_redis_url("redis://127.0.0.1:6379/6")
 API_KEY = "bench-key"
 
 
@@ -80,77 +90,71 @@ def configure(batch_size: int, batch_window: float) -> None:
     )
 
 
-def empty_tables() -> None:
+def empty_tables(runtime: Runtime) -> None:
     """Remove every row (between runs)."""
-    from store.db import get_engine
     from store.models import Base
 
     names = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    with get_engine().begin() as connection:
+    with runtime.transaction() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
-def sent_count() -> int:
+def sent_count(runtime: Runtime) -> int:
     """Return how many deliveries are sent."""
-    from store.db import session_scope
     from store.models import Delivery, DeliveryState
 
-    with session_scope() as session:
+    with runtime.session() as session:
         return int(
             session.scalar(select(func.count()).where(Delivery.state == DeliveryState.SENT)) or 0
         )
 
 
-def celery_run(due: int) -> tuple[float, float]:
+def celery_run(runtime: Runtime, due: int) -> tuple[float, float]:
     """Time dispatcher + workers for DUE lessons; return (emails/s, pass seconds)."""
     from lessons import enroll
 
-    from store.clock import utcnow
-    from tasks.dispatch import run_dispatch_pass
-
-    empty_tables()
-    enroll(due, utcnow())
+    empty_tables(runtime)
+    enroll(runtime, due, runtime.now())
     started = time.perf_counter()
-    report = run_dispatch_pass(batch_size=due)
+    report = dispatch_pass(runtime, batch_size=due)
     stop = threading.Event()
 
-    from config import get_settings
     from config.celery import dispatch_interval
 
-    interval = dispatch_interval(get_settings())
+    interval = dispatch_interval(runtime.settings)
 
     def beat() -> None:
         # Later passes at beat's configured interval, as deployed (60 s by default): they only
         # matter if a send needs a retry. Running them every second instead, as this bench
         # once did, spent PostgreSQL CPU on passes that production never runs.
         while not stop.wait(interval):
-            run_dispatch_pass(batch_size=due)
+            dispatch_pass(runtime, batch_size=due)
 
     beat_thread = threading.Thread(target=beat, daemon=True)
     beat_thread.start()
     try:
-        wait_for(lambda: sent_count() >= due)
+        wait_for(lambda: sent_count(runtime) >= due)
     finally:
         stop.set()
         beat_thread.join()
     return due / (time.perf_counter() - started), report.seconds
 
 
-def plain_loop_run(due: int, threads: int) -> float:
+def plain_loop_run(runtime: Runtime, due: int, threads: int) -> float:
     """Time the task body from a thread pool in this process, no Celery; return emails/s."""
     from lessons import enroll
 
-    from store.clock import utcnow
-    from tasks.dispatch import run_dispatch_pass
-    from tasks.sending import send_with_company
+    from delivery.sender import Sender
 
-    empty_tables()
-    enroll(due, utcnow())
+    empty_tables(runtime)
+    enroll(runtime, due, runtime.now())
     ids: list[int] = []
-    run_dispatch_pass(batch_size=due, enqueue=ids.extend)
+    dispatch_pass(runtime, ids.extend, batch_size=due)
+    # What send_delivery runs in a worker process: that process's Sender, shared by its threads.
+    sender = Sender(runtime)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        outcomes = list(pool.map(send_with_company, ids))
+        outcomes = list(pool.map(sender.deliver_with_company, ids))
     elapsed = time.perf_counter() - started
     assert outcomes.count("sent") == due, set(outcomes)
     return due / elapsed
@@ -158,8 +162,9 @@ def plain_loop_run(due: int, threads: int) -> float:
 
 def noop_run(due: int) -> float:
     """Time DUE no-op Celery tasks through the same Redis and workers; return tasks/s."""
-    from tasks.app import celery_app
+    from tasks.sending import send_delivery
 
+    celery_app = send_delivery.app  # the app build_bench_runtime made: the benchmark's Redis
     started = time.perf_counter()
     with celery_app.producer_or_acquire() as producer, producer.batch(1000):
         for n in range(due):
@@ -187,12 +192,7 @@ def main() -> None:
     flush_redis(REDIS_URL)
     fake, fake_url = start_fake(args.latency_ms, API_KEY)
     os.environ["NURTURE_SENDGRID_HOST"] = fake_url
-    from workers import point_celery_at_settings
-
-    from config import reset_settings_cache
-
-    reset_settings_cache()
-    point_celery_at_settings()
+    runtime = build_bench_runtime()
     log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
     env = dict(os.environ, NURTURE_WORKER_CONCURRENCY=str(args.concurrency))
     workers = worker_processes(args.workers, args.concurrency, env, log_dir, args.pool)
@@ -209,7 +209,7 @@ def main() -> None:
         time.sleep(5)  # let the workers connect before the clock starts
         for run in range(args.runs):
             reset_fake(fake_url)
-            rate, pass_seconds = celery_run(args.due)
+            rate, pass_seconds = celery_run(runtime, args.due)
             drain_queue(REDIS_URL)
             emails, requests, duplicates = fake_accepted(fake_url)
             console.print(
@@ -221,7 +221,9 @@ def main() -> None:
             results["celery"].append(rate)
             results["pass"].append(pass_seconds)
             reset_fake(fake_url)
-            results["plain"].append(plain_loop_run(args.due, args.workers * args.concurrency))
+            results["plain"].append(
+                plain_loop_run(runtime, args.due, args.workers * args.concurrency)
+            )
             results["noop"].append(noop_run(args.due))
             console.print(
                 f"run {run + 1}: plain {results['plain'][-1]:.0f}/s, "
@@ -231,9 +233,8 @@ def main() -> None:
         stop_workers(workers)
         stop_fake(fake)
 
-    from config import get_settings
-
-    batch = get_settings()
+    batch = runtime.settings
+    runtime.close()
     median = medians(results)
     celery, plain, noop = median["celery"], median["plain"], median["noop"]
     table = results_table(

@@ -1,11 +1,13 @@
 """Benchmark: a worker's resident memory after many sends against after 1,000.
 
 Run: .venv/bin/python bench/bench_worker_memory.py [--sends 100000] [--concurrency 32]
+(smallest sensible run: --sends 1500 --concurrency 8)
 
-One `celery worker` process (thread pool) sends lessons through the real `sendgrid` client
+One `nurture worker` process (Celery, thread pool) sends lessons through the real `sendgrid` client
 to the fake SendGrid (its own process, no added latency; its record of accepted mail is
 reset every few seconds so the fake's memory stays flat). RSS is read from /proc after the
-first 1,000 sends and again after SENDS. PostgreSQL database `nurture_bench`, Redis db 6.
+first 1,000 sends and again after SENDS. PostgreSQL database `nurture_bench`, Redis db 6
+(BENCH_PG_DATABASE and BENCH_REDIS_URL override them, see common.py).
 """
 
 from __future__ import annotations
@@ -16,15 +18,24 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import bench_throughput as shared  # noqa: E402  (its settings, database and fake helpers)
-from common import flush_redis, recreate_database  # noqa: E402
+from common import (  # noqa: E402
+    build_bench_runtime,
+    dispatch_pass,
+    flush_redis,
+    recreate_database,
+)
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+if TYPE_CHECKING:
+    from runtime import Runtime
 
 WARMUP = 1_000
 CHECKPOINTS = 10
@@ -38,19 +49,16 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def send_batch(count: int, start: int, fake_url: str) -> float:
+def send_batch(runtime: Runtime, count: int, start: int, fake_url: str) -> float:
     """Enroll COUNT more subscribers, dispatch them, wait until all are sent; return seconds."""
     from lessons import enroll
 
-    from store.clock import utcnow
-    from tasks.dispatch import run_dispatch_pass
-
-    target = shared.sent_count() + count
-    enroll(count, utcnow(), start=start, prefix="mem")
+    target = shared.sent_count(runtime) + count
+    enroll(runtime, count, runtime.now(), start=start, prefix="mem")
     started = time.perf_counter()
-    run_dispatch_pass(batch_size=count)
+    dispatch_pass(runtime, batch_size=count)
     last_reset = time.monotonic()
-    while shared.sent_count() < target:
+    while shared.sent_count(runtime) < target:
         time.sleep(0.2)
         if time.monotonic() - last_reset > 5:
             shared.reset_fake(fake_url)
@@ -65,18 +73,17 @@ def main() -> None:
     parser.add_argument("--sends", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
+    if args.sends < WARMUP + CHECKPOINTS:
+        parser.error(f"--sends must be at least {WARMUP + CHECKPOINTS:,}")
 
     shared.configure(batch_size=50, batch_window=0.02)
     recreate_database(shared.BENCH_DB, admin_url=shared.ADMIN_URL)
     flush_redis(shared.REDIS_URL)
     fake, fake_url = shared.start_fake(0, shared.API_KEY)
     os.environ["NURTURE_SENDGRID_HOST"] = fake_url
-    from workers import WorkerProcess, point_celery_at_settings
+    from workers import WorkerProcess
 
-    from config import reset_settings_cache
-
-    reset_settings_cache()
-    point_celery_at_settings()
+    runtime = build_bench_runtime()
     worker = WorkerProcess(
         "memory", dict(os.environ), Path(os.environ.get("TMPDIR", "/tmp")), args.concurrency
     )
@@ -87,7 +94,7 @@ def main() -> None:
         assert worker.process is not None
         pid = worker.process.pid
         idle = rss_mib(pid)
-        warm_seconds = send_batch(WARMUP, 0, fake_url)
+        warm_seconds = send_batch(runtime, WARMUP, 0, fake_url)
         after_warmup = rss_mib(pid)
         console.print(f"after {WARMUP:,}: {after_warmup:.1f} MiB ({warm_seconds:.1f} s)")
         # The rest in ten steps, so a leak (steady growth) shows apart from caches filling up
@@ -97,7 +104,7 @@ def main() -> None:
             count = (args.sends - WARMUP) // CHECKPOINTS
             if step == CHECKPOINTS - 1:
                 count = args.sends - done
-            rest_seconds += send_batch(count, done, fake_url)
+            rest_seconds += send_batch(runtime, count, done, fake_url)
             done += count
             steps.append((done, rss_mib(pid)))
             console.print(f"after {done:,}: {steps[-1][1]:.1f} MiB")
@@ -105,6 +112,7 @@ def main() -> None:
         worker.stop()
         fake.terminate()
         fake.wait(10)
+        runtime.close()
 
     table = Table(title="Worker memory (RSS of one worker process)")
     table.add_column("after")

@@ -1,7 +1,14 @@
-"""Shared benchmark plumbing: settings, a scratch PostgreSQL database, a free port, timing, tables.
+"""Shared benchmark plumbing: settings, runtime, a scratch PostgreSQL database, a free port,
+timing, tables.
 
 Imported by the bench_*.py scripts, which run as `python bench/NAME.py`: Python puts bench/ on
 sys.path, so `import common` finds this module, and importing it puts the project root there.
+
+Each script has its own scratch PostgreSQL database and Redis db. Two environment variables
+point every script elsewhere instead (say, at resources no test run shares):
+- BENCH_PG_DATABASE: the name of the scratch database (dropped and created by the script);
+- BENCH_REDIS_URL: the Redis database (flushed by the script).
+BENCH_PG_ADMIN is the URL a script connects to when it drops and creates its database.
 """
 
 from __future__ import annotations
@@ -12,10 +19,17 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from delivery.background import Enqueue
+    from delivery.dispatcher import DispatchReport
+    from runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -24,6 +38,16 @@ if str(ROOT) not in sys.path:
 PG_ADMIN_URL = os.environ.get(
     "BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def bench_database(default: str) -> str:
+    """Return the scratch database name: BENCH_PG_DATABASE if set, else the script's DEFAULT."""
+    return os.environ.get("BENCH_PG_DATABASE") or default
+
+
+def bench_redis_url(default: str) -> str:
+    """Return the Redis URL: BENCH_REDIS_URL if set, else the script's DEFAULT."""
+    return os.environ.get("BENCH_REDIS_URL") or default
 
 
 def set_nurture_env(**values: str) -> dict[str, str]:
@@ -60,6 +84,41 @@ def recreate_database(name: str, *, admin_url: str = PG_ADMIN_URL, migrate: bool
 
         upgrade(url)
     return url
+
+
+def build_bench_runtime(clock: Callable[[], datetime] | None = None) -> Runtime:
+    """Build the runtime from the NURTURE_* environment, as a service process does.
+
+    Also creates the Celery app for those settings (the default app of @shared_task), so
+    tasks.publish.publish_sends and apply_async publish to the benchmark's Redis.
+    """
+    from config import load_settings
+    from runtime import build_runtime
+    from tasks.app import attach_runtime, create_celery
+
+    settings = load_settings()
+    runtime = build_runtime(settings, clock=clock)
+    attach_runtime(create_celery(settings), runtime)
+    return runtime
+
+
+def dispatch_pass(
+    runtime: Runtime, enqueue: Enqueue | None = None, *, batch_size: int | None = None
+) -> DispatchReport:
+    """Run one dispatcher pass as the beat's task does: webhook evidence first, then the pass.
+
+    ENQUEUE publishes the delivery ids (default: tasks.publish.publish_sends, as deployed).
+    """
+    from delivery.dispatcher import run_dispatch_pass
+    from tasks.publish import publish_sends
+    from tracking.ingest import ingest_pending
+
+    return run_dispatch_pass(
+        runtime,
+        enqueue or publish_sends,
+        ingest_evidence=lambda: ingest_pending(runtime),
+        batch_size=batch_size,
+    )
 
 
 def flush_redis(url: str) -> None:

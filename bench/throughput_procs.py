@@ -1,4 +1,5 @@
-"""Processes for bench_throughput.py: the fake SendGrid, the Celery workers, and waiting on them.
+"""Processes for bench_throughput.py: the fake SendGrid, the `nurture worker` processes
+(Celery workers, run as `python -m cli.main worker`), and waiting on them.
 
 Imported by bench_throughput.py as a sibling module (bench/ is on sys.path when it runs as a
 script); that script also puts tests/ on sys.path, where `workers` and `fake_sendgrid` live.
@@ -63,9 +64,11 @@ def reset_fake(url: str) -> None:
 def worker_processes(
     count: int, concurrency: int, env: dict[str, str], log_dir: Path, pool: str = "threads"
 ) -> list[WorkerProcess]:
-    """Return COUNT Celery worker processes of CONCURRENCY slots in POOL, not started yet."""
-    # Imported here: tests/workers.py imports the app and its settings, which the caller's
-    # environment has to configure first.
+    """Return COUNT `nurture worker` processes of CONCURRENCY slots in POOL, not started yet.
+
+    Each takes its settings from ENV, as deployed.
+    """
+    # Imported here: tests/ is on sys.path only once bench_throughput has put it there.
     from workers import WorkerProcess
 
     return [
@@ -89,7 +92,7 @@ def stop_workers(workers: list[WorkerProcess]) -> None:
 def wait_for(predicate: Callable[[], bool], timeout: float = 300.0) -> None:
     """Poll PREDICATE every 100 ms until true.
 
-    Each poll of bench_throughput.sent_count() is a COUNT over the deliveries, which competes
+    Each poll of bench_throughput.sent_count(runtime) is a COUNT over the deliveries, which competes
     with the sends for the same two cores; 100 ms keeps that small and the timing error under
     1% of a run.
     """

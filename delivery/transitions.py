@@ -41,12 +41,12 @@ class Claim:
     course_slug: str
     day: int
     attempts: int
-    claimed_at: datetime
     email: str | None
     first_name: str | None
     subscriber_status: str
     timezone: str | None
     enrollment_status: str | None
+    claimed_at: datetime
 
 
 def _of_subscriber(column: Any) -> Any:
@@ -106,24 +106,8 @@ def claim_deliveries(executor: Executor, delivery_ids: Sequence[int], now: datet
     `not_before <= now` matters, a stale duplicate message must not pull a retry forward.
     """
     params = {"p_delivery_ids": list(delivery_ids), "p_due_by": now, "p_now": now}
-    return [
-        Claim(
-            delivery_id=row[0],
-            kind=row[1],
-            enrollment_id=row[2],
-            subscriber_id=row[3],
-            course_slug=row[4],
-            day=row[5],
-            attempts=row[6],
-            claimed_at=now,
-            email=row[7],
-            first_name=row[8],
-            subscriber_status=row[9],
-            timezone=row[10],
-            enrollment_status=row[11],
-        )
-        for row in executor.execute(_CLAIM, params)
-    ]
+    # The RETURNING columns are the Claim's fields in order; only the claim time is ours.
+    return [Claim(*row, now) for row in executor.execute(_CLAIM, params)]  # type: ignore[call-arg]
 
 
 _MARK_SENT = (
@@ -189,6 +173,15 @@ _SETTLE = (
 _NOTE_ERROR = update(deliveries).where(*_OWN_CLAIM).values(last_error=_ERROR)
 
 
+def _change_own_claim(
+    executor: Executor, statement: Any, delivery_id: int, claimed_at: datetime, **params: Any
+) -> bool:
+    """Run a guarded change of the claim DELIVERY_ID holds since CLAIMED_AT; True if it won."""
+    values = {"p_delivery_id": delivery_id, "p_claimed_at": claimed_at}
+    values.update({f"p_{name}": value for name, value in params.items()})
+    return bool(executor.execute(statement, values).rowcount)  # type: ignore[attr-defined]
+
+
 def release_claim(
     executor: Executor,
     delivery_id: int,
@@ -198,34 +191,23 @@ def release_claim(
     error: str | None,
 ) -> bool:
     """Put a claimed delivery back to queued, to be tried again from NOT_BEFORE."""
-    params = {
-        "p_delivery_id": delivery_id,
-        "p_claimed_at": claimed_at,
-        "p_not_before": not_before,
-        "p_error": error,
-    }
-    return bool(executor.execute(_RELEASE, params).rowcount)  # type: ignore[attr-defined]
+    return _change_own_claim(
+        executor, _RELEASE, delivery_id, claimed_at, not_before=not_before, error=error
+    )
 
 
 def settle_claim(
     executor: Executor, delivery_id: int, *, claimed_at: datetime, state: str, error: str | None
 ) -> bool:
     """End a claimed delivery as failed or skipped, keeping the reason."""
-    params = {
-        "p_delivery_id": delivery_id,
-        "p_claimed_at": claimed_at,
-        "p_state": state,
-        "p_error": error,
-    }
-    return bool(executor.execute(_SETTLE, params).rowcount)  # type: ignore[attr-defined]
+    return _change_own_claim(executor, _SETTLE, delivery_id, claimed_at, state=state, error=error)
 
 
 def note_claim_error(
     executor: Executor, delivery_id: int, *, claimed_at: datetime, error: str
 ) -> None:
     """Keep ERROR on a claim that stays 'sending' (its fate is settled by evidence)."""
-    params = {"p_delivery_id": delivery_id, "p_claimed_at": claimed_at, "p_error": error}
-    executor.execute(_NOTE_ERROR, params)
+    _change_own_claim(executor, _NOTE_ERROR, delivery_id, claimed_at, error=error)
 
 
 def queue_confirmation(

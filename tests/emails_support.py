@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fake_sendgrid import FakeSendGrid
 from helpers import set_nurture_env
 
 from config import Settings, load_settings
@@ -139,3 +140,12 @@ def sendgrid_mail_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host
         sendgrid_api_key=SENDGRID_TEST_KEY,
         sendgrid_host=host,
     )
+
+
+@pytest.fixture
+def sendgrid_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sendgrid: FakeSendGrid
+) -> FakeSendGrid:
+    """Point the mail settings (no database) at the fake SendGrid; return the fake."""
+    sendgrid_mail_settings(monkeypatch, tmp_path, fake_sendgrid.url)
+    return fake_sendgrid

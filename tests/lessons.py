@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from delivery.dispatcher import DispatchReport, run_dispatch_pass
 from runtime import Runtime
 from store.models import (
     Delivery,
@@ -100,3 +102,24 @@ def state_of(runtime: Runtime, delivery_id: int) -> Delivery:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         return delivery
+
+
+def dispatch_pass(
+    runtime: Runtime,
+    enqueue: Callable[[Sequence[int]], None] | None = None,
+    *,
+    batch_size: int | None = None,
+) -> DispatchReport:
+    """Run a dispatcher pass as the beat task does, webhook evidence first.
+
+    ENQUEUE defaults to publishing send messages to Redis (tasks.publish.publish_sends).
+    """
+    from tasks.publish import publish_sends
+    from tracking.ingest import ingest_pending
+
+    return run_dispatch_pass(
+        runtime,
+        enqueue or publish_sends,
+        ingest_evidence=lambda: ingest_pending(runtime),
+        batch_size=batch_size,
+    )

@@ -9,7 +9,7 @@ import redis
 from sqlalchemy import select
 
 from runtime import Runtime
-from store.models import Delivery, DeliveryKind, Subscriber
+from store.models import Counter, Delivery, DeliveryKind, Subscriber
 
 ADDRESS = "anna.jansen@example.com"
 SEND_TASK = "tasks.sending.send_delivery"
@@ -56,3 +56,21 @@ def all_subscribers(runtime: Runtime) -> list[Subscriber]:
 def signup_form(email: str = ADDRESS, name: str = "Anna", **extra: str) -> dict[str, str]:
     """Return a valid form submission."""
     return {"email": email, "name": name, "consent": "on", "website": "", **extra}
+
+
+def counter_value(runtime: Runtime, name: str) -> int:
+    """Return the anonymous counter NAME (subscribers.counters), 0 when never counted."""
+    with runtime.session() as session:
+        return int(session.scalar(select(Counter.value).where(Counter.name == name)) or 0)
+
+
+def queued_confirmations(runtime: Runtime, url: str) -> list[int]:
+    """Return the subscriber ids of the confirmation deliveries (sorted, one per email).
+
+    Also check that each of them was published: stamped enqueued, with exactly one send
+    task for it waiting in the Celery queue at Redis URL (no worker runs in these tests).
+    """
+    confirmations = confirmations_of(runtime)
+    assert all(c.enqueued_at is not None for c in confirmations), "a confirmation not stamped"
+    assert queued_sends(url) == sorted(c.id for c in confirmations)
+    return sorted(c.subscriber_id for c in confirmations)

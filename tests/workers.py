@@ -29,6 +29,29 @@ def queue_length(url: str, queue: str = "celery") -> int:
         client.close()
 
 
+def unfinished_messages(url: str, queue: str = "celery") -> int:
+    """Return how many messages wait in QUEUE, plus those any worker holds unacknowledged.
+
+    Tasks ack late, so a message leaves Redis's `unacked` hash only when its task returned.
+    """
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.llen(queue)) + int(client.hlen("unacked"))
+    finally:
+        client.close()
+
+
+@contextmanager
+def publishing_app(runtime: Runtime) -> Iterator[Any]:
+    """Make the Celery app this process publishes sends with (as `nurture dispatch` does)."""
+    celery_app = create_celery(runtime.settings)
+    attach_runtime(celery_app, runtime)
+    try:
+        yield celery_app
+    finally:
+        celery_app.close()
+
+
 @contextmanager
 def thread_worker(runtime: Runtime, concurrency: int = 4, pool: str = "threads") -> Iterator[Any]:
     """Run a real Celery worker in a thread of this process, on RUNTIME (and its clock)."""

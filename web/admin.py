@@ -15,7 +15,7 @@ from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
 from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
 from tracking.timeline import search_subscribers, timeline
-from web.context import runtime
+from web.context import hit_intake, runtime
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def _catch_up() -> None:
     nurture = runtime()
     try:
         ingest_pending(nurture, limit=20, budget_seconds=2.0)
+        hit_intake().spool.ship()  # this process's own hits of the last second count too
         drain_hits(nurture)
     except Exception:
         log.exception("could not apply pending tracking data before showing the dashboard")

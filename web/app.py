@@ -32,8 +32,14 @@ def create_app(
     )
     app.config.update(overrides)
     app.extensions["nurture"] = runtime
-    celery_init_app(app, runtime)
-    app.extensions["nurture_hits"] = HitIntake(runtime, schedule_drain=_drain_soon)
+    celery_app = celery_init_app(app, runtime)
+
+    def drain_soon() -> None:
+        """Ask a worker to store the opens and clicks that just reached an empty queue."""
+        # retry=False: with Redis down the hits went to the database; nothing to drain.
+        celery_app.send_task(drain_tracking_hits.name, retry=False)
+
+    app.extensions["nurture_hits"] = HitIntake(runtime, schedule_drain=drain_soon)
     if settings.trusted_proxies:
         # Behind N reverse proxies, take the client IP and scheme from their X-Forwarded-*
         # headers, so rate limits and consent IP hashes see the visitor, not the proxy.
@@ -51,9 +57,3 @@ def create_app(
     for module in (health, public, tracking, webhooks, admin):
         app.register_blueprint(module.bp)
     return app
-
-
-def _drain_soon() -> None:
-    """Ask a worker to store the opens and clicks that just reached an empty Redis queue."""
-    # retry=False: with Redis down the hits went to the database instead; nothing to drain.
-    drain_tracking_hits.apply_async(retry=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery import Celery
 from flask import current_app, request
 
 from runtime import Runtime
@@ -11,6 +12,12 @@ from tracking.hits import HitIntake
 def runtime() -> Runtime:
     """Return the runtime the current app was created with."""
     found: Runtime = current_app.extensions["nurture"]
+    return found
+
+
+def celery() -> Celery:
+    """Return the current app's Celery app (its broker, whatever app was created last)."""
+    found: Celery = current_app.extensions["celery"]
     return found
 
 

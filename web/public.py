@@ -25,7 +25,7 @@ from subscribers import service
 from subscribers.origins import OriginCheck, check_origin, cors_headers, preflight_headers
 from subscribers.validation import SignupCheck, check_signup
 from tasks.sending import send_delivery
-from web.context import runtime, wants_json
+from web.context import celery, runtime, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _send_soon(delivery_id: int) -> None:
     moment the email goes out depends on Redis.
     """
     try:
-        send_delivery.apply_async((delivery_id,), retry=False)
+        celery().send_task(send_delivery.name, args=(delivery_id,), retry=False)
     except Exception as exc:
         log.warning(
             "confirmation %s stored, not queued (%s); the dispatcher sends it", delivery_id, exc

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from providers.sendgrid.webhook import WebhookRefused
 from store.models import WebhookBatch
 from tasks.tracking import ingest_webhook_batch
-from web.context import runtime
+from web.context import celery, runtime
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _read_body(max_bytes: int) -> bytes:
 def _enqueue(batch_id: int) -> None:
     try:
         # retry=False: with Redis down, fail at once; the dispatcher ingests the batch.
-        ingest_webhook_batch.apply_async((batch_id,), retry=False)
+        celery().send_task(ingest_webhook_batch.name, args=(batch_id,), retry=False)
     except Exception as exc:
         log.warning("batch %s stored, not queued (%s); the dispatcher applies it", batch_id, exc)
 

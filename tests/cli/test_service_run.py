@@ -34,7 +34,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.slow
-def test_run_starts_web_worker_and_beat(tmp_path: Path) -> None:
+def test_run_starts_web_worker_and_beat(tmp_path: Path, redis_url: str) -> None:
     port = _free_port()
     env = {
         key: value
@@ -43,7 +43,7 @@ def test_run_starts_web_worker_and_beat(tmp_path: Path) -> None:
     }
     env.update(
         NURTURE_DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
-        NURTURE_REDIS_URL="redis://127.0.0.1:6379/12",
+        NURTURE_REDIS_URL=redis_url,
         NURTURE_OUTBOX_DIR=str(tmp_path / "outbox"),
         NURTURE_BASE_URL=f"http://127.0.0.1:{port}",
     )

@@ -6,15 +6,21 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+from emails_support import mail_env
 from helpers import run_cli
 from markdown_it import MarkdownIt
 
-from course.check import check_course
-from course.loader import CONTENT_DIR, load_course, load_course_from
+from cli.common import course_problems
+from config import Settings
+from course.loader import CONTENT_DIR, load_course_from
+from runtime import Runtime
+
+_ = mail_env  # the fixture, imported so pytest finds it here
 
 SLUG = "rugpijn-en-training"
 FOLDER = CONTENT_DIR / SLUG
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seed" / f"artikel-{SLUG}.txt"
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / f"artikel-{SLUG}.txt"
 # Deliberately not the splitter's logic: a sentence ends at . ? or ! followed by a space.
 SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
@@ -44,12 +50,18 @@ def lesson_sentences(body: str) -> list[str]:
     return sentences
 
 
-def test_shipped_course_passes_check():
-    assert check_course(SLUG) == []
+@pytest.fixture
+def mail_runtime(mail_env: Settings, make_runtime) -> Runtime:
+    """A runtime on the mail settings (no database or Redis is touched)."""
+    return make_runtime(mail_env)
 
 
-def test_shipped_course_loads_five_lessons():
-    course = load_course(SLUG)
+def test_shipped_course_passes_check(mail_runtime: Runtime):
+    assert course_problems(mail_runtime, SLUG) == []
+
+
+def test_shipped_course_loads_five_lessons(mail_runtime: Runtime):
+    course = mail_runtime.courses.get(SLUG)
     assert [lesson.day for lesson in course.lessons] == [1, 2, 3, 4, 5]
     assert course.language == "nl"
     assert course.cta_url.startswith("https://")
@@ -58,6 +70,7 @@ def test_shipped_course_loads_five_lessons():
     assert course.welcome
 
 
+@pytest.mark.usefixtures("mail_env")
 def test_split_round_trip_is_byte_for_byte(tmp_path):
     out = tmp_path / "lessons"
     result = run_cli(
@@ -116,6 +129,7 @@ def test_subjects_and_preheaders_fit():
         assert 0 < len(lesson.preheader) <= 140
 
 
+@pytest.mark.usefixtures("mail_env")
 def test_preview_writes_every_lesson_and_an_index(tmp_path):
     out = tmp_path / "preview"
     result = run_cli("course", "preview", SLUG, "--out", str(out))
@@ -129,18 +143,3 @@ def test_preview_writes_every_lesson_and_an_index(tmp_path):
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count('href="dag-') == 10
     assert str(out / "index.html") in result.output
-
-
-def test_plain_html_fallback_without_email_renderer(monkeypatch):
-    import sys
-
-    from course.preview import render_lesson
-
-    monkeypatch.setitem(sys.modules, "emails.render", None)  # as before the Emails issue landed
-    course = load_course_from(FOLDER)
-    rendered = render_lesson(course, 2)
-    assert not rendered.real
-    assert "<h2>Hoe rugpijn je kracht en prestaties beïnvloedt</h2>" in rendered.html
-    assert "<li>langere hersteltijden tussen trainingen</li>" in rendered.html
-    assert "dag 2 van 5" in rendered.text
-    assert check_course(SLUG) == []

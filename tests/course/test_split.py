@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from emails_support import mail_env
 from helpers import run_cli
 from markdown_it import MarkdownIt
 
 from course.loader import load_lesson
 from course.split import SplitError, split_article
+
+_ = mail_env  # the fixture, imported so pytest finds it here
 
 OUTLINE = """
 [[lesson]]
@@ -76,6 +79,7 @@ def test_plain_text_split(tmp_path):
     assert "teaser" not in two.split("---")[1]
 
 
+@pytest.mark.usefixtures("mail_env")
 def test_written_lessons_load(tmp_path):
     article, outline = write(tmp_path)
     out = tmp_path / "out"
@@ -109,6 +113,7 @@ def test_heading_missing_from_article(tmp_path):
     assert any('"Punt A" is not a line of a.txt' in problem for problem in problems)
 
 
+@pytest.mark.usefixtures("mail_env")
 def test_cli_reports_to_stderr_and_writes_nothing(tmp_path):
     article, outline = write(tmp_path, "Los.\n" + ARTICLE)
     out = tmp_path / "out"

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tasks.coalesce import Coalescer
+from delivery.coalesce import Coalescer
 
 
 class Recorder:

@@ -9,24 +9,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from lessons import deliveries_of, delivery_states, enroll, enrollment_of
+from helpers import wait_until
+from lessons import deliveries_of, delivery_states, dispatch_pass, enroll, enrollment_of
 from sqlalchemy import insert, select, update
-from workers import (  # noqa: F401
-    LESSON_REDIS_URL,
-    lesson_settings,
-    queue_length,
-    thread_worker,
-    wait_until,
-)
+from workers import publishing_app, queue_length, thread_worker
 
-from store.clock import FrozenClock, set_clock
-from store.db import session_scope
+from config import load_settings
 from store.models import Delivery, DeliveryState, EmailEvent, Enrollment, WebhookBatch
-from tasks.dispatch import run_dispatch_pass
-
-pytestmark = pytest.mark.usefixtures("lesson_settings")
 
 START = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def celery_app(runtime):
+    """The Celery app the pass publishes with, on this test's Redis database."""
+    with publishing_app(runtime) as app:
+        yield app
+
+
+@pytest.fixture
+def at_start(clock):
+    clock.set(START)
+    return clock
 
 
 class Recorder:
@@ -41,76 +45,72 @@ class Recorder:
             self.ids.extend(ids)
 
 
-def test_due_enrollments_become_queued_deliveries_once(settings):
-    set_clock(FrozenClock(START))
-    due = enroll(3, START - timedelta(minutes=5))
-    later = enroll(1, START + timedelta(hours=1), prefix="later")
+def test_due_enrollments_become_queued_deliveries_once(runtime, at_start):
+    due = enroll(runtime, 3, START - timedelta(minutes=5))
+    later = enroll(runtime, 1, START + timedelta(hours=1), prefix="later")
     recorder = Recorder()
 
-    report = run_dispatch_pass(enqueue=recorder)
+    report = dispatch_pass(runtime, recorder)
 
     assert report.materialised == 3
     assert report.enqueued == 3
-    assert delivery_states() == {"queued": 3}
-    assert sorted(recorder.ids) == sorted(d.id for s in due for d in deliveries_of(s))
+    assert delivery_states(runtime) == {"queued": 3}
+    assert sorted(recorder.ids) == sorted(d.id for s in due for d in deliveries_of(runtime, s))
     for subscriber_id in due:
-        [delivery] = deliveries_of(subscriber_id)
+        [delivery] = deliveries_of(runtime, subscriber_id)
         assert (delivery.day, delivery.not_before, delivery.enqueued_at) == (1, START, START)
-        assert enrollment_of(subscriber_id).next_due_at is None
-    assert deliveries_of(later[0]) == []
+        assert enrollment_of(runtime, subscriber_id).next_due_at is None
+    assert deliveries_of(runtime, later[0]) == []
 
-    again = run_dispatch_pass(enqueue=recorder)
+    again = dispatch_pass(runtime, recorder)
     assert (again.materialised, again.enqueued) == (0, 0)
     assert len(recorder.ids) == 3
 
 
-def test_pass_publishes_send_tasks_to_redis(settings):
-    set_clock(FrozenClock(START))
-    enroll(25, START)
-    report = run_dispatch_pass()
+def test_pass_publishes_send_tasks_to_redis(runtime, at_start, celery_app, redis_url):
+    from tasks.dispatch import dispatch_due, dispatch_once
+
+    enroll(runtime, 25, START)
+    report = dispatch_once(runtime)
     assert report.enqueued == 25
-    assert queue_length(LESSON_REDIS_URL) == 25
-    assert queue_length(LESSON_REDIS_URL, "dispatch") == 0
-    from tasks.dispatch import dispatch_due
+    assert queue_length(redis_url) == 25
+    assert queue_length(redis_url, "dispatch") == 0
 
     dispatch_due.delay()
-    assert queue_length(LESSON_REDIS_URL, "dispatch") == 1
-    assert queue_length(LESSON_REDIS_URL) == 25
+    assert queue_length(redis_url, "dispatch") == 1
+    assert queue_length(redis_url) == 25
 
 
-def test_unclaimed_queued_delivery_is_enqueued_again_after_timeout(settings):
-    clock = FrozenClock(START)
-    set_clock(clock)
-    enroll(2, START)
+def test_unclaimed_queued_delivery_is_enqueued_again_after_timeout(runtime, settings, at_start):
+    clock = at_start
+    enroll(runtime, 2, START)
     recorder = Recorder()
-    run_dispatch_pass(enqueue=recorder)
+    dispatch_pass(runtime, recorder)
     clock.advance(seconds=settings.claim_timeout_seconds - 1)
-    assert run_dispatch_pass(enqueue=recorder).enqueued == 0
+    assert dispatch_pass(runtime, recorder).enqueued == 0
     clock.advance(seconds=2)
-    assert run_dispatch_pass(enqueue=recorder).enqueued == 2
+    assert dispatch_pass(runtime, recorder).enqueued == 2
     assert len(set(recorder.ids)) == 2
 
 
-def test_retry_waits_for_not_before(settings):
-    clock = FrozenClock(START)
-    set_clock(clock)
-    [subscriber_id] = enroll(1, START)
+def test_retry_waits_for_not_before(runtime, at_start):
+    clock = at_start
+    [subscriber_id] = enroll(runtime, 1, START)
     recorder = Recorder()
-    run_dispatch_pass(enqueue=recorder)
-    with session_scope() as session:
+    dispatch_pass(runtime, recorder)
+    with runtime.session() as session:
         session.execute(
             update(Delivery).values(not_before=START + timedelta(minutes=10), enqueued_at=None)
         )
     clock.advance(minutes=9)
-    assert run_dispatch_pass(enqueue=recorder).enqueued == 0
+    assert dispatch_pass(runtime, recorder).enqueued == 0
     clock.advance(minutes=1)
-    assert run_dispatch_pass(enqueue=recorder).enqueued == 1
-    assert recorder.ids == [deliveries_of(subscriber_id)[0].id] * 2
+    assert dispatch_pass(runtime, recorder).enqueued == 1
+    assert recorder.ids == [deliveries_of(runtime, subscriber_id)[0].id] * 2
 
 
-def test_concurrent_passes_materialise_and_enqueue_each_delivery_once(settings):
-    set_clock(FrozenClock(START))
-    enroll(400, START)
+def test_concurrent_passes_materialise_and_enqueue_each_delivery_once(runtime, at_start):
+    enroll(runtime, 400, START)
     recorder = Recorder()
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
@@ -118,7 +118,7 @@ def test_concurrent_passes_materialise_and_enqueue_each_delivery_once(settings):
     def one_pass():
         try:
             barrier.wait()
-            run_dispatch_pass(enqueue=recorder, batch_size=50)
+            dispatch_pass(runtime, recorder, batch_size=50)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -128,14 +128,14 @@ def test_concurrent_passes_materialise_and_enqueue_each_delivery_once(settings):
     for thread in threads:
         thread.join(60)
     assert errors == []
-    assert delivery_states() == {"queued": 400}
+    assert delivery_states(runtime) == {"queued": 400}
     assert len(recorder.ids) == 400
     assert len(set(recorder.ids)) == 400
 
 
-def _messages(queue: str = "celery") -> list[dict]:
+def _messages(url: str, queue: str = "celery") -> list[dict]:
     """Return the Celery messages waiting in QUEUE, oldest first, with their bodies decoded."""
-    client = redis.Redis.from_url(LESSON_REDIS_URL)
+    client = redis.Redis.from_url(url)
     try:
         raw = client.lrange(queue, 0, -1)
     finally:
@@ -146,13 +146,13 @@ def _messages(queue: str = "celery") -> list[dict]:
     return messages
 
 
-def test_published_message_is_the_one_apply_async_sends(settings):
-    from tasks.enqueue import publish_sends
-    from tasks.sending import send_lesson
+def test_published_message_is_the_one_apply_async_sends(celery_app, redis_url):
+    from tasks.publish import publish_sends
+    from tasks.sending import send_delivery
 
-    send_lesson.apply_async((41,))
+    send_delivery.apply_async((41,))
     publish_sends([42])
-    before, now = _messages()
+    before, now = _messages(redis_url)
     assert before["body"] == [
         [41],
         {},
@@ -171,48 +171,48 @@ def test_published_message_is_the_one_apply_async_sends(settings):
     }
 
 
-def test_real_worker_runs_every_published_send_once(settings):
+def test_real_worker_runs_every_published_send_once(runtime, at_start, celery_app, redis_url):
     """Messages from the pass's own publisher are consumed and sent by a real worker."""
-    set_clock(FrozenClock(START))
-    subscribers = enroll(30, START)
-    report = run_dispatch_pass(batch_size=7)  # five statements, five background publishes
+    subscribers = enroll(runtime, 30, START)
+    report = dispatch_pass(runtime, batch_size=7)  # five statements, five background publishes
     assert (report.materialised, report.enqueued) == (30, 30)
-    assert queue_length(LESSON_REDIS_URL) == 30  # all in Redis when the pass returns
-    ids = [deliveries_of(s)[0].id for s in subscribers]
-    assert sorted(m["body"][0][0] for m in _messages()) == sorted(ids)
-    with thread_worker(concurrency=4):
-        assert wait_until(lambda: delivery_states() == {"sent": 30}, 30)
-    assert queue_length(LESSON_REDIS_URL) == 0
+    assert queue_length(redis_url) == 30  # all in Redis when the pass returns
+    ids = [deliveries_of(runtime, s)[0].id for s in subscribers]
+    assert sorted(m["body"][0][0] for m in _messages(redis_url)) == sorted(ids)
+    with thread_worker(runtime, concurrency=4):
+        assert wait_until(lambda: delivery_states(runtime) == {"sent": 30}, 30)
+    assert queue_length(redis_url) == 0
     for subscriber_id in subscribers:
-        assert enrollment_of(subscriber_id).next_day == 2
+        assert enrollment_of(runtime, subscriber_id).next_day == 2
 
 
-def test_failed_publish_is_enqueued_again_after_claim_timeout(settings):
+def test_failed_publish_is_enqueued_again_after_claim_timeout(
+    runtime, settings, at_start, celery_app, redis_url
+):
     """Rows are stamped before publishing, so a lost batch comes back; nothing is lost."""
-    clock = FrozenClock(START)
-    set_clock(clock)
-    enroll(12, START)
+    clock = at_start
+    enroll(runtime, 12, START)
 
     def broken(ids):
         raise ConnectionError("Redis went away mid-publish")
 
     with pytest.raises(ConnectionError):
-        run_dispatch_pass(enqueue=broken, batch_size=5)
+        dispatch_pass(runtime, broken, batch_size=5)
     # Every batch was committed (stamped) though none reached Redis.
-    assert delivery_states() == {"queued": 12}
-    assert queue_length(LESSON_REDIS_URL) == 0
+    assert delivery_states(runtime) == {"queued": 12}
+    assert queue_length(redis_url) == 0
     clock.advance(seconds=settings.claim_timeout_seconds - 1)
-    assert run_dispatch_pass().enqueued == 0
+    assert dispatch_pass(runtime).enqueued == 0
     clock.advance(seconds=2)
-    report = run_dispatch_pass(batch_size=5)
+    report = dispatch_pass(runtime, batch_size=5)
     assert (report.materialised, report.enqueued) == (0, 12)
-    assert queue_length(LESSON_REDIS_URL) == 12
-    assert len({m["body"][0][0] for m in _messages()}) == 12
+    assert queue_length(redis_url) == 12
+    assert len({m["body"][0][0] for m in _messages(redis_url)}) == 12
 
 
-def _claim_stale(subscriber_id: int, claimed_at: datetime) -> int:
-    [delivery] = deliveries_of(subscriber_id)
-    with session_scope() as session:
+def _claim_stale(runtime, subscriber_id: int, claimed_at: datetime) -> int:
+    [delivery] = deliveries_of(runtime, subscriber_id)
+    with runtime.session() as session:
         session.execute(
             update(Delivery)
             .where(Delivery.id == delivery.id)
@@ -221,15 +221,14 @@ def _claim_stale(subscriber_id: int, claimed_at: datetime) -> int:
     return delivery.id
 
 
-def test_stale_claim_with_processed_evidence_is_marked_sent(settings):
-    clock = FrozenClock(START)
-    set_clock(clock)
-    [evidenced, silent] = enroll(2, START)
-    run_dispatch_pass(enqueue=Recorder())
-    evidenced_id = _claim_stale(evidenced, START)
-    silent_id = _claim_stale(silent, START)
+def test_stale_claim_with_processed_evidence_is_marked_sent(runtime, settings, at_start):
+    clock = at_start
+    [evidenced, silent] = enroll(runtime, 2, START)
+    dispatch_pass(runtime, Recorder())
+    evidenced_id = _claim_stale(runtime, evidenced, START)
+    silent_id = _claim_stale(runtime, silent, START)
     # SendGrid's signed 'processed' event for the first one, stored by the webhook.
-    with session_scope() as session:
+    with runtime.session() as session:
         session.execute(
             insert(WebhookBatch).values(
                 body=[
@@ -249,27 +248,27 @@ def test_stale_claim_with_processed_evidence_is_marked_sent(settings):
         )
     clock.advance(seconds=settings.claim_timeout_seconds + 1)
     recorder = Recorder()
-    report = run_dispatch_pass(enqueue=recorder)
+    report = dispatch_pass(runtime, recorder)
 
     assert report.evidence_batches == 1
     assert report.sent_by_evidence == 1
     assert report.requeued_stale == 0
-    sent = deliveries_of(evidenced)[0]
+    sent = deliveries_of(runtime, evidenced)[0]
     assert sent.state == DeliveryState.SENT
     assert sent.sent_at == START + timedelta(seconds=1)
-    enrollment = enrollment_of(evidenced)
+    enrollment = enrollment_of(runtime, evidenced)
     assert enrollment.next_day == 2
     assert enrollment.next_due_at is not None and enrollment.next_due_at > START
     # Without evidence the claim waits out the grace period, then is sent again once.
-    assert deliveries_of(silent)[0].state == DeliveryState.SENDING
+    assert deliveries_of(runtime, silent)[0].state == DeliveryState.SENDING
     assert recorder.ids == []
     clock.advance(seconds=settings.evidence_grace_seconds)
-    report = run_dispatch_pass(enqueue=recorder)
+    report = dispatch_pass(runtime, recorder)
     assert report.requeued_stale == 1
     assert recorder.ids == [silent_id]
-    assert deliveries_of(silent)[0].state == DeliveryState.QUEUED
-    assert enrollment_of(silent).next_day == 1
-    with session_scope() as session:
+    assert deliveries_of(runtime, silent)[0].state == DeliveryState.QUEUED
+    assert enrollment_of(runtime, silent).next_day == 1
+    with runtime.session() as session:
         kinds = session.scalars(
             select(EmailEvent.kind).where(EmailEvent.delivery_id == evidenced_id)
         )
@@ -277,8 +276,7 @@ def test_stale_claim_with_processed_evidence_is_marked_sent(settings):
         assert session.get(Enrollment, enrollment.id).next_day == 2
 
 
-def test_beat_interval_follows_compressed_days(monkeypatch):
-    from config import load_settings
+def test_beat_interval_follows_compressed_days(settings):
     from config.celery import celery_settings
 
     normal = celery_settings(load_settings(mail_backend="outbox"))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config import load_settings
-from tasks.schedule import (
+from delivery.schedule import (
     MIN_GAP,
     Cadence,
     cadence_for,

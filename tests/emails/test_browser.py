@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from browser_support import screenshot_path
-from emails_support import mail_env, sample_course, shipped_course
+from emails_support import mail_env, renderer, sample_course, shipped_course
 
-from emails.render import Recipient, render_confirmation_email, render_lesson_email
+from emails.render import Recipient, Renderer
 
-__all__ = ["mail_env"]  # the fixture, imported so pytest finds it here
+__all__ = ["mail_env", "renderer"]  # the fixtures, imported so pytest finds them here
 
 VIEWPORTS = {"desktop": (1280, 900), "mobile": (375, 740)}
 
@@ -37,14 +37,13 @@ def _layout(page: Any) -> dict[str, Any]:
 
 
 @pytest.mark.browser
-@pytest.mark.usefixtures("mail_env")
 @pytest.mark.parametrize("viewport", ["desktop", "mobile"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_lesson_layout_in_chromium(
-    chromium: Any, tmp_path: Path, viewport: str, scheme: str
+    chromium: Any, renderer: Renderer, tmp_path: Path, viewport: str, scheme: str
 ) -> None:
     course = shipped_course() or sample_course(tmp_path / "courses")
-    message = render_lesson_email(course, 1, Recipient(7, "anna@example.nl", "Anna", 42))
+    message = renderer.lesson(course, 1, Recipient(7, "anna@example.nl", "Anna", 42))
     width, height = VIEWPORTS[viewport]
     context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
     requested: list[str] = []
@@ -89,11 +88,12 @@ def test_lesson_layout_in_chromium(
 
 
 @pytest.mark.browser
-@pytest.mark.usefixtures("mail_env")
-def test_confirmation_fits_a_phone_even_with_a_long_link(chromium: Any, tmp_path: Path) -> None:
+def test_confirmation_fits_a_phone_even_with_a_long_link(
+    chromium: Any, renderer: Renderer, tmp_path: Path
+) -> None:
     course = shipped_course() or sample_course(tmp_path / "courses")
     confirm_url = "http://nurture.test/confirm/" + "Mx" * 60 + ".aBcD" * 10
-    message = render_confirmation_email(course, Recipient(7, "a@example.nl", None), confirm_url)
+    message = renderer.confirmation(course, Recipient(7, "a@example.nl", None), confirm_url)
     context = chromium.new_context(viewport={"width": 375, "height": 740})
     context.route("**/*", lambda route: route.abort())
     page = context.new_page()

@@ -5,20 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from emails_support import mail_env, sample_course
+from emails_support import mail_env, renderer, sample_course
 from fake_sendgrid_rules import validate_mail
 
 from course.loader import Course
-from emails.backends.sendgrid import (
+from emails.bulk import substitute
+from emails.layout import MARKER_PREFIX
+from emails.render import Recipient, Renderer
+from providers.sendgrid.contract import custom_args
+from providers.sendgrid.requests import (
     MAX_SUBSTITUTION_BYTES,
     build_bulk_body,
     plan_requests,
 )
-from emails.bulk import substitute
-from emails.layout import MARKER_PREFIX
-from emails.render import Recipient, render_lesson_bulk, render_lesson_email
 
-_ = mail_env  # the fixture, imported so pytest finds it here
+_ = mail_env, renderer  # the fixtures, imported so pytest finds them here
 
 NAMES = ["Anna", None, "Zoë & <Jan>", '"Piet"', "", "Ö" * 80]
 
@@ -40,15 +41,14 @@ def recipients(count: int) -> list[Recipient]:
     ]
 
 
-@pytest.mark.usefixtures("mail_env")
 @pytest.mark.parametrize("day", [1, 2, 3])
 def test_substituting_each_recipient_gives_exactly_their_own_email(
-    course: Course, day: int
+    renderer: Renderer, course: Course, day: int
 ) -> None:
     people = recipients(12)
-    bulk = render_lesson_bulk(course, day, people)
+    bulk = renderer.lesson_bulk(course, day, people)
     for person, personal in zip(people, bulk.recipients, strict=True):
-        alone = render_lesson_email(course, day, person)
+        alone = renderer.lesson(course, day, person)
         assert personal.message == alone
         pairs = bulk.substitutions(personal)
         assert substitute(bulk.html, pairs) == alone.html
@@ -57,9 +57,10 @@ def test_substituting_each_recipient_gives_exactly_their_own_email(
     assert MARKER_PREFIX in bulk.html and "lid0@example.nl" not in bulk.html
 
 
-@pytest.mark.usefixtures("mail_env")
-def test_the_bulk_body_is_one_valid_request_with_a_personalization_each(course: Course) -> None:
-    bulk = render_lesson_bulk(course, 1, recipients(30))
+def test_the_bulk_body_is_one_valid_request_with_a_personalization_each(
+    renderer: Renderer, course: Course
+) -> None:
+    bulk = renderer.lesson_bulk(course, 1, recipients(30))
     [group] = plan_requests(bulk)
     body = build_bulk_body(bulk, group)
     validate_mail(body)
@@ -69,7 +70,7 @@ def test_the_bulk_body_is_one_valid_request_with_a_personalization_each(course: 
         assert item["to"][0]["email"] == message.to_email
         assert item["subject"] == message.subject
         assert item["headers"] == message.headers
-        assert item["custom_args"] == message.custom_args
+        assert item["custom_args"] == custom_args(message.tags)
         assert substitute(body["content"][1]["value"], item["substitutions"]) == message.html
         assert substitute(body["content"][0]["value"], item["substitutions"]) == message.text
         assert sum(len(k) + len(v) for k, v in item["substitutions"].items()) < (
@@ -77,14 +78,13 @@ def test_the_bulk_body_is_one_valid_request_with_a_personalization_each(course: 
         )
 
 
-@pytest.mark.usefixtures("mail_env")
 def test_values_that_look_like_tags_and_repeated_addresses_go_in_other_requests(
-    course: Course,
+    renderer: Renderer, course: Course
 ) -> None:
     people = recipients(4)
     people.append(Recipient(200, "lid1@example.nl", "Anna", delivery_id=6000))  # again
     people.append(Recipient(201, "ander@example.nl", f"{MARKER_PREFIX}H0Zx", delivery_id=6001))
-    bulk = render_lesson_bulk(course, 2, people)
+    bulk = renderer.lesson_bulk(course, 2, people)
     groups = plan_requests(bulk)
     assert [5] in groups  # the tag-like name is sent fully rendered, on its own
     for group in groups:
@@ -94,9 +94,8 @@ def test_values_that_look_like_tags_and_repeated_addresses_go_in_other_requests(
     assert len(groups) == 3
 
 
-@pytest.mark.usefixtures("mail_env")
-def test_a_bulk_of_one_needs_no_substitution_at_all(course: Course) -> None:
-    bulk = render_lesson_bulk(course, 1, recipients(1))
+def test_a_bulk_of_one_needs_no_substitution_at_all(renderer: Renderer, course: Course) -> None:
+    bulk = renderer.lesson_bulk(course, 1, recipients(1))
     assert bulk.substitutions(bulk.recipients[0]) == {}
     assert bulk.html == bulk.recipients[0].message.html
 

@@ -7,20 +7,27 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from emails_support import mail_env, sample_course, shipped_course
+from emails_support import (
+    mail_env,
+    mail_settings,
+    renderer,
+    renderer_for,
+    sample_course,
+    shipped_course,
+)
 from fake_sendgrid_rules import validate_mail
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config import reset_settings_cache
 from course.loader import Course, load_course_from
-from emails import render as render_module
-from emails.backends.outbox import to_email_message
-from emails.backends.sendgrid import build_request_body
-from emails.render import Recipient, render_confirmation_email, render_lesson_email
-from emails.tokens import read_click_token, read_open_token, read_unsubscribe_token
+from emails.message import Tags
+from emails.render import Recipient, Renderer
+from providers.outbox import to_email_message
+from providers.sendgrid.contract import custom_args
+from providers.sendgrid.requests import build_request_body
+from store.clock import system_clock
 
-_ = mail_env  # the fixture, imported so pytest finds it here
+_ = mail_env, renderer  # the fixtures, imported so pytest finds them here
 BASE = "http://nurture.test"
 HREF = re.compile(r'href="([^"]*)"')
 
@@ -30,8 +37,8 @@ def course(tmp_path: Path) -> Course:
     return sample_course(tmp_path / "courses")
 
 
-def lesson_for(course: Course, day: int, name: str | None = "Anna") -> str:
-    return render_lesson_email(
+def lesson_for(renderer: Renderer, course: Course, day: int, name: str | None = "Anna") -> str:
+    return renderer.lesson(
         course,
         day,
         Recipient(
@@ -60,10 +67,9 @@ def structure(html: str) -> list[str]:
     return parser.tags
 
 
-@pytest.mark.usefixtures("mail_env")
 @pytest.mark.parametrize("day", [1, 2, 3, 4, 5])
-def test_lesson_has_every_part(course: Course, day: int) -> None:
-    message = render_lesson_email(
+def test_lesson_has_every_part(renderer: Renderer, course: Course, day: int) -> None:
+    message = renderer.lesson(
         course,
         day,
         Recipient(subscriber_id=7, email="anna@example.nl", first_name="Anna", delivery_id=99),
@@ -95,9 +101,10 @@ def test_lesson_has_every_part(course: Course, day: int) -> None:
     assert len(html.encode()) < 102_000  # Gmail clips bigger bodies
 
 
-@pytest.mark.usefixtures("mail_env")
-def test_links_are_signed_per_delivery_and_point_at_their_targets(course: Course) -> None:
-    message = render_lesson_email(
+def test_links_are_signed_per_delivery_and_point_at_their_targets(
+    renderer: Renderer, course: Course
+) -> None:
+    message = renderer.lesson(
         course,
         2,
         Recipient(subscriber_id=7, email="anna@example.nl", first_name="Anna", delivery_id=4242),
@@ -106,12 +113,12 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(course: Course
     for href in HREF.findall(message.html):
         href = href.replace("&amp;", "&")
         if href.startswith(f"{BASE}/c/"):
-            delivery_id, url = read_click_token(href.removeprefix(f"{BASE}/c/"))
+            delivery_id, url = renderer.tokens.read_click(href.removeprefix(f"{BASE}/c/"))
             assert delivery_id == 4242
             targets.add(url)
             assert href in message.text  # the text part carries the same tracked links
         elif href.startswith(f"{BASE}/unsubscribe/"):
-            assert read_unsubscribe_token(href.removeprefix(f"{BASE}/unsubscribe/")) == 7
+            assert renderer.tokens.read_unsubscribe(href.removeprefix(f"{BASE}/unsubscribe/")) == 7
         else:
             assert href == "mailto:info@kliniek.example"  # not trackable, left alone
     assert targets == {
@@ -120,12 +127,15 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(course: Course
         "https://kliniek.example/afspraak?bron=cursus&x=1",
     }
     pixel = re.search(rf'<img src="{BASE}/o/([^"]+)\.gif"', message.html)
-    assert pixel and read_open_token(pixel.group(1)) == 4242
+    assert pixel and renderer.tokens.read_open(pixel.group(1)) == 4242
     unsubscribe = message.headers["List-Unsubscribe"]
     assert re.fullmatch(rf"<{BASE}/unsubscribe/[\w.-]+>", unsubscribe)
     assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert unsubscribe[1:-1] in message.text and unsubscribe[1:-1] in message.html
-    assert message.custom_args == {
+    assert message.tags == Tags(
+        kind="lesson", course="voorbeeld-cursus", day=2, delivery_id=4242, subscriber_id=7
+    )
+    assert custom_args(message.tags) == {
         "course": "voorbeeld-cursus",
         "day": "2",
         "delivery_id": "4242",
@@ -136,34 +146,36 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(course: Course
     assert message.from_name == "Team Voorbeeldkliniek"
 
 
-@pytest.mark.usefixtures("mail_env")
 def test_mailto_unsubscribe_is_added_when_configured(
-    course: Course, monkeypatch: pytest.MonkeyPatch
+    course: Course, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("NURTURE_UNSUBSCRIBE_MAILTO", "uitschrijven@kliniek.example")
-    reset_settings_cache()
-    header = render_lesson_email(
-        course, 1, Recipient(7, "anna@example.nl", None, delivery_id=1)
-    ).headers["List-Unsubscribe"]
+    with_mailto = mail_settings(
+        monkeypatch, tmp_path, unsubscribe_mailto="uitschrijven@kliniek.example"
+    )
+    header = (
+        renderer_for(with_mailto)
+        .lesson(course, 1, Recipient(7, "anna@example.nl", None, delivery_id=1))
+        .headers["List-Unsubscribe"]
+    )
     assert re.fullmatch(
         rf"<{BASE}/unsubscribe/[\w.-]+>, <mailto:uitschrijven@kliniek\.example\?subject=\w+>",
         header,
     )
 
 
-@pytest.mark.usefixtures("mail_env")
 @pytest.mark.parametrize("name", [None, "", "   ", "\r\n\t"])
-def test_missing_first_name_falls_back_gracefully(course: Course, name: str | None) -> None:
-    message = render_lesson_email(course, 1, Recipient(7, "a@example.nl", name, delivery_id=1))
+def test_missing_first_name_falls_back_gracefully(
+    renderer: Renderer, course: Course, name: str | None
+) -> None:
+    message = renderer.lesson(course, 1, Recipient(7, "a@example.nl", name, delivery_id=1))
     assert "Hallo,</p>" in message.html
     assert message.text.startswith("Hallo,\n")
     assert message.to_name == ""
 
 
-@pytest.mark.usefixtures("mail_env")
-def test_confirmation_is_untracked_with_footer(course: Course) -> None:
+def test_confirmation_is_untracked_with_footer(renderer: Renderer, course: Course) -> None:
     confirm_url = f"{BASE}/confirm/abc.def?x=1&y=2"
-    message = render_confirmation_email(course, Recipient(7, "a@example.nl", "Bo"), confirm_url)
+    message = renderer.confirmation(course, Recipient(7, "a@example.nl", "Bo"), confirm_url)
     assert message.subject == "Bevestig je aanmelding"
     assert "/o/" not in message.html and "/c/" not in message.html + message.text
     assert f'href="{BASE}/confirm/abc.def?x=1&amp;y=2"' in message.html
@@ -171,7 +183,8 @@ def test_confirmation_is_untracked_with_footer(course: Course) -> None:
     assert "Ja, ik doe mee" in message.html and "Hallo Bo," in message.text
     assert "Dorpsstraat 1, 1234 AB Voorbeeld" in message.html
     assert "Uitschrijven" in message.html and "Nog één klik" in message.html
-    assert message.custom_args == {
+    assert message.tags == Tags(kind="confirmation", course="voorbeeld-cursus", subscriber_id=7)
+    assert custom_args(message.tags) == {
         "course": "voorbeeld-cursus",
         "kind": "confirmation",
         "subscriber_id": "7",
@@ -179,19 +192,17 @@ def test_confirmation_is_untracked_with_footer(course: Course) -> None:
     assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-@pytest.mark.usefixtures("mail_env")
 def test_per_lesson_work_is_done_once_and_reloaded_courses_get_fresh_fill_ins(
-    course: Course,
+    renderer: Renderer, course: Course
 ) -> None:
-    render_module.clear_render_cache()
-    first = [lesson_for(course, 3, f"Naam{n}") for n in range(50)]
-    assert len(render_module._FILL_INS) == 1
+    first = [lesson_for(renderer, course, 3, f"Naam{n}") for n in range(50)]
+    assert len(renderer._fill_ins) == 1
     assert first[0] != first[1] and first[0].replace("Naam0", "Naam1") == first[1]
     edited = course.lesson(3).path
     edited.write_text(edited.read_text().replace("Wandel elke dag", "Fiets elke dag"))
     reloaded = load_course_from(edited.parent)
-    assert "Fiets elke dag" in lesson_for(reloaded, 3)
-    assert "Wandel elke dag" in lesson_for(course, 3)
+    assert "Fiets elke dag" in lesson_for(renderer, reloaded, 3)
+    assert "Wandel elke dag" in lesson_for(renderer, course, 3)
 
 
 def _hostile_names() -> st.SearchStrategy[str]:
@@ -219,16 +230,15 @@ def _hostile_names() -> st.SearchStrategy[str]:
     )
 
 
-@pytest.mark.usefixtures("mail_env")
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(name=_hostile_names())
 def test_hostile_first_names_cannot_break_html_headers_or_subject(
-    course: Course, name: str
+    renderer: Renderer, course: Course, name: str
 ) -> None:
-    baseline = render_lesson_email(course, 2, Recipient(7, "a@example.nl", "Anna", 5))
-    message = render_lesson_email(course, 2, Recipient(7, "a@example.nl", name, 5))
+    baseline = renderer.lesson(course, 2, Recipient(7, "a@example.nl", "Anna", 5))
+    message = renderer.lesson(course, 2, Recipient(7, "a@example.nl", name, 5))
     assert structure(message.html) == structure(baseline.html)
     assert message.subject == baseline.subject
     assert message.headers == baseline.headers
@@ -238,25 +248,23 @@ def test_hostile_first_names_cannot_break_html_headers_or_subject(
     greeting = message.text.split("\n", 1)[0]
     assert greeting.startswith("Hallo") and greeting.endswith(",") and len(greeting) <= 57
     validate_mail(build_request_body(message))
-    email = to_email_message(message, "outbox-test")
+    email = to_email_message(message, "outbox-test", system_clock)
     assert str(email["Subject"]) == baseline.subject
     assert "Bcc" not in email and email["To"].addresses[0].addr_spec == "a@example.nl"
 
 
-@pytest.mark.usefixtures("mail_env")
-def test_addresses_with_line_breaks_are_refused(course: Course) -> None:
+def test_addresses_with_line_breaks_are_refused(renderer: Renderer, course: Course) -> None:
     with pytest.raises(ValueError, match="not a usable email address"):
-        render_lesson_email(course, 1, Recipient(7, "a@example.nl\r\nBcc: x@y.z", None, 1))
+        renderer.lesson(course, 1, Recipient(7, "a@example.nl\r\nBcc: x@y.z", None, 1))
 
 
-@pytest.mark.usefixtures("mail_env")
-def test_shipped_course_renders_every_lesson() -> None:
+def test_shipped_course_renders_every_lesson(renderer: Renderer) -> None:
     shipped = shipped_course()
     if shipped is None:
         pytest.skip("the shipped course is not written yet")
     assert shipped.days == 5
     for day in range(1, 6):
-        message = render_lesson_email(shipped, day, Recipient(3, "a@example.nl", "Anna", day))
+        message = renderer.lesson(shipped, day, Recipient(3, "a@example.nl", "Anna", day))
         assert f"Dag {day} van 5" in message.html
         assert shipped.clinic_name.replace("&", "&amp;") in message.html
         assert "/unsubscribe/" in message.html and "/o/" in message.html

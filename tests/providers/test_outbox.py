@@ -4,26 +4,41 @@ from __future__ import annotations
 
 import email
 import threading
-from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from emails_support import email_env, sample_course, shipped_course, write_sample_course
+from emails_support import (
+    backend_for,
+    mail_settings,
+    renderer_for,
+    sample_course,
+    shipped_course,
+    write_sample_course,
+)
 from helpers import run_cli
 
 from config import Settings
 from course.loader import Course
-from emails.backends import get_backend
-from emails.backends.outbox import OutboxBackend
-from emails.render import Recipient, render_confirmation_email, render_lesson_email
+from emails.render import Recipient, Renderer
+from providers import MailBackend
+from providers.outbox import OutboxBackend
 
 
 @pytest.fixture
-def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settings]:
-    with email_env(monkeypatch, tmp_path, unsubscribe_mailto="stop@kliniek.example") as settings:
-        yield settings
+def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    return mail_settings(monkeypatch, tmp_path, unsubscribe_mailto="stop@kliniek.example")
+
+
+@pytest.fixture
+def renderer(mail_env: Settings) -> Renderer:
+    return renderer_for(mail_env)
+
+
+@pytest.fixture
+def backend(mail_env: Settings) -> MailBackend:
+    return backend_for(mail_env)
 
 
 @pytest.fixture
@@ -44,11 +59,10 @@ def body_of(parsed: EmailMessage, subtype: str) -> str:
 
 
 def test_lesson_becomes_a_multipart_eml_and_an_html_file(
-    mail_env: Settings, course: Course
+    mail_env: Settings, renderer: Renderer, backend: MailBackend, course: Course
 ) -> None:
-    message = render_lesson_email(course, 2, Recipient(7, "anna@example.nl", "Zoë", delivery_id=55))
-    backend = get_backend()
-    assert isinstance(backend, OutboxBackend) and get_backend() is backend
+    message = renderer.lesson(course, 2, Recipient(7, "anna@example.nl", "Zoë", delivery_id=55))
+    assert isinstance(backend, OutboxBackend)
     result = backend.send(message)
     [eml] = sorted(mail_env.outbox_dir.glob("*.eml"))
     assert result.message_id == f"outbox-{eml.stem}"
@@ -66,6 +80,7 @@ def test_lesson_becomes_a_multipart_eml_and_an_html_file(
     assert parsed["List-Unsubscribe"] == message.headers["List-Unsubscribe"]
     assert "<mailto:stop@kliniek.example" in parsed["List-Unsubscribe"]
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["X-Nurture-Kind"] == "lesson"
     assert parsed["X-Nurture-Course"] == "voorbeeld-cursus"
     assert parsed["X-Nurture-Day"] == "2"
     assert parsed["X-Nurture-Delivery-Id"] == "55"
@@ -75,11 +90,13 @@ def test_lesson_becomes_a_multipart_eml_and_an_html_file(
     assert not list(mail_env.outbox_dir.glob(".*.tmp"))
 
 
-def test_confirmation_eml(mail_env: Settings, course: Course) -> None:
-    message = render_confirmation_email(
+def test_confirmation_eml(
+    mail_env: Settings, renderer: Renderer, backend: MailBackend, course: Course
+) -> None:
+    message = renderer.confirmation(
         course, Recipient(3, "bo@example.nl", None), "http://nurture.test/confirm/t"
     )
-    get_backend().send(message)
+    backend.send(message)
     [eml] = mail_env.outbox_dir.glob("*.eml")
     parsed = read_eml(eml)
     assert parsed["X-Nurture-Kind"] == "confirmation"
@@ -87,15 +104,14 @@ def test_confirmation_eml(mail_env: Settings, course: Course) -> None:
 
 
 def test_files_are_unique_and_sort_in_sending_order_across_threads(
-    mail_env: Settings, course: Course
+    mail_env: Settings, renderer: Renderer, backend: MailBackend, course: Course
 ) -> None:
-    backend = get_backend()
     order: list[str] = []
     lock = threading.Lock()
 
     def send(worker: int) -> None:
         for n in range(25):
-            message = render_lesson_email(
+            message = renderer.lesson(
                 course, 1, Recipient(1, f"w{worker}n{n}@example.nl", None, delivery_id=1)
             )
             result = backend.send(message)

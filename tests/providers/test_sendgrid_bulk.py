@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from emails_support import mail_env, sample_course, sendgrid_env
+from emails_support import backend_for, mail_env, renderer_for, sample_course, sendgrid_env
 from fake_sendgrid import FakeSendGrid
 
-from config import reset_settings_cache
+from config import load_settings
 from course.loader import Course
-from emails.backends import get_backend
-from emails.message import PermanentSendError, RetryableSendError, SendResult
-from emails.render import Recipient, render_lesson_bulk
+from emails.render import Recipient, Renderer
+from providers import MailBackend
+from providers.base import PermanentSendError, RetryableSendError, SendResult
+from providers.outbox import OutboxBackend
+from providers.sendgrid.contract import custom_args
 
 _ = (sendgrid_env, mail_env)  # the fixtures, imported so pytest finds them here
 
@@ -20,6 +22,16 @@ _ = (sendgrid_env, mail_env)  # the fixtures, imported so pytest finds them here
 @pytest.fixture
 def course(tmp_path: Path) -> Course:
     return sample_course(tmp_path / "courses")
+
+
+def renderer() -> Renderer:
+    """Build the renderer from the NURTURE_* settings as they are now."""
+    return renderer_for(load_settings())
+
+
+def backend() -> MailBackend:
+    """Build the mail backend from the NURTURE_* settings as they are now."""
+    return backend_for(load_settings())
 
 
 def people(count: int, *extra: str) -> list[Recipient]:
@@ -34,8 +46,8 @@ def people(count: int, *extra: str) -> list[Recipient]:
 def test_one_request_carries_every_recipient_their_own_email(
     sendgrid_env: FakeSendGrid, course: Course
 ) -> None:
-    bulk = render_lesson_bulk(course, 2, people(25))
-    results = get_backend().send_bulk(bulk)
+    bulk = renderer().lesson_bulk(course, 2, people(25))
+    results = backend().send_bulk(bulk)
     [request] = sendgrid_env.accepted
     assert all(isinstance(r, SendResult) and r.message_id == request.message_id for r in results)
     received = {message["to"]: message for message in request.messages}
@@ -47,7 +59,7 @@ def test_one_request_carries_every_recipient_their_own_email(
             message.text,
         )
         assert got["headers"] == message.headers
-        assert got["custom_args"] == message.custom_args
+        assert got["custom_args"] == custom_args(message.tags)
         assert got["name"] == message.to_name
 
 
@@ -55,8 +67,8 @@ def test_a_bad_address_fails_alone_and_the_others_are_sent(
     sendgrid_env: FakeSendGrid, course: Course
 ) -> None:
     # Our renderer accepts it; SendGrid refuses the whole request for one bad address.
-    bulk = render_lesson_bulk(course, 1, people(4, "anna@localhost"))
-    results = get_backend().send_bulk(bulk)
+    bulk = renderer().lesson_bulk(course, 1, people(4, "anna@localhost"))
+    results = backend().send_bulk(bulk)
     assert all(isinstance(r, SendResult) for r in results[:4])
     refused = results[4]
     assert isinstance(refused, PermanentSendError) and refused.status == 400
@@ -70,7 +82,7 @@ def test_a_rate_limit_makes_every_recipient_retryable(
 ) -> None:
     sendgrid_env.rate_limit_reset_seconds = 30
     sendgrid_env.script(429)
-    results = get_backend().send_bulk(render_lesson_bulk(course, 1, people(6)))
+    results = backend().send_bulk(renderer().lesson_bulk(course, 1, people(6)))
     assert all(isinstance(r, RetryableSendError) and r.status == 429 for r in results)
     assert all(isinstance(r, RetryableSendError) and r.retry_after for r in results)
     assert sendgrid_env.accepted == []
@@ -80,26 +92,26 @@ def test_a_timeout_leaves_every_recipient_maybe_sent(
     sendgrid_env: FakeSendGrid, course: Course, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NURTURE_SENDGRID_TIMEOUT", "0.2")
-    reset_settings_cache()
     sendgrid_env.latency = 1.0
-    results = get_backend().send_bulk(render_lesson_bulk(course, 1, people(3)))
+    results = backend().send_bulk(renderer().lesson_bulk(course, 1, people(3)))
     assert all(isinstance(r, RetryableSendError) and r.maybe_sent for r in results)
 
 
 def test_the_same_address_twice_goes_in_two_requests(
     sendgrid_env: FakeSendGrid, course: Course
 ) -> None:
-    bulk = render_lesson_bulk(course, 1, people(3, "lid0@example.nl"))
-    results = get_backend().send_bulk(bulk)
+    bulk = renderer().lesson_bulk(course, 1, people(3, "lid0@example.nl"))
+    results = backend().send_bulk(bulk)
     assert all(isinstance(r, SendResult) for r in results)
     assert len(sendgrid_env.accepted) == 2 and sendgrid_env.stats()["recipients"] == 4
 
 
 @pytest.mark.usefixtures("mail_env")
 def test_the_outbox_writes_one_file_per_recipient(course: Course, tmp_path: Path) -> None:
-    bulk = render_lesson_bulk(course, 3, people(5))
-    results = get_backend().send_bulk(bulk)
+    bulk = renderer().lesson_bulk(course, 3, people(5))
+    outbox = backend()
+    assert isinstance(outbox, OutboxBackend)
+    results = outbox.send_bulk(bulk)
     assert all(isinstance(r, SendResult) for r in results)
     assert len({r.message_id for r in results if isinstance(r, SendResult)}) == 5
-    outbox = get_backend().folder  # type: ignore[attr-defined]
-    assert len(list(Path(outbox).glob("*.eml"))) == 5
+    assert len(list(Path(outbox.folder).glob("*.eml"))) == 5

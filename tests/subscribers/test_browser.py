@@ -14,34 +14,30 @@ from typing import Any
 
 import pytest
 from browser_support import screenshot_path, serve_app
-from helpers import redis_fixture
+from helpers import wait_until
 from sqlalchemy import select
-from subscribers_support import WORKER_REDIS, subscriber_by_email
+from subscribers_support import confirmations_of, subscriber_by_email
+from workers import thread_worker
 
-from config import Settings, get_settings, reset_settings_cache
-from emails.tokens import make_unsubscribe_token
-from store.db import session_scope
-from store.models import Enrollment, EnrollmentStatus, SubscriberStatus
+from config import Settings
+from runtime import Runtime
+from store.models import DeliveryState, Enrollment, EnrollmentStatus, SubscriberStatus
+from web import create_app
 
 ADDRESS = "browser.test@example.com"
 
 
-# The live app's limiter and the worker's broker share the worker db.
-redis_url = redis_fixture(WORKER_REDIS)
-
-
 @pytest.fixture
-def live_server(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Serve the real app on a free port, with BASE_URL pointing at it."""
-    from web import create_app
+def live_runtime(configure: Any, make_runtime: Any) -> Iterator[tuple[str, Runtime]]:
+    """Serve the real app on a free port, with BASE_URL pointing at it; yield URL and runtime."""
+    built: list[Runtime] = []
 
     def app_at(base_url: str) -> Any:
-        monkeypatch.setenv("NURTURE_BASE_URL", base_url)
-        reset_settings_cache()
-        return create_app(get_settings())
+        built.append(make_runtime(configure(base_url=base_url)))
+        return create_app(runtime=built[0])
 
     with serve_app(app_at) as base_url:
-        yield base_url
+        yield base_url, built[0]
 
 
 def _newest_confirm_link(outbox: Path) -> str | None:
@@ -58,15 +54,17 @@ def _newest_confirm_link(outbox: Path) -> str | None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_signup_confirm_in_chromium_then_one_click_unsubscribe(
-    settings: Settings, live_server: str, chromium: Any
+    settings: Settings, live_runtime: tuple[str, Runtime], chromium: Any
 ) -> None:
-    from workers import thread_worker, wait_until
-
     if not settings.is_sqlite:
         pytest.skip("one browser run is enough; the flows run on PostgreSQL elsewhere")
-    outbox = get_settings().outbox_dir
+    live_server, runtime = live_runtime
+    outbox = runtime.settings.outbox_dir
     viewport = {"width": 390, "height": 844}
-    with thread_worker(concurrency=2), closing(chromium.new_context(viewport=viewport)) as context:
+    with (
+        thread_worker(runtime, concurrency=2),
+        closing(chromium.new_context(viewport=viewport)) as context,
+    ):
         page = context.new_page()
         console_errors: list[str] = []
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
@@ -100,9 +98,14 @@ def test_signup_confirm_in_chromium_then_one_click_unsubscribe(
         # No CSP violations or missing files; the deliberate 400 of the empty form is expected.
         assert [e for e in console_errors if "400 (BAD REQUEST)" not in e] == []
 
-    subscriber = subscriber_by_email(ADDRESS)
+    subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED
-    with session_scope() as session:
+    # The confirmation went out as a delivery of its own, recorded as sent.
+    assert wait_until(
+        lambda: [c.state for c in confirmations_of(runtime, subscriber.id)] == [DeliveryState.SENT],
+        timeout=10,
+    )
+    with runtime.session() as session:
         enrollment = session.scalars(select(Enrollment)).one()
         assert enrollment.status == EnrollmentStatus.ACTIVE and enrollment.next_day == 1
 
@@ -112,7 +115,7 @@ def test_signup_confirm_in_chromium_then_one_click_unsubscribe(
     body = "List-Unsubscribe=One-Click"
     connection.request(
         "POST",
-        f"/unsubscribe/{make_unsubscribe_token(subscriber.id)}",
+        f"/unsubscribe/{runtime.tokens.make_unsubscribe(subscriber.id)}",
         body=body,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
@@ -120,5 +123,5 @@ def test_signup_confirm_in_chromium_then_one_click_unsubscribe(
     assert response.status == 200
     assert "Je bent afgemeld" in response.read().decode("utf-8")
     connection.close()
-    subscriber = subscriber_by_email(ADDRESS)
+    subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None and subscriber.status == SubscriberStatus.UNSUBSCRIBED

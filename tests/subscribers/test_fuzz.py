@@ -12,17 +12,14 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from subscribers_support import all_subscribers, make_client, queued_confirmations, redis_url
+from subscribers_support import all_subscribers, queued_confirmations
 
 from config import Settings
-from course.loader import load_course
-from emails.render import Recipient, render_confirmation_email
-from store.db import session_scope
+from emails.render import Recipient
+from runtime import Runtime
 from store.models import Subscriber
 from subscribers.validation import NAME_MAX_CHARS, clean_name, normalise_email
-from tasks.confirmation import confirm_url
-
-__all__ = ["redis_url"]
+from web import create_app
 
 EXAMPLES = 2000
 BIG = 100_000
@@ -156,8 +153,8 @@ def _post(client: Any, encoding: str, fields: dict[str, Any], odd: Any) -> Any:
     return client.post("/subscribe", data=json.dumps(fields), content_type=content_type)
 
 
-def _count() -> int:
-    with session_scope() as session:
+def _count(runtime: Runtime) -> int:
+    with runtime.session() as session:
         return int(session.scalar(select(func.count()).select_from(Subscriber)) or 0)
 
 
@@ -167,10 +164,12 @@ def _assert_clean_header(value: str) -> None:
 
 
 @pytest.mark.slow
-def test_hostile_signups_never_break_anything(settings: Settings) -> None:
+def test_hostile_signups_never_break_anything(
+    settings: Settings, runtime: Runtime, redis_url: str
+) -> None:
     if not settings.is_sqlite:
         pytest.skip("the fuzz runs on SQLite; the flows run on PostgreSQL too")
-    client = make_client(settings, RATELIMIT_ENABLED=False)
+    client = create_app(runtime=runtime, RATELIMIT_ENABLED=False).test_client()
     seen: list[int] = []
 
     @hypothesis_settings(
@@ -181,20 +180,21 @@ def test_hostile_signups_never_break_anything(settings: Settings) -> None:
     )
     @given(emails, names, consents, honeypots, encodings, json_oddities)
     def submit(email: Any, name: Any, consent: Any, website: Any, encoding: str, odd: Any) -> None:
-        before = _count()
+        before = _count(runtime)
         response = _post(client, encoding, _fields(email, name, consent, website), odd)
         seen.append(response.status_code)
         assert response.status_code < 500, response.get_data(as_text=True)[:300]
         if response.status_code != 200:
-            assert _count() == before
+            assert _count(runtime) == before
 
     submit()
     assert len(seen) >= EXAMPLES
     assert {200, 400, 422, 415} <= set(seen)
 
-    rows = all_subscribers()
+    rows = all_subscribers(runtime)
     assert rows, "the fuzz never produced one valid signup"
-    course = load_course()
+    course = runtime.courses.get()
+    renderer = runtime.renderer
     for row in rows:
         assert row.email is not None
         assert normalise_email(row.email) == row.email
@@ -202,8 +202,8 @@ def test_hostile_signups_never_break_anything(settings: Settings) -> None:
             assert clean_name(row.first_name) == row.first_name
             assert 0 < len(row.first_name) <= NAME_MAX_CHARS
             row.first_name.encode("utf-8")  # no lone surrogates
-        message = render_confirmation_email(
-            course, Recipient(row.id, row.email, row.first_name), confirm_url(row.id)
+        message = renderer.confirmation(
+            course, Recipient(row.id, row.email, row.first_name), renderer.confirm_url(row.id)
         )
         assert message.to_email == row.email
         for value in (message.subject, message.to_name, message.from_name, message.to_email):
@@ -212,4 +212,4 @@ def test_hostile_signups_never_break_anything(settings: Settings) -> None:
             _assert_clean_header(key)
             _assert_clean_header(value)
     # Every stored person got exactly one confirmation queued (same minute: no resends).
-    assert queued_confirmations() == sorted(row.id for row in rows)
+    assert queued_confirmations(runtime, redis_url) == sorted(row.id for row in rows)

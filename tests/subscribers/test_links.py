@@ -6,23 +6,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
+from typing import Any
 
 from factories import new_delivery
+from helpers import T0
 from sqlalchemy import select
-from subscribers_support import (
-    ADDRESS,
-    T0,
-    clock,
-    make_client,
-    redis_url,
-    signup_form,
-    subscriber_by_email,
-)
+from subscribers_support import ADDRESS, counter_value, signup_form, subscriber_by_email
 
 from config import Settings
-from emails.tokens import make_confirm_token, make_unsubscribe_token
+from runtime import Runtime
 from store.clock import FrozenClock
-from store.db import session_scope
 from store.models import (
     Delivery,
     DeliveryState,
@@ -32,47 +25,46 @@ from store.models import (
     SubscriberStatus,
 )
 from subscribers import counters
-
-__all__ = ["clock", "redis_url"]  # fixtures, imported so pytest finds them here
+from web import create_app
 
 VISITOR_IP = "203.0.113.45"
 
 
-def _signed_up(settings: Settings) -> int:
-    response = make_client(settings).post("/subscribe", data=signup_form())
+def _signed_up(client: Any, runtime: Runtime) -> int:
+    response = client.post("/subscribe", data=signup_form())
     assert response.status_code == 200
-    subscriber = subscriber_by_email(ADDRESS)
+    subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None
     return subscriber.id
 
 
-def _enrollments(subscriber_id: int) -> list[Enrollment]:
-    with session_scope() as session:
+def _enrollments(runtime: Runtime, subscriber_id: int) -> list[Enrollment]:
+    with runtime.session() as session:
         return list(
             session.scalars(select(Enrollment).where(Enrollment.subscriber_id == subscriber_id))
         )
 
 
-def _snapshot(subscriber_id: int) -> tuple[object, ...]:
-    with session_scope() as session:
+def _snapshot(runtime: Runtime, subscriber_id: int) -> tuple[object, ...]:
+    with runtime.session() as session:
         row = session.get(Subscriber, subscriber_id)
         assert row is not None
         return (row.status, row.confirmed_at, row.consent_at, row.unsubscribed_at)
 
 
 def test_confirm_records_consent_without_the_ip_and_makes_day_one_due(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, settings: Settings, clock: FrozenClock
 ) -> None:
-    subscriber_id = _signed_up(settings)
+    subscriber_id = _signed_up(client, runtime)
     clock.advance(minutes=5)
-    client = make_client(settings)
     response = client.get(
-        f"/confirm/{make_confirm_token(subscriber_id)}", environ_base={"REMOTE_ADDR": VISITOR_IP}
+        f"/confirm/{runtime.tokens.make_confirm(subscriber_id)}",
+        environ_base={"REMOTE_ADDR": VISITOR_IP},
     )
     assert response.status_code == 200
     assert "Welkom, Anna!" in response.get_data(as_text=True)
     now = T0 + timedelta(minutes=5)
-    with session_scope() as session:
+    with runtime.session() as session:
         row = session.get(Subscriber, subscriber_id)
         assert row is not None
         assert row.status == SubscriberStatus.CONFIRMED
@@ -84,40 +76,38 @@ def test_confirm_records_consent_without_the_ip_and_makes_day_one_due(
         assert row.consent_ip_hash == expected
         stored = [str(getattr(row, c.key)) for c in Subscriber.__table__.columns]
         assert not any(VISITOR_IP in value for value in stored)
-        assert counters.read(session, counters.CONFIRMATIONS) == 1
-    [enrollment] = _enrollments(subscriber_id)
+    assert counter_value(runtime, counters.CONFIRMATIONS) == 1
+    [enrollment] = _enrollments(runtime, subscriber_id)
     assert enrollment.status == EnrollmentStatus.ACTIVE
     assert enrollment.next_day == 1
     assert enrollment.started_at == now
     assert enrollment.next_due_at == now  # first_lesson = immediately (the default)
 
 
-def test_confirming_twice_is_harmless(settings: Settings, clock: FrozenClock) -> None:
-    subscriber_id = _signed_up(settings)
-    client = make_client(settings)
-    token = make_confirm_token(subscriber_id)
+def test_confirming_twice_is_harmless(client, runtime: Runtime, clock: FrozenClock) -> None:
+    subscriber_id = _signed_up(client, runtime)
+    token = runtime.tokens.make_confirm(subscriber_id)
     assert client.get(f"/confirm/{token}").status_code == 200
     clock.advance(hours=2)
     second = client.get(f"/confirm/{token}")
     assert second.status_code == 200
     assert "al bevestigd" in second.get_data(as_text=True)
-    assert len(_enrollments(subscriber_id)) == 1
-    with session_scope() as session:
+    assert len(_enrollments(runtime, subscriber_id)) == 1
+    with runtime.session() as session:
         row = session.get(Subscriber, subscriber_id)
         assert row is not None and row.confirmed_at == T0
-        assert counters.read(session, counters.CONFIRMATIONS) == 1
+    assert counter_value(runtime, counters.CONFIRMATIONS) == 1
 
 
 def test_forged_altered_and_expired_confirm_tokens_change_nothing(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, clock: FrozenClock
 ) -> None:
-    subscriber_id = _signed_up(settings)
-    client = make_client(settings)
-    genuine = make_confirm_token(subscriber_id)
-    before = _snapshot(subscriber_id)
+    subscriber_id = _signed_up(client, runtime)
+    genuine = runtime.tokens.make_confirm(subscriber_id)
+    before = _snapshot(runtime, subscriber_id)
     payload, _, signature = genuine.rpartition(".")
     altered = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
-    other_kind = make_unsubscribe_token(subscriber_id)  # right key, wrong purpose
+    other_kind = runtime.tokens.make_unsubscribe(subscriber_id)  # right key, wrong purpose
     for token in (altered, other_kind, "forged", "a.b.c", genuine[:-3], "%00"):
         response = client.get(f"/confirm/{token}")
         assert response.status_code == 400, token
@@ -129,27 +119,28 @@ def test_forged_altered_and_expired_confirm_tokens_change_nothing(
     assert expired.status_code == 410
     assert "verlopen" in expired.get_data(as_text=True)
     assert 'action="/subscribe"' in expired.get_data(as_text=True)
-    assert _snapshot(subscriber_id) == before
-    assert _enrollments(subscriber_id) == []
+    assert _snapshot(runtime, subscriber_id) == before
+    assert _enrollments(runtime, subscriber_id) == []
 
 
-def test_a_new_link_from_the_expired_page_works(settings: Settings, clock: FrozenClock) -> None:
-    subscriber_id = _signed_up(settings)
-    old = make_confirm_token(subscriber_id)
+def test_a_new_link_from_the_expired_page_works(
+    client, runtime: Runtime, clock: FrozenClock
+) -> None:
+    subscriber_id = _signed_up(client, runtime)
+    old = runtime.tokens.make_confirm(subscriber_id)
     clock.advance(days=8)
-    client = make_client(settings)
     assert client.get(f"/confirm/{old}").status_code == 410
     assert client.post("/subscribe", data=signup_form()).status_code == 200
-    fresh = make_confirm_token(subscriber_id)
+    fresh = runtime.tokens.make_confirm(subscriber_id)
     assert client.get(f"/confirm/{fresh}").status_code == 200
-    assert len(_enrollments(subscriber_id)) == 1
+    assert len(_enrollments(runtime, subscriber_id)) == 1
 
 
-def _confirmed_with_queued_lesson(settings: Settings) -> tuple[int, int]:
-    subscriber_id = _signed_up(settings)
-    assert make_client(settings).get(f"/confirm/{make_confirm_token(subscriber_id)}").status_code
-    [enrollment] = _enrollments(subscriber_id)
-    with session_scope() as session:
+def _confirmed_with_queued_lesson(client: Any, runtime: Runtime) -> tuple[int, int]:
+    subscriber_id = _signed_up(client, runtime)
+    assert client.get(f"/confirm/{runtime.tokens.make_confirm(subscriber_id)}").status_code
+    [enrollment] = _enrollments(runtime, subscriber_id)
+    with runtime.session() as session:
         delivery = new_delivery(enrollment, 1, DeliveryState.QUEUED, T0)
         session.add(delivery)
         session.flush()
@@ -157,12 +148,13 @@ def _confirmed_with_queued_lesson(settings: Settings) -> tuple[int, int]:
 
 
 def test_one_click_unsubscribe_exactly_as_gmail_sends_it(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, settings: Settings, make_runtime, clock: FrozenClock
 ) -> None:
-    subscriber_id, delivery_id = _confirmed_with_queued_lesson(settings)
+    subscriber_id, delivery_id = _confirmed_with_queued_lesson(client, runtime)
     # A strict limiter and a foreign Origin must not get in the way of RFC 8058.
-    client = make_client(settings.model_copy(update={"rate_limit": "1 per minute"}))
-    url = f"/unsubscribe/{make_unsubscribe_token(subscriber_id)}"
+    strict = make_runtime(settings.model_copy(update={"rate_limit": "1 per minute"}))
+    client = create_app(runtime=strict).test_client()
+    url = f"/unsubscribe/{runtime.tokens.make_unsubscribe(subscriber_id)}"
     for _ in range(3):
         response = client.post(
             url,
@@ -173,7 +165,7 @@ def test_one_click_unsubscribe_exactly_as_gmail_sends_it(
         assert response.status_code == 200
         assert "Je bent afgemeld" in response.get_data(as_text=True)
     assert "Set-Cookie" not in response.headers
-    with session_scope() as session:
+    with runtime.session() as session:
         row = session.get(Subscriber, subscriber_id)
         assert row is not None and row.status == SubscriberStatus.UNSUBSCRIBED
         assert row.unsubscribed_at == T0
@@ -182,39 +174,40 @@ def test_one_click_unsubscribe_exactly_as_gmail_sends_it(
         [enrollment] = session.scalars(select(Enrollment)).all()
         assert enrollment.status == EnrollmentStatus.CANCELLED
         assert enrollment.next_due_at is None
-        assert counters.read(session, counters.UNSUBSCRIBES) == 1
+    assert counter_value(runtime, counters.UNSUBSCRIBES) == 1
     # An old confirm link must not undo the unsubscribe.
-    again = client.get(f"/confirm/{make_confirm_token(subscriber_id)}")
+    again = client.get(f"/confirm/{runtime.tokens.make_confirm(subscriber_id)}")
     assert again.status_code == 400
-    assert _snapshot(subscriber_id)[0] == SubscriberStatus.UNSUBSCRIBED
+    assert _snapshot(runtime, subscriber_id)[0] == SubscriberStatus.UNSUBSCRIBED
 
 
 def test_get_on_the_unsubscribe_link_only_shows_a_button(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, clock: FrozenClock
 ) -> None:
-    subscriber_id, delivery_id = _confirmed_with_queued_lesson(settings)
-    token = make_unsubscribe_token(subscriber_id)
-    response = make_client(settings).get(f"/unsubscribe/{token}")
+    subscriber_id, delivery_id = _confirmed_with_queued_lesson(client, runtime)
+    token = runtime.tokens.make_unsubscribe(subscriber_id)
+    response = client.get(f"/unsubscribe/{token}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f'<form method="post" action="/unsubscribe/{token}">' in page
     assert "Ja, meld mij af" in page
-    assert _snapshot(subscriber_id)[0] == SubscriberStatus.CONFIRMED
-    with session_scope() as session:
+    assert _snapshot(runtime, subscriber_id)[0] == SubscriberStatus.CONFIRMED
+    with runtime.session() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None and delivery.state == DeliveryState.QUEUED
 
 
-def test_invalid_unsubscribe_tokens_change_nothing(settings: Settings, clock: FrozenClock) -> None:
-    subscriber_id, delivery_id = _confirmed_with_queued_lesson(settings)
-    client = make_client(settings)
-    genuine = make_unsubscribe_token(subscriber_id)
-    for token in (genuine[:-2] + "xx", make_confirm_token(subscriber_id), "nope"):
+def test_invalid_unsubscribe_tokens_change_nothing(
+    client, runtime: Runtime, clock: FrozenClock
+) -> None:
+    subscriber_id, delivery_id = _confirmed_with_queued_lesson(client, runtime)
+    genuine = runtime.tokens.make_unsubscribe(subscriber_id)
+    for token in (genuine[:-2] + "xx", runtime.tokens.make_confirm(subscriber_id), "nope"):
         for method in (client.get, client.post):
             response = method(f"/unsubscribe/{token}")
             assert response.status_code == 400
             assert "afmeldlink werkt niet" in response.get_data(as_text=True)
-    assert _snapshot(subscriber_id)[0] == SubscriberStatus.CONFIRMED
-    with session_scope() as session:
+    assert _snapshot(runtime, subscriber_id)[0] == SubscriberStatus.CONFIRMED
+    with runtime.session() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None and delivery.state == DeliveryState.QUEUED

@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import pytest
 import redis
+from helpers import T0
+from sqlalchemy import select
 from subscribers_support import (
     ADDRESS,
-    OWN_REDIS,
-    T0,
     all_subscribers,
-    clock,
-    make_client,
+    counter_value,
     queued_confirmations,
-    redis_url,
     signup_form,
     subscriber_by_email,
 )
 
 from config import Settings
+from runtime import Runtime
 from store.clock import FrozenClock
-from store.db import session_scope
 from store.models import Subscriber, SubscriberStatus
 from subscribers import counters
+from web import create_app
 
-__all__ = ["clock", "redis_url"]  # fixtures, imported so pytest finds them here
 
-
-def test_signup_page_shows_the_course_and_an_accessible_form(settings: Settings) -> None:
-    response = make_client(settings).get("/")
+def test_signup_page_shows_the_course_and_an_accessible_form(client) -> None:
+    response = client.get("/")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Rugpijn en training" in page
@@ -39,32 +36,29 @@ def test_signup_page_shows_the_course_and_an_accessible_form(settings: Settings)
     assert "style=" not in page and "<script" not in page  # the CSP forbids inline code
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["Referrer-Policy"] == "same-origin"
-    css = make_client(settings).get("/static/style.css")
+    css = client.get("/static/style.css")
     assert css.status_code == 200 and b".hp-field" in css.data
 
 
 def test_form_signup_stores_the_normalised_address_and_queues_one_confirmation(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, redis_url: str, clock: FrozenClock
 ) -> None:
-    client = make_client(settings)
     response = client.post(
         "/subscribe",
         data=signup_form(email="  Anna.Jansen@EXAMPLE.com ", name="  Anna \t\n  Maria\x00 "),
     )
     assert response.status_code == 200
     assert "Check je inbox" in response.get_data(as_text=True)
-    subscriber = subscriber_by_email(ADDRESS)
+    subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None
     assert subscriber.first_name == "Anna Maria"
     assert subscriber.status == SubscriberStatus.PENDING
     assert subscriber.confirmation_sent_at == T0
-    assert queued_confirmations() == [subscriber.id]
-    with session_scope() as session:
-        assert counters.read(session, counters.SIGNUPS) == 1
+    assert queued_confirmations(runtime, redis_url) == [subscriber.id]
+    assert counter_value(runtime, counters.SIGNUPS) == 1
 
 
-def test_json_signup_and_json_errors(settings: Settings) -> None:
-    client = make_client(settings)
+def test_json_signup_and_json_errors(client, runtime: Runtime) -> None:
     ok = client.post("/subscribe", json={"email": ADDRESS, "name": "Anna", "consent": True})
     assert ok.status_code == 200 and ok.json == {"status": "check_inbox"}
     bad = client.post("/subscribe", json={"email": "geen-adres", "consent": False, "name": 5})
@@ -74,11 +68,12 @@ def test_json_signup_and_json_errors(settings: Settings) -> None:
     # A form post from a client that asks for JSON gets JSON too.
     accept = client.post("/subscribe", data={"email": ""}, headers={"Accept": "application/json"})
     assert accept.status_code == 422 and accept.json["errors"]["email"] == "Vul je e-mailadres in."
-    assert [s.email for s in all_subscribers()] == [ADDRESS]
+    assert [s.email for s in all_subscribers(runtime)] == [ADDRESS]
 
 
-def test_form_errors_re_render_the_form_with_linked_dutch_messages(settings: Settings) -> None:
-    client = make_client(settings)
+def test_form_errors_re_render_the_form_with_linked_dutch_messages(
+    client, runtime: Runtime, redis_url: str
+) -> None:
     response = client.post("/subscribe", data={"email": "anna@", "name": "Anna"})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -87,8 +82,8 @@ def test_form_errors_re_render_the_form_with_linked_dutch_messages(settings: Set
     assert 'aria-describedby="email-error"' in page and 'id="email-error"' in page
     assert 'aria-invalid="true"' in page
     assert 'value="anna@"' in page and 'value="Anna"' in page  # the visitor's input stays
-    assert all_subscribers() == []
-    assert queued_confirmations() == []
+    assert all_subscribers(runtime) == []
+    assert queued_confirmations(runtime, redis_url) == []
 
 
 @pytest.mark.parametrize(
@@ -102,53 +97,52 @@ def test_form_errors_re_render_the_form_with_linked_dutch_messages(settings: Set
     ],
 )
 def test_wrong_content_is_refused_clearly(
-    settings: Settings, body: str, content_type: str, status: int
+    client, runtime: Runtime, body: str, content_type: str, status: int
 ) -> None:
-    response = make_client(settings).post("/subscribe", data=body, content_type=content_type)
+    response = client.post("/subscribe", data=body, content_type=content_type)
     assert response.status_code == status
     text = response.get_data(as_text=True)
     assert "formulier" in text or "JSON" in text
-    assert all_subscribers() == []
+    assert all_subscribers(runtime) == []
 
 
 def test_resubmitting_creates_no_duplicate_and_resends_at_most_every_ten_minutes(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, redis_url: str, clock: FrozenClock
 ) -> None:
-    client = make_client(settings)
     first = client.post("/subscribe", data=signup_form())
     again = client.post("/subscribe", data=signup_form(email=ADDRESS.upper()))
     assert first.get_data() == again.get_data()
-    [subscriber] = all_subscribers()
-    assert queued_confirmations() == [subscriber.id]
+    [subscriber] = all_subscribers(runtime)
+    assert queued_confirmations(runtime, redis_url) == [subscriber.id]
     clock.advance(minutes=9, seconds=59)
     client.post("/subscribe", data=signup_form())
-    assert queued_confirmations() == [subscriber.id]
+    assert queued_confirmations(runtime, redis_url) == [subscriber.id]
     clock.advance(seconds=1)
     client.post("/subscribe", data=signup_form())
-    assert queued_confirmations() == [subscriber.id, subscriber.id]
-    assert len(all_subscribers()) == 1
+    assert queued_confirmations(runtime, redis_url) == [subscriber.id, subscriber.id]
+    assert len(all_subscribers(runtime)) == 1
 
 
 def test_known_and_unknown_addresses_get_identical_answers(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, redis_url: str, clock: FrozenClock
 ) -> None:
-    client = make_client(settings)
     client.post("/subscribe", data=signup_form())
-    with session_scope() as session:
-        row = session.query(Subscriber).one()
+    with runtime.session() as session:
+        row = session.scalars(select(Subscriber)).one()
         row.status = SubscriberStatus.CONFIRMED
     known = client.post("/subscribe", data=signup_form())
     unknown = client.post("/subscribe", data=signup_form(email="nieuw@example.com"))
     assert known.status_code == unknown.status_code == 200
     assert known.get_data() == unknown.get_data()
     # The confirmed person gets no new mail; the new address gets its confirmation.
-    assert queued_confirmations() == sorted([row.id, subscriber_by_email("nieuw@example.com").id])
+    new = subscriber_by_email(runtime, "nieuw@example.com")
+    assert new is not None
+    assert queued_confirmations(runtime, redis_url) == sorted([row.id, new.id])
 
 
 def test_filled_honeypot_looks_like_success_but_stores_and_sends_nothing(
-    settings: Settings,
+    client, runtime: Runtime, redis_url: str
 ) -> None:
-    client = make_client(settings)
     form = client.post("/subscribe", data=signup_form(website="http://spam.example"))
     real = client.post("/subscribe", data=signup_form(email="echt@example.com"))
     assert form.status_code == 200 and form.get_data() == real.get_data()
@@ -156,33 +150,31 @@ def test_filled_honeypot_looks_like_success_but_stores_and_sends_nothing(
         "/subscribe", json={"email": "bot@example.com", "consent": True, "website": "x"}
     )
     assert as_json.json == {"status": "check_inbox"}
-    assert [s.email for s in all_subscribers()] == ["echt@example.com"]
-    assert len(queued_confirmations()) == 1
+    assert [s.email for s in all_subscribers(runtime)] == ["echt@example.com"]
+    assert len(queued_confirmations(runtime, redis_url)) == 1
 
 
 def test_resubscribe_after_unsubscribe_needs_a_new_confirmation(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, redis_url: str, clock: FrozenClock
 ) -> None:
-    client = make_client(settings)
     client.post("/subscribe", data=signup_form())
-    with session_scope() as session:
-        row = session.query(Subscriber).one()
+    with runtime.session() as session:
+        row = session.scalars(select(Subscriber)).one()
         row.status = SubscriberStatus.UNSUBSCRIBED
         row.unsubscribed_at = T0
     clock.advance(hours=1)
     client.post("/subscribe", data=signup_form())
-    subscriber = subscriber_by_email(ADDRESS)
+    subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None
     assert subscriber.status == SubscriberStatus.PENDING
     assert subscriber.unsubscribed_at is None
-    assert queued_confirmations() == [subscriber.id, subscriber.id]
+    assert queued_confirmations(runtime, redis_url) == [subscriber.id, subscriber.id]
 
 
 def test_a_complainer_is_never_mailed_again_and_sees_the_same_answer(
-    settings: Settings, clock: FrozenClock
+    client, runtime: Runtime, settings: Settings, redis_url: str, clock: FrozenClock
 ) -> None:
-    client = make_client(settings)
-    with session_scope() as session:
+    with runtime.session() as session:
         session.add(
             Subscriber(
                 email=ADDRESS,
@@ -196,14 +188,17 @@ def test_a_complainer_is_never_mailed_again_and_sees_the_same_answer(
     clock.advance(days=30)
     response = client.post("/subscribe", data=signup_form())
     assert response.status_code == 200 and "Check je inbox" in response.get_data(as_text=True)
-    subscriber = subscriber_by_email(ADDRESS)
+    subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None and subscriber.status == SubscriberStatus.SUPPRESSED
-    assert queued_confirmations() == []
+    assert queued_confirmations(runtime, redis_url) == []
 
 
-def test_cors_allows_listed_origins_and_refuses_others(settings: Settings) -> None:
+def test_cors_allows_listed_origins_and_refuses_others(
+    settings: Settings, make_runtime, runtime: Runtime
+) -> None:
     allowed = "https://www.umoya.example"
-    client = make_client(settings.model_copy(update={"cors_origins": [allowed + "/"]}))
+    cors_runtime = make_runtime(settings.model_copy(update={"cors_origins": [allowed + "/"]}))
+    client = create_app(runtime=cors_runtime).test_client()
     preflight = client.options(
         "/subscribe",
         headers={
@@ -237,11 +232,14 @@ def test_cors_allows_listed_origins_and_refuses_others(settings: Settings) -> No
         headers={"Origin": "http://nurture.test"},
     )
     assert own.status_code == 200 and "Access-Control-Allow-Origin" not in own.headers
-    assert sorted(s.email for s in all_subscribers()) == [ADDRESS, "zelf@example.com"]
+    assert sorted(s.email for s in all_subscribers(runtime)) == [ADDRESS, "zelf@example.com"]
 
 
-def test_the_rate_limiter_answers_429_in_dutch_per_ip(settings: Settings) -> None:
-    client = make_client(settings.model_copy(update={"rate_limit": "3 per minute"}))
+def test_the_rate_limiter_answers_429_in_dutch_per_ip(
+    settings: Settings, make_runtime, runtime: Runtime, redis_url: str
+) -> None:
+    limited = make_runtime(settings.model_copy(update={"rate_limit": "3 per minute"}))
+    client = create_app(runtime=limited).test_client()
     statuses = [
         client.post("/subscribe", data=signup_form(email=f"p{n}@example.com")).status_code
         for n in range(3)
@@ -259,22 +257,19 @@ def test_the_rate_limiter_answers_429_in_dutch_per_ip(settings: Settings) -> Non
     )
     assert other_ip.status_code == 200
     assert client.get("/").status_code == 200  # the page itself is never limited
-    assert len(all_subscribers()) == 4
+    assert len(all_subscribers(runtime)) == 4
     # The counts live in Redis (shared by every web process), not in this process.
-    client_redis = redis.Redis.from_url(OWN_REDIS)
+    client_redis = redis.Redis.from_url(redis_url)
     assert client_redis.keys("LIMITS:LIMITER/nurture-limit/*")
     client_redis.close()
 
 
 def test_simultaneous_signups_for_one_address_make_one_row_and_one_mail(
-    settings: Settings,
+    runtime: Runtime, redis_url: str
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from web import create_app
-
-    make_client(settings)  # points Celery at this test's Redis
-    app = create_app(settings, RATELIMIT_ENABLED=False)
+    app = create_app(runtime=runtime, RATELIMIT_ENABLED=False)
     variants = [ADDRESS, ADDRESS.upper(), f" {ADDRESS} ", ADDRESS.title()] * 4
 
     def submit(address: str) -> int:
@@ -283,14 +278,12 @@ def test_simultaneous_signups_for_one_address_make_one_row_and_one_mail(
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(submit, variants))
     assert statuses == [200] * len(variants)
-    [subscriber] = all_subscribers()
-    assert queued_confirmations() == [subscriber.id]
-    with session_scope() as session:
-        assert counters.read(session, counters.SIGNUPS) == 1
+    [subscriber] = all_subscribers(runtime)
+    assert queued_confirmations(runtime, redis_url) == [subscriber.id]
+    assert counter_value(runtime, counters.SIGNUPS) == 1
 
 
-def test_oversized_posts_and_stray_gets_get_dutch_answers(settings: Settings) -> None:
-    client = make_client(settings)
+def test_oversized_posts_and_stray_gets_get_dutch_answers(client, runtime: Runtime) -> None:
     huge = client.post(
         "/subscribe", data={"email": ADDRESS, "consent": "on", "name": "x" * 2_000_000}
     )
@@ -302,4 +295,4 @@ def test_oversized_posts_and_stray_gets_get_dutch_answers(settings: Settings) ->
     assert huge_json.status_code == 413 and "body" in huge_json.json["errors"]
     stray = client.get("/subscribe")
     assert stray.status_code == 303 and stray.headers["Location"].endswith("/")
-    assert all_subscribers() == []
+    assert all_subscribers(runtime) == []

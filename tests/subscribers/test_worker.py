@@ -1,73 +1,93 @@
-"""The confirmation task on a real Celery worker, sending through the real `sendgrid` library to
-the fake SendGrid server: one mail per pending person, retried after a 429, none when confirmed."""
+"""The confirmation email on a real Celery worker, sent through the real `sendgrid` library to
+the fake SendGrid server: one mail per pending person, retried after a 429, none when confirmed.
+
+A confirmation is a delivery row now: a 429 puts it back in the database with a backoff, and
+the dispatcher's next pass after that moment hands it to a worker again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fake_sendgrid import FakeSendGrid
-from helpers import redis_fixture
-from subscribers_support import WORKER_REDIS, make_client, signup_form, subscriber_by_email
+from helpers import wait_until
+from subscribers_support import ADDRESS, confirmations_of, signup_form, subscriber_by_email
+from workers import thread_worker
 
-from config import Settings, get_settings, reset_settings_cache
-from emails.backends import reset_backend_cache
-from store.clock import utcnow
-from store.db import session_scope
-from store.models import Subscriber, SubscriberStatus
-
-API_KEY = "SG.fake-key-for-tests"
-
-
-# The worker's broker lives on the Redis db reserved for Celery test workers.
-redis_url = redis_fixture(WORKER_REDIS)
+from config import Settings
+from delivery.transitions import queue_confirmation
+from runtime import Runtime
+from store.clock import FrozenClock
+from store.models import Delivery, DeliveryState, Subscriber, SubscriberStatus
+from tasks.dispatch import dispatch_once
+from tasks.sending import send_delivery
 
 
-@pytest.fixture
-def sendgrid(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSendGrid]:
-    fake = FakeSendGrid(api_key=API_KEY, rate_limit_reset_seconds=1).start()
-    monkeypatch.setenv("NURTURE_MAIL_BACKEND", "sendgrid")
-    monkeypatch.setenv("NURTURE_SENDGRID_API_KEY", API_KEY)
-    monkeypatch.setenv("NURTURE_SENDGRID_HOST", fake.url)
-    reset_settings_cache()
-    reset_backend_cache()
-    yield fake
-    fake.stop()
-    reset_backend_cache()
+def _state(runtime: Runtime, delivery_id: int) -> Delivery:
+    with runtime.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery
 
 
 @pytest.mark.slow
 def test_confirmations_go_out_once_and_survive_a_429(
-    settings: Settings, sendgrid: FakeSendGrid
+    settings: Settings,
+    runtime: Runtime,
+    client: Any,
+    fake_sendgrid: FakeSendGrid,
+    clock: FrozenClock,
 ) -> None:
-    from workers import thread_worker, wait_until
-
-    from tasks.confirmation import send_confirmation
-
-    live = get_settings()
-    assert live.mail_backend == "sendgrid"
-    client = make_client(live)
-    with session_scope() as session:
-        session.add(
-            Subscriber(
-                email="al-bevestigd@example.com",
-                status=SubscriberStatus.CONFIRMED,
-                course_slug=live.course,
-                created_at=utcnow(),
-            )
+    assert settings.mail_backend == "sendgrid"
+    fake_sendgrid.rate_limit_reset_seconds = 1
+    with runtime.session() as session:
+        confirmed = Subscriber(
+            email="al-bevestigd@example.com",
+            status=SubscriberStatus.CONFIRMED,
+            course_slug=settings.course,
+            created_at=runtime.now(),
         )
-    confirmed = subscriber_by_email("al-bevestigd@example.com")
-    assert confirmed is not None
-    sendgrid.script(429)  # the first call is rate limited; the task must retry, not give up
-    with thread_worker(concurrency=2):
+        session.add(confirmed)
+        session.flush()
+        # A confirmation email for someone who has confirmed since: it must not go out.
+        needless = queue_confirmation(session, confirmed.id, confirmed.course_slug, runtime.now())
+    assert subscriber_by_email(runtime, "al-bevestigd@example.com") is not None
+    fake_sendgrid.script(429)  # the first call is rate limited; it must be retried, not dropped
+    with thread_worker(runtime, concurrency=2):
         assert client.post("/subscribe", data=signup_form()).status_code == 200
-        send_confirmation.delay(confirmed.id)
-        assert wait_until(lambda: sendgrid.stats()["recipients"] >= 1, timeout=30)
+        send_delivery.delay(needless)
+        subscriber = subscriber_by_email(runtime, ADDRESS)
+        assert subscriber is not None
+        [confirmation] = confirmations_of(runtime, subscriber.id)
+        # The 429 puts it back in the database, to be tried again after SendGrid's reset.
+        assert wait_until(
+            lambda: (
+                _state(runtime, confirmation.id).attempts == 1
+                and _state(runtime, confirmation.id).state == DeliveryState.QUEUED
+            ),
+            timeout=30,
+        )
+        waiting = _state(runtime, confirmation.id)
+        assert waiting.last_error is not None and "429" in waiting.last_error
+        assert waiting.not_before is not None
+        assert waiting.not_before > clock.current  # at least SendGrid's reset, a second on
+        assert dispatch_once(runtime).enqueued == 0  # not due before its backoff ends
+        clock.set(waiting.not_before)
+        assert dispatch_once(runtime).enqueued == 1
+        assert wait_until(lambda: fake_sendgrid.stats()["recipients"] >= 1, timeout=30)
+        assert wait_until(
+            lambda: _state(runtime, confirmation.id).state == DeliveryState.SENT, timeout=10
+        )
         wait_until(lambda: False, timeout=2)  # room for a wrong extra send to show up
-    stats = sendgrid.stats()
+    stats = fake_sendgrid.stats()
     assert stats["refused"] == {"429": 1}
     assert stats["duplicates"] == 0
-    [accepted] = sendgrid.accepted
+    [accepted] = fake_sendgrid.accepted
     [(to_email, args)] = accepted.recipients
     assert to_email == "anna.jansen@example.com"
     assert args.get("kind") == "confirmation"
+    assert args.get("delivery_id") == str(confirmation.id)
+    sent = _state(runtime, confirmation.id)
+    assert (sent.state, sent.attempts) == (DeliveryState.SENT, 2)
+    assert _state(runtime, needless).state == DeliveryState.SKIPPED

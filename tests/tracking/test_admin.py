@@ -5,21 +5,20 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert
-from test_tracking_support import COURSE, T0, make_subscriber, redis_url
+from tracking_support import COURSE, T0, make_subscriber
 
 from config import Settings
-from store.clock import FrozenClock, set_clock
-from store.db import session_scope
+from runtime import Runtime
+from store.clock import FrozenClock
 from store.models import Delivery, DeliveryState, EmailEvent, Enrollment, Subscriber
 from tracking.record import NewEvent, store_events
 from tracking.stats import funnel
-from web import create_app
-
-__all__ = ["redis_url"]  # the fixture, imported so it overrides conftest's db 13
 
 PASSWORD = "test-admin-password"
 
@@ -30,14 +29,14 @@ def auth(password: str = PASSWORD) -> dict[str, str]:
 
 
 @pytest.fixture
-def client(settings: Settings):
-    set_clock(FrozenClock(T0 + timedelta(days=6)))
-    return create_app(settings).test_client()
+def client(app, clock: FrozenClock):
+    clock.set(T0 + timedelta(days=6))
+    return app.test_client()
 
 
-def add_events(*events: NewEvent) -> None:
-    with session_scope() as session:
-        store_events(session, list(events))
+def add_events(runtime: Runtime, *events: NewEvent) -> None:
+    with runtime.session() as session:
+        store_events(session, list(events), runtime.now())
 
 
 def event(kind: str, made, day: int, key: str, **extra) -> NewEvent:
@@ -54,8 +53,10 @@ def event(kind: str, made, day: int, key: str, **extra) -> NewEvent:
     )
 
 
-def test_admin_is_refused_while_no_password_is_set(settings: Settings) -> None:
-    client = create_app(settings.model_copy(update={"admin_password": ""})).test_client()
+def test_admin_is_refused_while_no_password_is_set(
+    configure: Callable[..., Settings], make_runtime: Callable[..., Runtime], make_app: Any
+) -> None:
+    client = make_app(make_runtime(configure(admin_password=""))).test_client()
     for path in ("/admin", "/admin/subscribers", "/admin/export/events.csv"):
         response = client.get(path, headers=auth(""))
         assert response.status_code == 403
@@ -79,13 +80,14 @@ def test_repeated_wrong_passwords_are_paused(client) -> None:
     assert "Te veel" in response.get_data(as_text=True)
 
 
-def build_scenario() -> None:
+def build_scenario(runtime: Runtime) -> None:
     """Four signups, three confirmed; lessons, opens, clicks, a bounce, a complaint."""
-    anna = make_subscriber("anna@example.com", sent_days=5)
-    bert = make_subscriber("bert@example.com", sent_days=2)
-    carl = make_subscriber("carl@example.com", sent_days=1)
-    make_subscriber("dora@example.com", sent_days=0, confirmed=False)
+    anna = make_subscriber(runtime, "anna@example.com", sent_days=5)
+    bert = make_subscriber(runtime, "bert@example.com", sent_days=2)
+    carl = make_subscriber(runtime, "carl@example.com", sent_days=1)
+    make_subscriber(runtime, "dora@example.com", sent_days=0, confirmed=False)
     add_events(
+        runtime,
         event("delivered", anna, 1, "a-d1"),
         event("delivered", anna, 2, "a-d2"),
         event("delivered", bert, 1, "b-d1"),
@@ -102,10 +104,10 @@ def build_scenario() -> None:
     )
 
 
-def test_funnel_numbers(settings: Settings) -> None:
-    build_scenario()
-    with session_scope() as session:
-        numbers = funnel(session, COURSE)
+def test_funnel_numbers(runtime: Runtime) -> None:
+    build_scenario(runtime)
+    with runtime.session() as session:
+        numbers = funnel(session, runtime.courses, COURSE)
     assert (numbers.signups, numbers.confirmed, numbers.completed) == (4, 3, 1)
     day1, day2, day3 = numbers.lessons[:3]
     assert (day1.sent, day1.delivered, day1.human_opened, day1.machine_opened, day1.clicked) == (
@@ -124,8 +126,8 @@ def test_funnel_numbers(settings: Settings) -> None:
     assert numbers.complaint_warning
 
 
-def test_dashboard_shows_the_funnel_and_charts(client) -> None:
-    build_scenario()
+def test_dashboard_shows_the_funnel_and_charts(client, runtime: Runtime) -> None:
+    build_scenario(runtime)
     page = client.get("/admin", headers=auth()).get_data(as_text=True)
     assert '<span class="value" id="signups">4</span>' in page
     assert '<span class="value" id="confirmed">3</span>' in page
@@ -138,20 +140,20 @@ def test_dashboard_shows_the_funnel_and_charts(client) -> None:
     assert "style=" not in page  # the CSP would block it
 
 
-def test_site_unsubscribe_is_counted_against_the_last_lesson(settings: Settings) -> None:
-    made = make_subscriber("eef@example.com", sent_days=3)
-    with session_scope() as session:
+def test_site_unsubscribe_is_counted_against_the_last_lesson(runtime: Runtime) -> None:
+    made = make_subscriber(runtime, "eef@example.com", sent_days=3)
+    with runtime.session() as session:
         subscriber = session.get(Subscriber, made.subscriber_id)
         subscriber.status = "unsubscribed"
         subscriber.unsubscribed_at = T0 + timedelta(days=2, hours=5)
-    with session_scope() as session:
-        numbers = funnel(session, COURSE)
+    with runtime.session() as session:
+        numbers = funnel(session, runtime.courses, COURSE)
     assert [lesson.unsubscribes for lesson in numbers.lessons] == [0, 0, 1, 0, 0]
 
 
-def _bulk_delivered(count: int) -> None:
+def _bulk_delivered(runtime: Runtime, count: int) -> None:
     """Insert COUNT delivered lessons for as many subscribers, in a few statements."""
-    with session_scope() as session:
+    with runtime.session() as session:
         session.execute(
             insert(Subscriber),
             [
@@ -191,16 +193,18 @@ def _bulk_delivered(count: int) -> None:
 
 
 @pytest.mark.parametrize(("delivered", "warned"), [(1001, False), (1000, True)])
-def test_complaint_warning_at_one_in_a_thousand(client, delivered: int, warned: bool) -> None:
-    _bulk_delivered(delivered)
-    with session_scope() as session:
+def test_complaint_warning_at_one_in_a_thousand(
+    client, runtime: Runtime, delivered: int, warned: bool
+) -> None:
+    _bulk_delivered(runtime, delivered)
+    with runtime.session() as session:
         session.execute(
             insert(EmailEvent),
             [
                 {
                     "kind": "spamreport",
                     "source": "sendgrid",
-                    "sg_event_id": "complaint-1",
+                    "event_key": "complaint-1",
                     "subscriber_id": 1,
                     "course_slug": COURSE,
                     "day": 1,
@@ -213,13 +217,13 @@ def test_complaint_warning_at_one_in_a_thousand(client, delivered: int, warned: 
     assert ('id="complaint-warning"' in page) is warned
 
 
-def test_subscriber_search_and_timeline(client) -> None:
-    build_scenario()
+def test_subscriber_search_and_timeline(client, runtime: Runtime) -> None:
+    build_scenario(runtime)
     page = client.get("/admin/subscribers?q=ERT@", headers=auth()).get_data(as_text=True)
     assert "bert@example.com" in page and "anna@example.com" not in page
     page = client.get("/admin/subscribers?q=100%25", headers=auth()).get_data(as_text=True)
     assert "Geen inschrijvers gevonden" in page
-    with session_scope() as session:
+    with runtime.session() as session:
         bert = session.query(Subscriber).filter_by(email="bert@example.com").one()
     page = client.get(f"/admin/subscribers/{bert.id}", headers=auth()).get_data(as_text=True)
     order = [
@@ -235,18 +239,18 @@ def test_subscriber_search_and_timeline(client) -> None:
     assert client.get("/admin/subscribers/999999", headers=auth()).status_code == 404
 
 
-def test_subscriber_list_is_paginated(client) -> None:
-    _bulk_delivered(120)
+def test_subscriber_list_is_paginated(client, runtime: Runtime) -> None:
+    _bulk_delivered(runtime, 120)
     first = client.get("/admin/subscribers", headers=auth()).get_data(as_text=True)
     assert "pagina 1 van 3" in first
     last = client.get("/admin/subscribers?page=3", headers=auth()).get_data(as_text=True)
     assert last.count("bulk") == 20
 
 
-def test_csv_exports(client) -> None:
-    build_scenario()
-    make_subscriber("=HYPERLINK(evil)@example.com", sent_days=0)
-    with session_scope() as session:
+def test_csv_exports(client, runtime: Runtime) -> None:
+    build_scenario(runtime)
+    make_subscriber(runtime, "=HYPERLINK(evil)@example.com", sent_days=0)
+    with runtime.session() as session:
         session.query(Subscriber).filter_by(email="anna@example.com").update(
             {"first_name": "@SUM(A1)"}
         )

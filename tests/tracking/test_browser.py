@@ -9,30 +9,27 @@ from typing import Any
 
 import pytest
 from browser_support import screenshot_path, serve_app
-from test_tracking_support import T0, make_subscriber, redis_url, sg_event
+from tracking_support import T0, make_subscriber, sg_event
 
-from config import Settings
-from store.clock import FrozenClock, set_clock
-from store.db import session_scope
-from tracking.ingest import sendgrid_events
+from providers.sendgrid.webhook import parse_events
+from runtime import Runtime
+from store.clock import FrozenClock
+from tracking.ingest import events_of
 from tracking.record import store_events
-from web import create_app
-
-__all__ = ["redis_url"]  # the fixture, imported so it overrides conftest's db 13
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    with serve_app(lambda _base_url: create_app(settings)) as base_url:
+def server(app: Any) -> Iterator[str]:
+    with serve_app(lambda _base_url: app) as base_url:
         yield base_url
 
 
 @pytest.mark.browser
 def test_clinic_logs_in_and_sees_funnel_and_charts(
-    server: str, settings: Settings, chromium: Any
+    server: str, runtime: Runtime, clock: FrozenClock, chromium: Any
 ) -> None:
-    set_clock(FrozenClock(T0 + timedelta(days=4)))
-    people = [make_subscriber(f"p{n}@example.com", sent_days=1 + n % 5) for n in range(12)]
+    clock.set(T0 + timedelta(days=4))
+    people = [make_subscriber(runtime, f"p{n}@example.com", sent_days=1 + n % 5) for n in range(12)]
     raw = []
     for n, made in enumerate(people):
         raw.append(sg_event("delivered", made, 1, f"d{n}"))
@@ -40,8 +37,8 @@ def test_clinic_logs_in_and_sees_funnel_and_charts(
             raw.append(sg_event("open", made, 1, f"o{n}", useragent="Mozilla/5.0 (X11) Firefox"))
         if n % 3 == 0:
             raw.append(sg_event("click", made, 1, f"c{n}", url="https://umoya.example/afspraak"))
-    with session_scope() as session:
-        store_events(session, sendgrid_events(session, raw))
+    with runtime.session() as session:
+        store_events(session, events_of(session, parse_events(raw, runtime.clock)), runtime.now())
 
     console_errors: list[str] = []
     # Without credentials the dashboard stays shut.

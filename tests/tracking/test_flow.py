@@ -4,26 +4,25 @@ dashboard and `nurture stats` show them, and a bounced subscriber gets no furthe
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, wait_until
 from sqlalchemy import func, select
-from test_tracking_support import (
+from tracking_support import (
     COURSE,
     T0,
     SendGridSigner,
     body_of,
-    fresh_spool,
     make_subscriber,
-    redis_url,
     sg_event,
 )
+from workers import thread_worker
 
 from config import Settings
-from emails.tokens import make_click_token, make_open_token
-from store.clock import FrozenClock, set_clock
-from store.db import session_scope
+from runtime import Runtime
+from store.clock import FrozenClock
 from store.models import (
     Delivery,
     EmailEvent,
@@ -34,10 +33,8 @@ from store.models import (
     WebhookBatch,
 )
 from tracking.hits import queued_hits
-from web import create_app
 
 pytestmark = pytest.mark.usefixtures("fresh_spool")
-_ = (fresh_spool, redis_url)  # fixtures, imported so pytest finds them here
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
 
 
@@ -45,15 +42,22 @@ def admin_headers() -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(b"beheer:test-admin-password").decode()}
 
 
-@pytest.mark.slow
-def test_webhook_batches_and_hits_are_applied_by_a_real_worker(settings: Settings) -> None:
-    from workers import thread_worker, wait_until
+@pytest.fixture
+def signer() -> SendGridSigner:
+    return SendGridSigner()
 
-    signer = SendGridSigner()
-    app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}))
-    client = app.test_client()
-    made = make_subscriber("wim@example.com", sent_days=1)
-    with thread_worker(concurrency=2):
+
+@pytest.fixture
+def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
+    return configure(sendgrid_webhook_public_key=signer.public_key)
+
+
+@pytest.mark.slow
+def test_webhook_batches_and_hits_are_applied_by_a_real_worker(
+    client, runtime: Runtime, signer: SendGridSigner
+) -> None:
+    made = make_subscriber(runtime, "wim@example.com", sent_days=1)
+    with thread_worker(runtime, concurrency=2):
         body = body_of(
             [
                 sg_event("processed", made, 1, "w-processed"),
@@ -64,14 +68,14 @@ def test_webhook_batches_and_hits_are_applied_by_a_real_worker(settings: Setting
             client.post("/webhooks/sendgrid", data=body, headers=signer.headers(body)).status_code
             == 200
         )
-        token = make_open_token(made.delivery_ids[1])
+        token = runtime.tokens.make_open(made.delivery_ids[1])
         for _ in range(3):
             client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA})
-        click = make_click_token(made.delivery_ids[1], "https://umoya.example/afspraak")
+        click = runtime.tokens.make_click(made.delivery_ids[1], "https://umoya.example/afspraak")
         assert client.get(f"/c/{click}", headers={"User-Agent": BROWSER_UA}).status_code == 302
 
         def applied() -> bool:
-            with session_scope() as session:
+            with runtime.session() as session:
                 delivery = session.get(Delivery, made.delivery_ids[1])
                 pending = session.scalar(
                     select(func.count()).where(WebhookBatch.processed_at.is_(None))
@@ -85,23 +89,20 @@ def test_webhook_batches_and_hits_are_applied_by_a_real_worker(settings: Setting
 
         # The worker applies the batch at once and drains the hits about a second later.
         assert wait_until(applied, timeout=20), "the worker did not apply the batch and hits"
-    assert queued_hits() == 0
-    with session_scope() as session:
+    assert queued_hits(runtime) == 0
+    with runtime.session() as session:
         kinds = sorted(session.scalars(select(EmailEvent.kind)))
     assert kinds == ["click", "delivered", "open", "open", "open", "processed"]
 
 
 def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
-    settings: Settings,
+    client, runtime: Runtime, signer: SendGridSigner, clock: FrozenClock
 ) -> None:
-    from tasks.dispatch import run_dispatch_pass
+    from delivery.dispatcher import run_dispatch_pass
 
-    set_clock(FrozenClock(T0 + timedelta(hours=3)))
-    signer = SendGridSigner()
-    app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}))
-    client = app.test_client()
-    reader = make_subscriber("lezer@example.com", sent_days=1)
-    bouncer = make_subscriber("bounce@example.com", sent_days=1)
+    clock.set(T0 + timedelta(hours=3))
+    reader = make_subscriber(runtime, "lezer@example.com", sent_days=1)
+    bouncer = make_subscriber(runtime, "bounce@example.com", sent_days=1)
     events = [
         sg_event("delivered", reader, 1, "r-delivered"),
         sg_event("open", reader, 1, "r-open", useragent=BROWSER_UA),
@@ -130,13 +131,13 @@ def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
     assert numbers == ["2", "1", "1", "1", "1", "0", "1", "0"]
     assert "2 aanmeldingen" in result.output
 
-    with session_scope() as session:
+    with runtime.session() as session:
         assert session.get(Subscriber, bouncer.subscriber_id).status == SubscriberStatus.SUPPRESSED
         assert session.get(Enrollment, bouncer.enrollment_id).status == EnrollmentStatus.CANCELLED
     # A dispatcher pass a day later creates day 2 for the reader only.
     enqueued: list[int] = []
-    run_dispatch_pass(T0 + timedelta(days=1, hours=1), enqueue=enqueued.extend)
-    with session_scope() as session:
+    run_dispatch_pass(runtime, enqueued.extend, now=T0 + timedelta(days=1, hours=1))
+    with runtime.session() as session:
         days = {
             (row.subscriber_id, row.day)
             for row in session.execute(select(Delivery.subscriber_id, Delivery.day))
@@ -146,7 +147,6 @@ def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
 
 
 def test_stats_names_an_unknown_course(settings: Settings) -> None:
-
     result = run_cli("stats", "--course", "no-such-course")
     assert result.exit_code == 2
     assert "unknown course 'no-such-course'" in result.output

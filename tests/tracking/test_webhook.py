@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from test_tracking_support import SendGridSigner, body_of, make_subscriber, redis_url, sg_event
+from tracking_support import SendGridSigner, body_of, make_subscriber, sg_event
 
 from config import Settings
-from store.db import session_scope
+from runtime import Runtime
 from store.models import (
     Delivery,
     DeliveryState,
@@ -20,10 +22,7 @@ from store.models import (
     SubscriberStatus,
     WebhookBatch,
 )
-from tracking.ingest import process_pending_batches
-from web import create_app
-
-__all__ = ["redis_url"]  # the fixture, imported so it overrides conftest's db 13
+from tracking.ingest import ingest_pending
 
 URL = "/webhooks/sendgrid"
 
@@ -34,13 +33,12 @@ def signer() -> SendGridSigner:
 
 
 @pytest.fixture
-def client(settings: Settings, signer: SendGridSigner):
-    app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}))
-    return app.test_client()
+def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
+    return configure(sendgrid_webhook_public_key=signer.public_key)
 
 
-def count(model) -> int:
-    with session_scope() as session:
+def count(runtime: Runtime, model) -> int:
+    with runtime.session() as session:
         return session.scalar(select(func.count()).select_from(model))
 
 
@@ -62,8 +60,10 @@ def test_public_key_format_is_what_eventwebhook_expects(signer: SendGridSigner) 
     )
 
 
-def test_signed_batch_is_stored_and_mapped(client, signer: SendGridSigner) -> None:
-    made = make_subscriber("anna@example.com", sent_days=1)
+def test_signed_batch_is_stored_and_mapped(
+    client, runtime: Runtime, signer: SendGridSigner
+) -> None:
+    made = make_subscriber(runtime, "anna@example.com", sent_days=1)
     body = body_of(
         [
             sg_event("processed", made, 1, "ev-processed"),
@@ -72,9 +72,9 @@ def test_signed_batch_is_stored_and_mapped(client, signer: SendGridSigner) -> No
     )
     response = client.post(URL, data=body, headers=signer.headers(body))
     assert response.status_code == 200, response.get_json()
-    assert count(WebhookBatch) == 1
-    assert process_pending_batches() == 1
-    with session_scope() as session:
+    assert count(runtime, WebhookBatch) == 1
+    assert ingest_pending(runtime) == 1
+    with runtime.session() as session:
         events = session.scalars(select(EmailEvent).order_by(EmailEvent.kind)).all()
         assert [(e.kind, e.delivery_id, e.subscriber_id, e.day) for e in events] == [
             ("delivered", made.delivery_ids[1], made.subscriber_id, 1),
@@ -86,14 +86,16 @@ def test_signed_batch_is_stored_and_mapped(client, signer: SendGridSigner) -> No
         assert batch.processed_at is not None
         # The kept batch no longer holds the address (GDPR forget would miss it there).
         assert all("email" not in event for event in batch.body)
-    assert process_pending_batches() == 0
+    assert ingest_pending(runtime) == 0
 
 
 @pytest.mark.parametrize(
     "mangle",
     ["bad-signature", "missing-signature", "missing-timestamp", "stale", "future", "body-changed"],
 )
-def test_bad_signatures_are_refused_and_store_nothing(client, signer, mangle: str) -> None:
+def test_bad_signatures_are_refused_and_store_nothing(
+    client, runtime: Runtime, signer, mangle: str
+) -> None:
     body = body_of([{"event": "processed", "sg_event_id": "x1", "timestamp": 1}])
     now = int(time.time())
     headers = signer.headers(body, now - 3600 if mangle == "stale" else None)
@@ -113,51 +115,59 @@ def test_bad_signatures_are_refused_and_store_nothing(client, signer, mangle: st
     response = client.post(URL, data=body, headers=headers)
     assert response.status_code == 403
     assert response.get_json()["error"]
-    assert count(WebhookBatch) == 0
+    assert count(runtime, WebhookBatch) == 0
 
 
-def test_garbage_signature_is_refused(client, signer) -> None:
+def test_garbage_signature_is_refused(client, runtime: Runtime, signer) -> None:
     body = body_of([{"event": "processed"}])
     headers = signer.headers(body)
     headers["X-Twilio-Email-Event-Webhook-Signature"] = "not base64 at all!"
     assert client.post(URL, data=body, headers=headers).status_code == 403
-    assert count(WebhookBatch) == 0
+    assert count(runtime, WebhookBatch) == 0
 
 
-def test_unsigned_events_are_refused_without_a_key(settings: Settings) -> None:
-    client = create_app(settings).test_client()
+def test_unsigned_events_are_refused_without_a_key(
+    configure: Callable[..., Settings], make_runtime: Callable[..., Runtime], make_app: Any
+) -> None:
+    runtime = make_runtime(configure(sendgrid_webhook_public_key=""))
+    client = make_app(runtime).test_client()
     response = client.post(URL, json=[{"event": "processed", "sg_event_id": "u1"}])
     assert response.status_code == 403
     assert "NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY" in response.get_json()["error"]
-    assert count(WebhookBatch) == 0
+    assert count(runtime, WebhookBatch) == 0
 
 
-def test_insecure_dev_setting_accepts_unsigned_events(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"webhook_insecure_dev": True}))
+def test_insecure_dev_setting_accepts_unsigned_events(
+    configure: Callable[..., Settings], make_runtime: Callable[..., Runtime], make_app: Any
+) -> None:
+    runtime = make_runtime(configure(sendgrid_webhook_public_key="", webhook_insecure_dev=True))
+    app = make_app(runtime)
     response = app.test_client().post(URL, json=[{"event": "processed", "sg_event_id": "u1"}])
     assert response.status_code == 200
-    assert count(WebhookBatch) == 1
+    assert count(runtime, WebhookBatch) == 1
 
 
 @pytest.mark.parametrize(
     "body",
     [b"{not json", b'{"event": "open"}', b"[1, 2]", b'[{"event": "open"}, "x"]', b"\xff\xfe"],
 )
-def test_malformed_bodies_are_400_and_store_nothing(client, signer, body: bytes) -> None:
+def test_malformed_bodies_are_400_and_store_nothing(
+    client, runtime: Runtime, signer, body: bytes
+) -> None:
     response = client.post(URL, data=body, headers=signer.headers(body))
     assert response.status_code == 400
-    assert count(WebhookBatch) == 0
+    assert count(runtime, WebhookBatch) == 0
 
 
-def test_ten_megabyte_body_is_413(client, signer) -> None:
+def test_ten_megabyte_body_is_413(client, runtime: Runtime, signer) -> None:
     body = b"[" + b" " * (10 * 1024 * 1024) + b"]"
     response = client.post(URL, data=body, headers=signer.headers(body))
     assert response.status_code == 413
-    assert count(WebhookBatch) == 0
+    assert count(runtime, WebhookBatch) == 0
 
 
-def test_replayed_batch_changes_nothing(client, signer) -> None:
-    made = make_subscriber("bob@example.com", sent_days=1)
+def test_replayed_batch_changes_nothing(client, runtime: Runtime, signer) -> None:
+    made = make_subscriber(runtime, "bob@example.com", sent_days=1)
     events = [
         sg_event("open", made, 1, "ev-open", useragent="Mozilla/5.0 (Windows NT 10.0) Firefox/120"),
         sg_event("click", made, 1, "ev-click", url="https://umoya.example/afspraak"),
@@ -165,21 +175,21 @@ def test_replayed_batch_changes_nothing(client, signer) -> None:
     body = body_of(events)
     for _ in range(2):
         assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
-        process_pending_batches()
+        ingest_pending(runtime)
     # The same events again, in a different batch with one new event.
     events.append(sg_event("open", made, 1, "ev-open-2", sg_machine_open=True))
     body = body_of(events)
     assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
-    assert process_pending_batches() == 1
-    with session_scope() as session:
+    assert ingest_pending(runtime) == 1
+    with runtime.session() as session:
         delivery = session.get(Delivery, made.delivery_ids[1])
         assert (delivery.human_opens, delivery.machine_opens, delivery.clicks) == (1, 1, 1)
         assert session.scalar(select(func.count()).select_from(EmailEvent)) == 3
 
 
-def test_open_classification_and_clicks(client, signer) -> None:
-    made = make_subscriber("carla@example.com", sent_days=2)
-    with session_scope() as session:
+def test_open_classification_and_clicks(client, runtime: Runtime, signer) -> None:
+    made = make_subscriber(runtime, "carla@example.com", sent_days=2)
+    with runtime.session() as session:
         sent_at = session.get(Delivery, made.delivery_ids[2]).sent_at
     soon = int(sent_at.timestamp()) + 2
     gmail = (
@@ -198,14 +208,14 @@ def test_open_classification_and_clicks(client, signer) -> None:
     ]
     body = body_of(events)
     assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
-    assert process_pending_batches() == 1
-    with session_scope() as session:
+    assert ingest_pending(runtime) == 1
+    with runtime.session() as session:
         day1 = session.get(Delivery, made.delivery_ids[1])
         day2 = session.get(Delivery, made.delivery_ids[2])
         assert (day1.human_opens, day1.machine_opens, day1.clicks) == (1, 2, 0)
         assert (day2.human_opens, day2.machine_opens, day2.clicks) == (1, 1, 1)
         assert day1.first_opened_at is not None
-        machine = dict(session.execute(select(EmailEvent.sg_event_id, EmailEvent.machine)).all())
+        machine = dict(session.execute(select(EmailEvent.event_key, EmailEvent.machine)).all())
         assert machine["o-gmail-prefetch"] and not machine["o-gmail-late"]
         click = session.scalars(select(EmailEvent).where(EmailEvent.kind == "click")).one()
         assert click.url == "https://umoya.example/afspraak"
@@ -225,13 +235,15 @@ def test_open_classification_and_clicks(client, signer) -> None:
         ("group_unsubscribe", {"asm_group_id": 1}, SubscriberStatus.UNSUBSCRIBED),
     ],
 )
-def test_stopping_events_stop_all_mail(client, signer, kind, extra, status) -> None:
-    made = make_subscriber("dirk@example.com", sent_days=1, queued_day=2)
+def test_stopping_events_stop_all_mail(
+    client, runtime: Runtime, signer, kind, extra, status
+) -> None:
+    made = make_subscriber(runtime, "dirk@example.com", sent_days=1, queued_day=2)
     event = sg_event(kind, made, 1, f"stop-{kind}", **extra)
     body = body_of([event])
     assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
-    assert process_pending_batches() == 1
-    with session_scope() as session:
+    assert ingest_pending(runtime) == 1
+    with runtime.session() as session:
         subscriber = session.get(Subscriber, made.subscriber_id)
         assert subscriber.status == status
         enrollment = session.get(Enrollment, made.enrollment_id)
@@ -240,25 +252,29 @@ def test_stopping_events_stop_all_mail(client, signer, kind, extra, status) -> N
         assert session.get(Delivery, made.delivery_ids[2]).state == DeliveryState.SKIPPED
 
 
-def test_async_bounce_without_delivery_id_maps_by_message_id(client, signer) -> None:
-    made = make_subscriber("eva@example.com", sent_days=1, message_prefix="SGMSG")
+def test_async_bounce_without_delivery_id_maps_by_message_id(
+    client, runtime: Runtime, signer
+) -> None:
+    made = make_subscriber(runtime, "eva@example.com", sent_days=1, message_prefix="SGMSG")
     event = sg_event("bounce", made, 1, "async-bounce", type="bounce")
     for name in ("delivery_id", "subscriber_id", "day", "course"):
         del event[name]
     event["sg_message_id"] = "SGMSG-1.filterdrecv-p3iad2-1-5F0A"
     body = body_of([event])
     assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
-    process_pending_batches()
-    with session_scope() as session:
+    ingest_pending(runtime)
+    with runtime.session() as session:
         stored = session.scalars(select(EmailEvent)).one()
         assert (stored.delivery_id, stored.day) == (made.delivery_ids[1], 1)
         assert session.get(Subscriber, made.subscriber_id).status == SubscriberStatus.SUPPRESSED
 
 
-def test_async_bounce_on_a_shared_message_id_maps_by_address(client, signer) -> None:
+def test_async_bounce_on_a_shared_message_id_maps_by_address(
+    client, runtime: Runtime, signer
+) -> None:
     # One SendGrid request carried both lessons: one X-Message-Id for two deliveries.
-    anna = make_subscriber("anna@example.com", sent_days=1, message_prefix="BULK")
-    eva = make_subscriber("eva@example.com", sent_days=1, message_prefix="BULK")
+    anna = make_subscriber(runtime, "anna@example.com", sent_days=1, message_prefix="BULK")
+    eva = make_subscriber(runtime, "eva@example.com", sent_days=1, message_prefix="BULK")
     event = sg_event(
         "bounce", eva, 1, "async-bounce-shared", type="bounce", email="eva@example.com"
     )
@@ -267,8 +283,8 @@ def test_async_bounce_on_a_shared_message_id_maps_by_address(client, signer) -> 
     event["sg_message_id"] = "BULK-1.filterdrecv-p3iad2-2-5F0A"
     body = body_of([event])
     assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
-    process_pending_batches()
-    with session_scope() as session:
+    ingest_pending(runtime)
+    with runtime.session() as session:
         stored = session.scalars(select(EmailEvent)).one()
         assert (stored.delivery_id, stored.subscriber_id) == (
             eva.delivery_ids[1],
@@ -278,7 +294,9 @@ def test_async_bounce_on_a_shared_message_id_maps_by_address(client, signer) -> 
         assert session.get(Subscriber, anna.subscriber_id).status != SubscriberStatus.SUPPRESSED
 
 
-def test_events_for_unknown_deliveries_are_kept_without_links(client, signer) -> None:
+def test_events_for_unknown_deliveries_are_kept_without_links(
+    client, runtime: Runtime, signer
+) -> None:
     event = {
         "event": "processed",
         "sg_event_id": "orphan",
@@ -290,8 +308,8 @@ def test_events_for_unknown_deliveries_are_kept_without_links(client, signer) ->
     }
     body = body_of([event, {"event": "delivered"}])
     assert client.post(URL, data=body, headers=signer.headers(body)).status_code == 200
-    assert process_pending_batches() == 1
-    with session_scope() as session:
+    assert ingest_pending(runtime) == 1
+    with runtime.session() as session:
         rows = session.scalars(select(EmailEvent).order_by(EmailEvent.kind)).all()
         assert [(e.kind, e.delivery_id, e.subscriber_id, e.day) for e in rows] == [
             ("delivered", None, None, None),

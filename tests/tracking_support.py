@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from factories import new_delivery
-from helpers import redis_fixture
 
-from config import Settings
-from store.db import session_scope
+from runtime import Runtime
 from store.models import (
     DeliveryState,
     Enrollment,
@@ -29,7 +23,6 @@ from store.models import (
 
 COURSE = "rugpijn-en-training"
 T0 = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
-OWN_REDIS = "redis://127.0.0.1:6379/7"  # db 8 belongs to bench/bench_pixel.py
 GMAIL_PROXY_UA = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
@@ -39,6 +32,7 @@ class SendGridSigner:
     """Sign webhook bodies the way SendGrid does: ECDSA P-256 over timestamp + raw body."""
 
     def __init__(self) -> None:
+        """Make a fresh key pair; public_key is what SendGrid shows for it."""
         self.private_key = ec.generate_private_key(ec.SECP256R1())
         der = self.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -47,6 +41,7 @@ class SendGridSigner:
         self.public_key = base64.b64encode(der).decode()
 
     def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Return the headers SendGrid sends with BODY, signed at TIMESTAMP (default: now)."""
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         signature = self.private_key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
         return {
@@ -66,6 +61,7 @@ class Made:
 
 
 def make_subscriber(
+    runtime: Runtime,
     email: str,
     *,
     sent_days: int = 1,
@@ -75,7 +71,7 @@ def make_subscriber(
     message_prefix: str | None = None,
 ) -> Made:
     """Make a confirmed subscriber with lessons 1..SENT_DAYS sent, and maybe one queued."""
-    with session_scope() as session:
+    with runtime.session() as session:
         subscriber = Subscriber(
             email=email,
             first_name="Test",
@@ -133,21 +129,6 @@ def sg_event(kind: str, made: Made, day: int, event_id: str, **extra: object) ->
     }
     event.update(extra)
     return event
-
-
-# Its own Redis db, so suites flushing the shared db 13 can't interfere.
-redis_url = redis_fixture(OWN_REDIS)
-
-
-@pytest.fixture
-def fresh_spool(settings: Settings) -> Iterator[Path]:
-    """Start and end each test with an empty tracking spool for its database."""
-    from tracking.spool import spool_dir
-
-    folder = spool_dir()
-    shutil.rmtree(folder, ignore_errors=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def body_of(events: list[dict[str, object]]) -> bytes:
