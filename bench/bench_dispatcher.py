@@ -13,13 +13,15 @@ Each run resets the due rows, empties Redis db 6 and times one dispatcher pass
 publishing with tasks.publish.publish_sends), the body of the beat's dispatch task:
 - pass: what the beat's task costs, start to return. It ingests webhook evidence, settles
   stale claims, materialises and stamps due deliveries (one statement per BATCH rows) and
-  publishes one real send_delivery message per delivery to Redis; it returns only after the
-  last message is in Redis;
-- all in Redis: from the pass's start until its last publish batch returned (LLEN is then
-  checked to be DUE); "first in Redis" is when workers could start on the first batch;
+  publishes one real send_batch message per batch of send_batch_size deliveries of a lesson
+  to Redis; it returns only after the last message is in Redis;
+- all in Redis: from the pass's start until its last publish returned (LLEN is then checked
+  to be the number of batches, holding DUE ids); "first in Redis" is when workers could
+  start on the first batch;
 - DB part: the same pass with publishing left out.
-A second table times publishing alone, DUE ids: `send_delivery.apply_async` in a kombu
-Producer.batch (the former path) against tasks.publish.publish_sends, interleaved.
+A second table times publishing alone, DUE batches of one (the worst case: retries scattered
+over time): `send_batch.apply_async` in a kombu Producer.batch against
+tasks.publish.publish_sends, interleaved.
 BENCH_PG_DATABASE and BENCH_REDIS_URL override the database and Redis (see common.py).
 """
 
@@ -142,20 +144,24 @@ def reset_due(runtime: Runtime, due: int) -> None:
 
 
 class TimedPublish:
-    """publish_sends, noting when each batch is in Redis (it runs on the pass's publisher)."""
+    """publish_sends, noting when each publish is in Redis (it runs on the pass's publisher)."""
 
     def __init__(self) -> None:
-        """Start with no batches seen."""
+        """Start with nothing published."""
         self.done: list[float] = []
+        self.messages = 0
+        self.ids = 0
         self.lock = threading.Lock()
 
-    def __call__(self, ids: Sequence[int]) -> None:
-        """Publish IDS and note the time."""
+    def __call__(self, batches: Sequence[Sequence[int]]) -> None:
+        """Publish BATCHES (a message each) and note the time."""
         from tasks.publish import publish_sends
 
-        publish_sends(ids)
+        publish_sends(batches)
         with self.lock:
             self.done.append(time.perf_counter())
+            self.messages += len(batches)
+            self.ids += sum(len(batch) for batch in batches)
 
 
 def time_passes(
@@ -179,23 +185,23 @@ def time_passes(
             times[total]["first"].append(min(publish.done) - started)
             times[total]["all"].append(max(publish.done) - started)
             assert report.materialised == due and report.enqueued == due, report
-            assert client.llen("celery") == due
+            assert publish.ids == due and client.llen("celery") == publish.messages
             reset_due(runtime, due)
             started = time.perf_counter()
-            report = common.dispatch_pass(runtime, lambda ids: None, batch_size=batch)
+            report = common.dispatch_pass(runtime, lambda batches: None, batch_size=batch)
             times[total]["db"].append(time.perf_counter() - started)
             assert report.materialised == due
     client.close()
     return times
 
 
-def apply_async_publish(ids: Sequence[int]) -> None:
-    """Publish the way the dispatcher did before: apply_async per id in a Producer.batch."""
-    from tasks.sending import send_delivery
+def apply_async_publish(batches: Sequence[Sequence[int]]) -> None:
+    """Publish with Celery's own apply_async per message, in a Producer.batch."""
+    from tasks.sending import send_batch
 
-    with send_delivery.app.producer_or_acquire() as producer, producer.batch(1000):
-        for delivery_id in ids:
-            send_delivery.apply_async((delivery_id,), producer=producer)
+    with send_batch.app.producer_or_acquire() as producer, producer.batch(1000):
+        for batch in batches:
+            send_batch.apply_async((list(batch),), producer=producer)
 
 
 def time_publishing(due: int, runs: int) -> dict[str, list[float]]:
@@ -203,11 +209,11 @@ def time_publishing(due: int, runs: int) -> dict[str, list[float]]:
     from tasks.publish import publish_sends
 
     client = redis.Redis.from_url(REDIS_URL)
-    ids = list(range(1, due + 1))
+    batches = [[delivery_id] for delivery_id in range(1, due + 1)]
 
-    def checked(publish: Callable[[Sequence[int]], None]) -> Callable[[], None]:
+    def checked(publish: Callable[[Sequence[Sequence[int]]], None]) -> Callable[[], None]:
         def work() -> None:
-            publish(ids)
+            publish(batches)
             assert client.llen("celery") == due
 
         return work
@@ -281,13 +287,13 @@ def main() -> None:
         )
     console.print(table)
     publish_table = common.results_table(
-        f"Publishing {args.due:,} send_delivery messages alone; median of {args.runs}, interleaved",
+        f"Publishing {args.due:,} one-delivery batches alone; median of {args.runs}, interleaved",
         "how",
         "time",
         "messages/s",
     )
     for name, label in (
-        ("apply_async", "send_delivery.apply_async in Producer.batch (before)"),
+        ("apply_async", "send_batch.apply_async in Producer.batch"),
         ("publish_sends", "tasks.publish.publish_sends (now)"),
     ):
         seconds = statistics.median(publishing[name])
@@ -298,7 +304,7 @@ def main() -> None:
         f"({platform.machine()}) shared with whatever else runs (load average "
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after), Python "
         f"{platform.python_version()}, local PostgreSQL {postgres} (COPY-loaded, ANALYZEd), "
-        f"local Redis {redis_version}; one real send_delivery message per delivery, pipelined "
+        f"local Redis {redis_version}; one real send_batch message per batch, pipelined "
         "1,000 per round trip, each batch published on a background thread while the next "
         "statement runs. The pass returns once every message is in Redis."
     )

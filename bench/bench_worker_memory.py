@@ -1,6 +1,6 @@
 """Benchmark: a worker's resident memory after many sends against after 1,000.
 
-Run: .venv/bin/python bench/bench_worker_memory.py [--sends 100000] [--concurrency 32]
+Run: .venv/bin/python bench/bench_worker_memory.py [--sends 100000] [--concurrency 8]
 (smallest sensible run: --sends 1500 --concurrency 8)
 
 One `nurture worker` process (Celery, thread pool) sends lessons through the real `sendgrid` client
@@ -71,12 +71,12 @@ def main() -> None:
     """Measure RSS after WARMUP and after SENDS sends."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sends", type=int, default=100_000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     if args.sends < WARMUP + CHECKPOINTS:
         parser.error(f"--sends must be at least {WARMUP + CHECKPOINTS:,}")
 
-    shared.configure(batch_size=50, batch_window=0.02)
+    shared.configure(batch_size=500)
     recreate_database(shared.BENCH_DB, admin_url=shared.ADMIN_URL)
     flush_redis(shared.REDIS_URL)
     fake, fake_url = shared.start_fake(0, shared.API_KEY)

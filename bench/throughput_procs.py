@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,17 +62,25 @@ def reset_fake(url: str) -> None:
 
 
 def worker_processes(
-    count: int, concurrency: int, env: dict[str, str], log_dir: Path, pool: str = "threads"
+    count: int,
+    concurrency: int,
+    env: dict[str, str],
+    log_dir: Path,
+    pool: str = "threads",
+    extra_args: Sequence[str] = (),
+    name: str = "bench",
 ) -> list[WorkerProcess]:
     """Return COUNT `nurture worker` processes of CONCURRENCY slots in POOL, not started yet.
 
-    Each takes its settings from ENV, as deployed.
+    Each takes its settings from ENV, as deployed (EXTRA_ARGS go to Celery's worker).
     """
     # Imported here: tests/ is on sys.path only once bench_throughput has put it there.
     from workers import WorkerProcess
 
     return [
-        WorkerProcess(f"bench{n}", env, log_dir, concurrency=concurrency, pool=pool)
+        WorkerProcess(
+            f"{name}{n}", env, log_dir, concurrency=concurrency, pool=pool, extra_args=extra_args
+        )
         for n in range(count)
     ]
 

@@ -30,7 +30,7 @@ TASK_TIME_LIMIT_SECONDS = 90
 # that settles stale claims and enqueues retries. Workers consume both queues.
 DEFAULT_QUEUE = "celery"
 DISPATCH_QUEUE = "dispatch"
-PREFETCH_MULTIPLIER = 4
+PREFETCH_MULTIPLIER = 1
 # Broker connections beyond one per pool slot: the consumer, beat's publisher, control.
 BROKER_SPARE_CONNECTIONS = 10
 PUBLISH_CONNECT_RETRIES = 1
@@ -71,14 +71,12 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # With acks_late, a worker that loses its broker connection can't ack what it is
         # running; cancelling those tasks lets the redelivered copies be the ones that count.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        # Reserve four messages per pool slot. A send waits for company (delivery.coalesce) and
-        # then for SendGrid; with only one message per slot the worker fetches nothing while
-        # its slots wait, and sends trickle in one by one. Four keep a backlog at hand, so a
-        # finished batch is replaced by a full one at once (measured: 1.5x the throughput).
-        # The cost, with acks_late: up to 4 x concurrency messages wait unacknowledged on a
-        # worker. A warm shutdown puts them back; if the worker is killed, the dispatcher
-        # re-enqueues their still-queued rows after claim_timeout_seconds (the row claim
-        # then stops the late redelivered copies). All sends are short, so none waits long.
+        # Reserve one message per pool slot. A message is a whole batch (hundreds of sends),
+        # so a deeper reserve would let one worker sit on thousands of deliveries that an
+        # idle worker on another machine could be sending. With acks_late, what a worker holds
+        # waits unacknowledged: a warm shutdown puts it back; if the worker is killed, the
+        # dispatcher re-enqueues the still-queued rows after claim_timeout_seconds (the row
+        # claim then stops the late redelivered copies).
         "worker_prefetch_multiplier": PREFETCH_MULTIPLIER,
         "broker_transport_options": {
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,

@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 # Batches the dispatcher's database steps may run ahead of the background publisher.
 MAX_AHEAD = 2
 
-# Publishes one send message per delivery id (tasks.publish.publish_sends in the service).
-Enqueue = Callable[[Sequence[int]], None]
+# Publishes one send task per batch of delivery ids (tasks.publish.publish_sends).
+Enqueue = Callable[[Sequence[Sequence[int]]], None]
 
 
 class BackgroundEnqueue:
@@ -32,13 +32,13 @@ class BackgroundEnqueue:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-publish")
         self._pending: list[Future[None]] = []
 
-    def submit(self, delivery_ids: Sequence[int]) -> None:
-        """Queue DELIVERY_IDS for publishing behind what was submitted before."""
+    def submit(self, batches: Sequence[Sequence[int]]) -> None:
+        """Queue BATCHES for publishing behind what was submitted before."""
         # The database outruns publishing; staying at most MAX_AHEAD batches ahead keeps the
         # pass's time budget (checked between database steps) a bound on publishing too.
         if len(self._pending) >= MAX_AHEAD:
             self._pending[-MAX_AHEAD].exception()  # waits for it; errors are raised at exit
-        self._pending.append(self._executor.submit(self._enqueue, delivery_ids))
+        self._pending.append(self._executor.submit(self._enqueue, batches))
 
     def __enter__(self) -> BackgroundEnqueue:
         """Return self; submit batches inside the block."""

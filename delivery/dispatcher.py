@@ -8,12 +8,13 @@ Beat runs `dispatch_due` every dispatch_interval_seconds. One pass:
    queued deliveries (unique per enrollment and day, so a repeat is a no-op), and the
    enrollments' next_due_at cleared, all in one transaction (one statement on PostgreSQL),
    so they aren't due again until their lesson is sent. The new rows are stamped enqueued_at
-   in the same insert, and their send messages are published right after the commit (by
-   the `enqueue` the caller hands in: tasks.publish);
-4. enqueues sends for the other queued deliveries whose not_before has passed and that
-   weren't enqueued recently: confirmations, retries, held lessons, and messages lost
-   between our commit and Redis (or a flushed Redis). The claim makes an extra message
-   harmless.
+   in the same insert; grouped by lesson into batches of up to send_batch_size, they are
+   published right after the commit as one send task per batch (by the `enqueue` the
+   caller hands in: tasks.publish);
+4. enqueues sends, batched the same way, for the other queued deliveries whose not_before
+   has passed and that weren't enqueued recently: confirmations, retries, held lessons, and
+   messages lost between our commit and Redis (or a flushed Redis). The claim makes an
+   extra message harmless.
 
 No lesson is ever scheduled as an ETA/countdown task: Redis redelivers those after the
 visibility timeout, and they sit in worker memory. Time lives in the database instead.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,12 +68,32 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+# A queued delivery as the dispatcher batches it: (id, course, day).
+Queued = tuple[int, str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class Materialised:
     """One materialise step: how many enrollments were due, and the deliveries to publish."""
 
     due: int
-    queued_ids: list[int]
+    queued: list[Queued]
+
+
+def batches_of(queued: Iterable[Queued], size: int) -> list[list[int]]:
+    """Group QUEUED by lesson (course and day) into batches of at most SIZE delivery ids.
+
+    A batch is one send task: one claim, one render, one provider request, one commit. A
+    delivery that is due alone goes out in a batch of one, without waiting for company.
+    """
+    by_lesson: dict[tuple[str, int], list[int]] = {}
+    for delivery_id, course_slug, day in queued:
+        by_lesson.setdefault((course_slug, day), []).append(delivery_id)
+    return [
+        ids[start : start + size]
+        for ids in by_lesson.values()
+        for start in range(0, len(ids), size)
+    ]
 
 
 # PostgreSQL does the whole step in one statement, server-side: pick due enrollments
@@ -99,9 +120,12 @@ MATERIALISE_POSTGRES = text(
         ON CONFLICT (enrollment_id, day) DO UPDATE
             SET not_before = EXCLUDED.not_before, enqueued_at = EXCLUDED.enqueued_at
             WHERE deliveries.state = 'queued'
-        RETURNING deliveries.id
+        RETURNING deliveries.id, deliveries.course_slug, deliveries.day
     )
-    SELECT (SELECT count(*) FROM cleared), (SELECT array_agg(id) FROM queued)
+    SELECT (SELECT count(*) FROM cleared), q.ids, q.courses, q.days FROM (
+        SELECT array_agg(id) AS ids, array_agg(course_slug) AS courses, array_agg(day) AS days
+        FROM queued
+    ) AS q
     """
 )
 ENQUEUE_POSTGRES = text(
@@ -114,7 +138,7 @@ ENQUEUE_POSTGRES = text(
         FOR UPDATE SKIP LOCKED
     )
     UPDATE deliveries SET enqueued_at = :now FROM picked WHERE deliveries.id = picked.id
-    RETURNING deliveries.id
+    RETURNING deliveries.id, deliveries.course_slug, deliveries.day
     """
 )
 
@@ -122,8 +146,11 @@ ENQUEUE_POSTGRES = text(
 def materialise_due(session: Session, now: datetime, limit: int) -> Materialised:
     """Queue (and stamp enqueued) deliveries for up to LIMIT due enrollments."""
     if _is_postgres(session):
-        due, ids = session.execute(MATERIALISE_POSTGRES, {"now": now, "limit": limit}).one()
-        return Materialised(due=int(due), queued_ids=list(ids or ()))
+        due, ids, courses, days = session.execute(
+            MATERIALISE_POSTGRES, {"now": now, "limit": limit}
+        ).one()
+        queued: list[Queued] = list(zip(ids or (), courses or (), days or (), strict=True))
+        return Materialised(due=int(due), queued=queued)
     query = (
         select(
             enrollments.c.id,
@@ -141,7 +168,7 @@ def materialise_due(session: Session, now: datetime, limit: int) -> Materialised
     )
     due = session.execute(query).all()
     if not due:
-        return Materialised(due=0, queued_ids=[])
+        return Materialised(due=0, queued=[])
     rows = [
         {
             "enrollment_id": enrollment_id,
@@ -166,22 +193,24 @@ def materialise_due(session: Session, now: datetime, limit: int) -> Materialised
         index_elements=["enrollment_id", "day"],
         set_={"not_before": insert.excluded.not_before, "enqueued_at": now},
         where=deliveries.c.state == DeliveryState.QUEUED,
-    ).returning(deliveries.c.id)
-    ids = list(session.scalars(statement, rows))
+    ).returning(deliveries.c.id, deliveries.c.course_slug, deliveries.c.day)
+    queued = [(r[0], r[1], r[2]) for r in session.execute(statement, rows)]
     session.execute(
         update(enrollments)
         .where(enrollments.c.id.in_([row[0] for row in due]))
         .values(next_due_at=None),
     )
-    return Materialised(due=len(due), queued_ids=ids)
+    return Materialised(due=len(due), queued=queued)
 
 
-def claim_for_enqueue(session: Session, now: datetime, limit: int, settings: Settings) -> list[int]:
-    """Stamp enqueued_at on up to LIMIT ready queued deliveries and return their ids."""
+def claim_for_enqueue(
+    session: Session, now: datetime, limit: int, settings: Settings
+) -> list[Queued]:
+    """Stamp enqueued_at on up to LIMIT ready queued deliveries; return (id, course, day)s."""
     stale_enqueue = now - timedelta(seconds=settings.claim_timeout_seconds)
     if _is_postgres(session):
         params = {"now": now, "stale": stale_enqueue, "limit": limit}
-        return list(session.scalars(ENQUEUE_POSTGRES, params))
+        return [(r[0], r[1], r[2]) for r in session.execute(ENQUEUE_POSTGRES, params)]
     ready = (
         deliveries.c.state == DeliveryState.QUEUED,
         deliveries.c.not_before <= now,
@@ -192,9 +221,9 @@ def claim_for_enqueue(session: Session, now: datetime, limit: int, settings: Set
         update(deliveries)
         .where(deliveries.c.id.in_(pick.scalar_subquery()), *ready)
         .values(enqueued_at=now)
-        .returning(deliveries.c.id)
+        .returning(deliveries.c.id, deliveries.c.course_slug, deliveries.c.day)
     )
-    return list(session.scalars(statement))
+    return [(r[0], r[1], r[2]) for r in session.execute(statement)]
 
 
 def run_dispatch_pass(
@@ -207,13 +236,14 @@ def run_dispatch_pass(
 ) -> DispatchReport:
     """Run one dispatcher pass (see the module docstring) and report what it did.
 
-    ENQUEUE publishes a batch of delivery ids; INGEST_EVIDENCE stores pending webhook
-    events first and returns how many batches it handled.
+    ENQUEUE publishes batches of delivery ids (one send task each); INGEST_EVIDENCE stores
+    pending webhook events first and returns how many batches it handled.
     """
     started = time.perf_counter()
     settings = runtime.settings
     now = now or runtime.now()
     limit = batch_size or settings.dispatch_batch_size
+    send_size = settings.send_batch_size
     report = DispatchReport()
     if ingest_evidence is not None:
         try:
@@ -238,20 +268,20 @@ def run_dispatch_pass(
         while True:
             with runtime.session() as session:
                 step = materialise_due(session, now, step_limit)
-            if step.queued_ids:
-                publisher.submit(step.queued_ids)
+            if step.queued:
+                publisher.submit(batches_of(step.queued, send_size))
             report.materialised += step.due
-            report.enqueued += len(step.queued_ids)
+            report.enqueued += len(step.queued)
             if step.due < step_limit or time.perf_counter() - started > budget:
                 break
             step_limit = limit
         while True:
             with runtime.session() as session:
-                ids = claim_for_enqueue(session, now, limit, settings)
-            if ids:
-                publisher.submit(ids)
-            report.enqueued += len(ids)
-            if len(ids) < limit or time.perf_counter() - started > budget:
+                ready = claim_for_enqueue(session, now, limit, settings)
+            if ready:
+                publisher.submit(batches_of(ready, send_size))
+            report.enqueued += len(ready)
+            if len(ready) < limit or time.perf_counter() - started > budget:
                 break
     report.seconds = time.perf_counter() - started
     if report.materialised or report.enqueued or report.sent_by_evidence or report.requeued_stale:

@@ -9,20 +9,19 @@ Guarantees, in order of the steps:
 - a worker killed between the 202 and that commit leaves a stale 'sending' claim, which the
   dispatcher settles by evidence (delivery.evidence), never by a blind resend.
 
-Lessons claimed together go out together: one claim statement, one provider request per
-lesson with a recipient each, and one commit. A confirmation goes out on its own. The steps
-and guarantees above hold per delivery.
+The dispatcher hands out batches of one lesson (up to send_batch_size deliveries): one
+claim statement, one render, one provider request with a recipient each, and one commit for
+all of them. A confirmation goes out on its own. The steps and guarantees above hold per
+delivery: each is claimed, checked, retried and settled by evidence on its own.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from delivery.accepted import record_accepted
-from delivery.coalesce import Coalescer
 from delivery.outcomes import (
     await_evidence,
     pre_send_verdict,
@@ -41,25 +40,11 @@ log = logging.getLogger(__name__)
 
 
 class Sender:
-    """Send deliveries for one runtime; tasks running at about once in a process share batches."""
+    """Send deliveries for one runtime (one per worker process, shared by its threads)."""
 
     def __init__(self, runtime: Runtime) -> None:
-        """Prepare the coalescer that batches sends of concurrently running task threads."""
+        """Send with RUNTIME's database, renderer and mail backend."""
         self.runtime = runtime
-        settings = runtime.settings
-        self._coalescer: Coalescer[int, str] = Coalescer(
-            self.deliver_many,
-            max_items=settings.send_batch_size,
-            window=settings.send_batch_window_seconds,
-        )
-
-    def deliver_with_company(self, delivery_id: int) -> str:
-        """Deliver DELIVERY_ID together with the other sends this process runs at the moment."""
-        if threading.current_thread() is threading.main_thread():
-            # The prefork and solo pools run one task at a time, in the main thread: no
-            # company can come, so waiting for it would only delay the send.
-            return self.deliver(delivery_id)
-        return self._coalescer.submit(delivery_id)
 
     def deliver(self, delivery_id: int) -> str:
         """Claim, check, render, send and record DELIVERY_ID alone; return the outcome."""

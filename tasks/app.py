@@ -29,7 +29,7 @@ _BUILD_LOCK = threading.Lock()
 
 
 class WorkerContext:
-    """One process's runtime and sender (its coalescer batches the process's sends)."""
+    """One process's runtime and its sender, shared by the process's task threads."""
 
     def __init__(self, runtime: Runtime) -> None:
         """Wrap RUNTIME, remembering which process it belongs to."""

@@ -1,10 +1,11 @@
-"""Publish send_delivery messages in bulk: Celery's own messages, without its per-call overhead.
+"""Publish send_batch messages in bulk: Celery's own messages, without its per-call overhead.
 
 A morning can make 10,000 lessons due at once, and the dispatcher must hand all of them to
-Redis within its pass. `send_delivery.apply_async()` costs about 190 µs a message here (about
-5,000 a second, pipelined), and most of that is Celery's per-call work (merging options,
-routing, repr of the arguments, a retry wrapper), not Redis. So this module does that work once
-per batch and, per delivery, only what differs:
+Redis within its pass. With batches of hundreds that is a few dozen messages, but a pass of
+retries or small batches (subscribers in many time zones) can still make thousands, and
+`apply_async()` costs about 190 µs a message here, mostly Celery's per-call work (merging
+options, routing, repr of the arguments, a retry wrapper), not Redis. So this module does that
+work once per pass and, per message, only what differs:
 - the message is built by Celery's public `app.amqp.create_task_message` (task protocol 2, the
   same headers and body apply_async sends: task name, id, time limits, ignore_result);
 - it goes out through kombu's public `Producer.publish`, inside `Producer.batch`, which
@@ -15,7 +16,7 @@ per batch and, per delivery, only what differs:
 What this leaves out: Celery's before/after_task_publish signals (nothing here listens to
 them) and per-message publish retries. A failed batch raises; its rows were stamped first, so
 the dispatcher enqueues them again once the stamp is older than claim_timeout.
-Still exactly one send_delivery message per delivery per enqueue, and no ETA or countdown.
+Still exactly one send_batch message per batch per enqueue, and no ETA or countdown.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from celery.utils.nodenames import anon_nodename
 from kombu.utils.uuid import uuid
 
-from tasks.sending import send_delivery
+from tasks.sending import send_batch
 
 # Messages per Redis pipeline round trip.
 PUBLISH_BATCH = 1000
@@ -42,19 +43,19 @@ def _destination(queue: Any) -> tuple[str, str]:
     return exchange.name, queue.routing_key
 
 
-def publish_sends(delivery_ids: Sequence[int]) -> None:
-    """Publish one send_delivery(delivery_id) message per id, pipelined to Redis in batches."""
-    if not delivery_ids:
+def publish_sends(batches: Sequence[Sequence[int]]) -> None:
+    """Publish one send_batch(delivery_ids) message per batch, pipelined to Redis."""
+    if not batches:
         return
-    app = send_delivery.app
+    app = send_batch.app
     amqp = app.amqp
-    name = send_delivery.name
-    queue = amqp.router.route({}, name, task_type=send_delivery)["queue"]
+    name = send_batch.name
+    queue = amqp.router.route({}, name, task_type=send_batch)["queue"]
     exchange, routing_key = _destination(queue)
     fixed = {
-        "time_limit": send_delivery.time_limit,
-        "soft_time_limit": send_delivery.soft_time_limit,
-        "ignore_result": send_delivery.ignore_result,
+        "time_limit": send_batch.time_limit,
+        "soft_time_limit": send_batch.soft_time_limit,
+        "ignore_result": send_batch.ignore_result,
         "origin": anon_nodename(),  # Celery would compute this host/pid name per message
         "kwargsrepr": "{}",
     }
@@ -63,10 +64,12 @@ def publish_sends(delivery_ids: Sequence[int]) -> None:
     delivery_mode = app.conf.task_default_delivery_mode
     declare = [queue]
     with app.producer_or_acquire() as producer, producer.batch(PUBLISH_BATCH):
-        for delivery_id in delivery_ids:
+        for batch in batches:
             task_id = uuid()
+            ids = list(batch)
+            argsrepr = f"([{ids[0]}, …] × {len(ids)},)" if len(ids) > 3 else f"({ids},)"
             message = amqp.create_task_message(
-                task_id, name, (delivery_id,), {}, argsrepr=f"({delivery_id},)", **fixed
+                task_id, name, (ids,), {}, argsrepr=argsrepr, **fixed
             )
             producer.publish(
                 message.body,

@@ -1,7 +1,8 @@
-"""The send task: one delivery id in, the delivery domain does the rest (delivery.sender)."""
+"""The send task: a batch of delivery ids in; the delivery domain does the rest."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from celery import shared_task
@@ -9,7 +10,8 @@ from celery import shared_task
 from tasks.app import worker_context
 
 
-@shared_task(bind=True, name="tasks.sending.send_delivery", ignore_result=True)
-def send_delivery(self: Any, delivery_id: int) -> str:
-    """Send one delivery once; return what happened (for logs and tests)."""
-    return worker_context(self.app).sender.deliver_with_company(delivery_id)
+@shared_task(bind=True, name="tasks.sending.send_batch", ignore_result=True)
+def send_batch(self: Any, delivery_ids: list[int]) -> dict[str, int]:
+    """Send each delivery of one batch once; return how many ended how (for logs and tests)."""
+    outcomes = worker_context(self.app).sender.deliver_many(delivery_ids)
+    return dict(Counter(outcomes.values()))

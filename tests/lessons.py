@@ -123,3 +123,12 @@ def dispatch_pass(
         ingest_evidence=lambda: ingest_pending(runtime),
         batch_size=batch_size,
     )
+
+
+def collect_ids(into: list[int]) -> Callable[[Sequence[Sequence[int]]], None]:
+    """Return an enqueue target that appends the ids of every batch to INTO, unpublished."""
+
+    def enqueue(batches: Sequence[Sequence[int]]) -> None:
+        into.extend(delivery_id for batch in batches for delivery_id in batch)
+
+    return enqueue

@@ -12,7 +12,7 @@ from runtime import Runtime
 from store.models import Counter, Delivery, DeliveryKind, Subscriber
 
 ADDRESS = "anna.jansen@example.com"
-SEND_TASK = "tasks.sending.send_delivery"
+SEND_TASK = "tasks.sending.send_batch"
 
 
 def queued_sends(url: str) -> list[int]:
@@ -28,7 +28,7 @@ def queued_sends(url: str) -> list[int]:
         if message["headers"]["task"] != SEND_TASK:
             continue
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        ids.append(args[0])
+        ids.extend(args[0])
     return sorted(ids)
 
 

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,10 @@ class WorkerProcess:
         log_dir: Path,
         concurrency: int = 16,
         pool: str = "threads",
+        extra_args: Sequence[str] = (),
     ) -> None:
         """Remember how to start the worker; call start() to run it."""
+        self.extra_args = list(extra_args)
         self.name = name
         self.env = env
         self.log_path = log_dir / f"{name}.log"
@@ -107,6 +109,7 @@ class WorkerProcess:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *self.extra_args,
         ]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

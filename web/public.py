@@ -24,7 +24,7 @@ from emails.tokens import TokenError, TokenExpired
 from subscribers import service
 from subscribers.origins import OriginCheck, check_origin, cors_headers, preflight_headers
 from subscribers.validation import SignupCheck, check_signup
-from tasks.sending import send_delivery
+from tasks.sending import send_batch
 from web.context import celery, runtime, wants_json
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def _send_soon(delivery_id: int) -> None:
     moment the email goes out depends on Redis.
     """
     try:
-        celery().send_task(send_delivery.name, args=(delivery_id,), retry=False)
+        celery().send_task(send_batch.name, args=([delivery_id],), retry=False)
     except Exception as exc:
         log.warning(
             "confirmation %s stored, not queued (%s); the dispatcher sends it", delivery_id, exc

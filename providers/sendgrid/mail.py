@@ -59,25 +59,34 @@ class SendGridBackend:
         """Send every recipient of BULK in as few requests as allowed; a result per recipient."""
         results: list[SendResult | SendError] = [SendError("not sent")] * len(bulk.recipients)
         for group in plan_requests(bulk):
-            if len(group) == 1:
-                results[group[0]] = self._send_one(bulk.recipients[group[0]].message)
-                continue
-            try:
-                accepted: SendResult | SendError = self._post(build_bulk_body(bulk, group))
-            except PermanentSendError as exc:
-                if exc.status not in SPLIT_ON_STATUSES:
-                    accepted = exc
-                else:
-                    # One recipient's bad value must not fail the others: send each alone,
-                    # so only the culprit gets SendGrid's error.
-                    for index in group:
-                        results[index] = self._send_one(bulk.recipients[index].message)
-                    continue
-            except SendError as exc:
-                accepted = exc
-            for index in group:
-                results[index] = accepted
+            self._send_group(bulk, group, results)
         return results
+
+    def _send_group(
+        self, bulk: Bulk, group: list[int], results: list[SendResult | SendError]
+    ) -> None:
+        """Send the recipients of BULK at GROUP in one request; store each one's result.
+
+        SendGrid accepts or refuses a request whole. A 400 or 413 (one recipient's bad value,
+        or too large a body) is split in halves and each half sent again, so the culprit
+        fails alone after a few requests (log2 of the group), not one request per recipient.
+        """
+        if len(group) == 1:
+            results[group[0]] = self._send_one(bulk.recipients[group[0]].message)
+            return
+        try:
+            accepted: SendResult | SendError = self._post(build_bulk_body(bulk, group))
+        except PermanentSendError as exc:
+            if exc.status in SPLIT_ON_STATUSES:
+                middle = len(group) // 2
+                self._send_group(bulk, group[:middle], results)
+                self._send_group(bulk, group[middle:], results)
+                return
+            accepted = exc
+        except SendError as exc:
+            accepted = exc
+        for index in group:
+            results[index] = accepted
 
     def _send_one(self, message: Message) -> SendResult | SendError:
         try:

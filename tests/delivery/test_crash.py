@@ -1,9 +1,11 @@
 """The crash test: 300 subscribers x 5 lessons through SIGKILLed workers, each sent exactly once.
 
-Everything is real: PostgreSQL, Redis, two `nurture worker` processes (thread pool), the fake
-SendGrid as its own process (10% 429s, 5% 500s, 20 ms latency) posting signed `processed`
-events to our web app's /webhooks/sendgrid, and a dispatcher loop. One worker is SIGKILLed
-three times mid-run and started again. DAY_SECONDS=2 compresses the course to seconds.
+Everything is real: PostgreSQL, Redis, three `nurture worker` processes (thread pool) sharing
+one queue, the fake SendGrid as its own process (10% 429s, 5% 500s, 100 ms latency) posting
+signed `processed` events to our web app's /webhooks/sendgrid, and a dispatcher loop handing
+out batches of 25. One worker is SIGKILLed three times mid-run, with batches in flight (a
+request takes longer than everything else a batch does), and started again. DAY_SECONDS=2
+compresses the course to seconds.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _start_fake(tmp_path: Path, webhook_url: str, private_key: Any) -> tuple[Any
             str(PROJECT_ROOT / "tests" / "fake_sendgrid.py"),
             "--port=0",
             f"--api-key={API_KEY}",
-            "--latency-ms=20",
+            "--latency-ms=100",
             "--fail-429=0.10",
             "--fail-500=0.05",
             "--seed=7",
@@ -96,7 +98,8 @@ def crash_env(
         evidence_grace_seconds=3,
         retry_backoff_base_seconds=0.2,
         retry_backoff_max_seconds=2,
-        worker_concurrency=16,
+        worker_concurrency=4,
+        send_batch_size=25,
     )
     from web import create_app
 
@@ -130,10 +133,11 @@ def test_every_lesson_exactly_once_through_worker_kills(crash_env, tmp_path):
 
     runtime, env = crash_env
     enroll(runtime, SUBSCRIBERS, runtime.now(), prefix="crash")
-    victim = WorkerProcess("victim", env, tmp_path)
-    steady = WorkerProcess("steady", env, tmp_path)
+    victim = WorkerProcess("victim", env, tmp_path, concurrency=4)
+    steady = [WorkerProcess(f"steady{n}", env, tmp_path, concurrency=4) for n in (1, 2)]
     victim.start()
-    steady.start()
+    for worker in steady:
+        worker.start()
     stop = threading.Event()
     passes: list[Any] = []
     errors: list[BaseException] = []
@@ -170,7 +174,8 @@ def test_every_lesson_exactly_once_through_worker_kills(crash_env, tmp_path):
         stop.set()
         loop.join(30)
         victim.stop()
-        steady.stop()
+        for worker in steady:
+            worker.stop()
     elapsed = time.monotonic() - started
 
     states = delivery_states(runtime)

@@ -34,15 +34,19 @@ def at_start(clock):
 
 
 class Recorder:
-    """An enqueue target that keeps the ids instead of publishing them (thread-safe)."""
+    """An enqueue target that keeps the batches instead of publishing them (thread-safe)."""
 
     def __init__(self) -> None:
-        self.ids: list[int] = []
+        self.batches: list[list[int]] = []
         self.lock = threading.Lock()
 
-    def __call__(self, ids):
+    def __call__(self, batches):
         with self.lock:
-            self.ids.extend(ids)
+            self.batches.extend(list(batch) for batch in batches)
+
+    @property
+    def ids(self) -> list[int]:
+        return [delivery_id for batch in self.batches for delivery_id in batch]
 
 
 def test_due_enrollments_become_queued_deliveries_once(runtime, at_start):
@@ -70,15 +74,18 @@ def test_due_enrollments_become_queued_deliveries_once(runtime, at_start):
 def test_pass_publishes_send_tasks_to_redis(runtime, at_start, celery_app, redis_url):
     from tasks.dispatch import dispatch_due, dispatch_once
 
-    enroll(runtime, 25, START)
+    subscribers = enroll(runtime, 25, START)
     report = dispatch_once(runtime)
     assert report.enqueued == 25
-    assert queue_length(redis_url) == 25
+    # One lesson, 25 due: one send task carries them all.
+    assert queue_length(redis_url) == 1
+    ids = [deliveries_of(runtime, s)[0].id for s in subscribers]
+    assert sorted(_published_ids(redis_url)) == sorted(ids)
     assert queue_length(redis_url, "dispatch") == 0
 
     dispatch_due.delay()
     assert queue_length(redis_url, "dispatch") == 1
-    assert queue_length(redis_url) == 25
+    assert queue_length(redis_url) == 1
 
 
 def test_unclaimed_queued_delivery_is_enqueued_again_after_timeout(runtime, settings, at_start):
@@ -146,19 +153,24 @@ def _messages(url: str, queue: str = "celery") -> list[dict]:
     return messages
 
 
+def _published_ids(url: str) -> list[int]:
+    """Return the delivery ids of every send task waiting in the queue."""
+    return [delivery_id for message in _messages(url) for delivery_id in message["body"][0][0]]
+
+
 def test_published_message_is_the_one_apply_async_sends(celery_app, redis_url):
     from tasks.publish import publish_sends
-    from tasks.sending import send_delivery
+    from tasks.sending import send_batch
 
-    send_delivery.apply_async((41,))
-    publish_sends([42])
+    send_batch.apply_async(([41],))
+    publish_sends([[42]])
     before, now = _messages(redis_url)
     assert before["body"] == [
-        [41],
+        [[41]],
         {},
         {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
     ]
-    assert now["body"][0] == [42] and now["body"][1:] == before["body"][1:]
+    assert now["body"][0] == [[42]] and now["body"][1:] == before["body"][1:]
     for message in (before, now):
         message["headers"].pop("id"), message["headers"].pop("root_id")
         message["headers"].pop("argsrepr"), message["headers"].pop("origin")
@@ -176,9 +188,9 @@ def test_real_worker_runs_every_published_send_once(runtime, at_start, celery_ap
     subscribers = enroll(runtime, 30, START)
     report = dispatch_pass(runtime, batch_size=7)  # five statements, five background publishes
     assert (report.materialised, report.enqueued) == (30, 30)
-    assert queue_length(redis_url) == 30  # all in Redis when the pass returns
+    assert queue_length(redis_url) == 5  # a send task per step, all in Redis at the return
     ids = [deliveries_of(runtime, s)[0].id for s in subscribers]
-    assert sorted(m["body"][0][0] for m in _messages(redis_url)) == sorted(ids)
+    assert sorted(_published_ids(redis_url)) == sorted(ids)
     with thread_worker(runtime, concurrency=4):
         assert wait_until(lambda: delivery_states(runtime) == {"sent": 30}, 30)
     assert queue_length(redis_url) == 0
@@ -206,8 +218,9 @@ def test_failed_publish_is_enqueued_again_after_claim_timeout(
     clock.advance(seconds=2)
     report = dispatch_pass(runtime, batch_size=5)
     assert (report.materialised, report.enqueued) == (0, 12)
-    assert queue_length(redis_url) == 12
-    assert len({m["body"][0][0] for m in _messages(redis_url)}) == 12
+    assert queue_length(redis_url) == 3  # steps of 5, 5 and 2
+    published = _published_ids(redis_url)
+    assert len(published) == len(set(published)) == 12
 
 
 def _claim_stale(runtime, subscriber_id: int, claimed_at: datetime) -> int:

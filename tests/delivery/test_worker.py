@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from helpers import wait_until
-from lessons import deliveries_of, dispatch_pass, emails_in, enroll, enrollment_of, state_of
+from lessons import (
+    collect_ids,
+    deliveries_of,
+    dispatch_pass,
+    emails_in,
+    enroll,
+    enrollment_of,
+    state_of,
+)
 from sqlalchemy import select, update
 from workers import thread_worker, unfinished_messages
 
@@ -17,7 +25,7 @@ from store.models import Delivery, DeliveryKind, DeliveryState, EnrollmentStatus
 from subscribers.service import confirm, pause, resume, subscribe, unsubscribe
 from subscribers.validation import Signup
 from tasks.dispatch import dispatch_due, dispatch_once
-from tasks.sending import send_delivery
+from tasks.sending import send_batch
 
 AMS = ZoneInfo("Europe/Amsterdam")
 START = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)  # 07:30 in Amsterdam, two days before DST
@@ -87,7 +95,7 @@ def test_whole_course_lands_one_lesson_a_day_across_dst(runtime, fake_sendgrid, 
 def test_unsubscribe_while_queued_sends_nothing(runtime, fake_sendgrid, at_start):
     [first, second] = enroll(runtime, 2, START)
     held = []
-    dispatch_pass(runtime, held.extend)  # queued, message not yet in Redis
+    dispatch_pass(runtime, collect_ids(held))  # queued, message not yet in Redis
     with runtime.session() as session:
         assert unsubscribe(runtime, session, first)
         # The second unsubscribes after its row was taken for sending: only the
@@ -97,7 +105,7 @@ def test_unsubscribe_while_queued_sends_nothing(runtime, fake_sendgrid, at_start
         )
     with thread_worker(runtime):
         for delivery_id in held:
-            send_delivery.delay(delivery_id)
+            send_batch.delay([delivery_id])
         assert wait_until(
             lambda: all(state_of(runtime, i).state != DeliveryState.QUEUED for i in held), 15
         )
@@ -121,8 +129,8 @@ def test_duplicate_enqueues_and_parallel_dispatch_send_once(runtime, fake_sendgr
             thread.join(30)
         delivery_ids = [deliveries_of(runtime, s)[0].id for s in ids]
         for delivery_id in delivery_ids:
-            send_delivery.delay(delivery_id)
-            send_delivery.delay(delivery_id)
+            send_batch.delay([delivery_id])
+            send_batch.delay([delivery_id])
         assert wait_until(
             lambda: all(state_of(runtime, i).state == DeliveryState.SENT for i in delivery_ids),
             20,
@@ -235,7 +243,7 @@ def test_stale_claim_without_evidence_is_resent_once(
             .values(state=DeliveryState.SENDING, claimed_at=START, attempts=1)
         )
     with thread_worker(runtime):
-        send_delivery.delay(delivery.id)  # the redelivered message finds the row claimed
+        send_batch.delay([delivery.id])  # the redelivered message finds the row claimed
         assert wait_until(lambda: unfinished_messages(redis_url) == 0, 15)
         assert state_of(runtime, delivery.id).state == DeliveryState.SENDING
         clock.advance(seconds=settings.claim_timeout_seconds + 1)
@@ -252,11 +260,11 @@ def test_pause_holds_the_lesson_and_resume_sends_it(runtime, fake_sendgrid, at_s
     clock = at_start
     subscriber_id = sign_up_and_confirm(runtime, fake_sendgrid, "pauze@example.org")
     held = []
-    dispatch_pass(runtime, held.extend)
+    dispatch_pass(runtime, collect_ids(held))
     with runtime.session() as session:
         pause(runtime, session, "pauze@example.org")
     with thread_worker(runtime):
-        send_delivery.delay(held[0])
+        send_batch.delay([held[0]])
         assert wait_until(lambda: state_of(runtime, held[0]).last_error == "paused", 15)
         assert state_of(runtime, held[0]).state == DeliveryState.QUEUED
         clock.advance(hours=3)

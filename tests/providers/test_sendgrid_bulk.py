@@ -74,7 +74,25 @@ def test_a_bad_address_fails_alone_and_the_others_are_sent(
     assert isinstance(refused, PermanentSendError) and refused.status == 400
     assert "personalizations.0.to.0.email" in str(refused)
     assert sendgrid_env.stats()["recipients"] == 4 and sendgrid_env.duplicates == 0
-    assert sendgrid_env.refused[400] == 2  # the bulk request, then the culprit alone
+    # Halved on each 400: [0-4] refused, [0,1] sent, [2-4] refused, [2] sent, [3,4] refused,
+    # [3] sent, and the culprit alone refused.
+    assert sendgrid_env.refused[400] == 4
+    assert len(sendgrid_env.accepted) == 3
+
+
+def test_a_bad_address_in_a_large_batch_costs_a_few_requests_not_one_each(
+    sendgrid_env: FakeSendGrid, course: Course
+) -> None:
+    recipients = people(499)
+    recipients.insert(150, Recipient(999, "anna@localhost", "Anna", delivery_id=9999))
+    bulk = renderer().lesson_bulk(course, 1, recipients)
+    results = backend().send_bulk(bulk)
+    refused = [n for n, result in enumerate(results) if not isinstance(result, SendResult)]
+    assert refused == [150]
+    assert sendgrid_env.stats()["recipients"] == 499 and sendgrid_env.duplicates == 0
+    # Bisection: about two requests per halving (log2 500 < 9), not one per recipient.
+    requests = len(sendgrid_env.accepted) + sendgrid_env.refused[400]
+    assert requests <= 2 * 9 + 1, requests
 
 
 def test_a_rate_limit_makes_every_recipient_retryable(

@@ -21,7 +21,7 @@ from runtime import Runtime
 from store.clock import FrozenClock
 from store.models import Delivery, DeliveryState, Subscriber, SubscriberStatus
 from tasks.dispatch import dispatch_once
-from tasks.sending import send_delivery
+from tasks.sending import send_batch
 
 
 def _state(runtime: Runtime, delivery_id: int) -> Delivery:
@@ -56,7 +56,7 @@ def test_confirmations_go_out_once_and_survive_a_429(
     fake_sendgrid.script(429)  # the first call is rate limited; it must be retried, not dropped
     with thread_worker(runtime, concurrency=2):
         assert client.post("/subscribe", data=signup_form()).status_code == 200
-        send_delivery.delay(needless)
+        send_batch.delay([needless])
         subscriber = subscriber_by_email(runtime, ADDRESS)
         assert subscriber is not None
         [confirmation] = confirmations_of(runtime, subscriber.id)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import run_cli, wait_until
+from lessons import collect_ids
 from sqlalchemy import func, select
 from tracking_support import (
     COURSE,
@@ -136,7 +137,7 @@ def test_done_when_signed_batch_shows_up_and_bounced_subscriber_gets_nothing(
         assert session.get(Enrollment, bouncer.enrollment_id).status == EnrollmentStatus.CANCELLED
     # A dispatcher pass a day later creates day 2 for the reader only.
     enqueued: list[int] = []
-    run_dispatch_pass(runtime, enqueued.extend, now=T0 + timedelta(days=1, hours=1))
+    run_dispatch_pass(runtime, collect_ids(enqueued), now=T0 + timedelta(days=1, hours=1))
     with runtime.session() as session:
         days = {
             (row.subscriber_id, row.day)
