@@ -67,6 +67,27 @@ class Settings(BaseSettings):
     trusted_proxies: int = Field(default=0, ge=0, le=5)
     # DNS look-up of the signup address's domain (MX); off by default, so tests need no DNS.
     check_email_deliverability: bool = False
+    # Bodies of POST /subscribe larger than this are refused (413): a signup is a few fields.
+    subscribe_max_bytes: int = Field(default=8192, gt=0)
+
+    # Old secret keys, newest first: tokens signed with them still verify (key rotation).
+    secret_key_fallbacks: list[str] = Field(default_factory=list)
+    # Confirmation emails per address (a form anyone can fill in must not become a mailer),
+    # and for the whole service per hour; above the latter they wait in the database.
+    confirmations_per_address_day: int = Field(default=3, ge=1)
+    confirmations_per_address_month: int = Field(default=5, ge=1)
+    confirmations_per_hour: int = Field(default=1000, ge=1)
+    # Soft and "blocked" bounces in a row that suppress an address (hard ones do at once).
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    # Failed admin logins per client address, and for all addresses together, per window.
+    admin_failed_logins_per_client: int = Field(default=10, ge=1)
+    admin_failed_logins_total: int = Field(default=50, ge=1)
+    # A pixel or click counts at most once per delivery, client and this many seconds.
+    hit_replay_window_seconds: int = Field(default=60, ge=1)
+    # Retention: processed webhook bodies, unconfirmed signups, finished or stopped people.
+    webhook_batch_retention_days: int = Field(default=7, ge=0)
+    unconfirmed_retention_days: int = Field(default=30, ge=1)
+    inactive_retention_months: int = Field(default=24, ge=1)
 
     send_time: str = "07:30"
     skip_weekends: bool = False
@@ -149,6 +170,11 @@ class Settings(BaseSettings):
             if not self.base_url.startswith("https://"):
                 raise ValueError("NURTURE_BASE_URL: production links must be https://")
         return self
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """Return the secret key, then its fallbacks: sign with the first, verify with any."""
+        return [self.secret_key, *self.secret_key_fallbacks]
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,16 +1,19 @@
-"""The tables: subscribers, enrollments, deliveries, email events and the webhook inbox."""
+"""The tables: subscribers, enrollments, deliveries, email events and the webhook inbox.
+
+The consent, suppression and audit tables live in store.trust; they are re-exported here, so
+`store.models` names every table (and Alembic sees them all through Base.metadata).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Connection,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,47 +23,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-# SQLite has no 64-bit autoincrement BIGINT; INTEGER PRIMARY KEY is its rowid and is 64-bit anyway.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Store aware UTC datetimes; SQLite hands back naive ones, so re-attach UTC on load."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        """Refuse naive datetimes so no local time sneaks into the database."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        """Return an aware UTC datetime."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base with one naming convention, so Alembic names constraints stably."""
-
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
-
-
-Base.metadata.naming_convention = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from store.base import Base, BigId, UtcDateTime
+from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
 class SubscriberStatus:
@@ -125,6 +91,8 @@ class Subscriber(Base):
     suppressed_at: Mapped[datetime | None]
     suppression_reason: Mapped[str | None] = mapped_column(String(40))
     forgotten_at: Mapped[datetime | None]
+    # Soft and "blocked" bounces in a row; N of them suppress (a delivered mail resets it).
+    soft_bounce_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
 
@@ -192,6 +160,8 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A confirmation's: the first name typed with that signup, applied when it is confirmed.
+    requested_name: Mapped[str | None] = mapped_column(String(100))
     delivered_at: Mapped[datetime | None]
     first_opened_at: Mapped[datetime | None]
     human_opens: Mapped[int] = mapped_column(Integer, default=0)
@@ -271,6 +241,17 @@ class WebhookBatch(Base):
             sqlite_where=text("processed_at IS NULL"),
         ),
     )
+
+
+__all__ = [
+    "AdminAuditEntry",
+    "Base",
+    "BigId",
+    "ConsentEvent",
+    "ConsentEventKind",
+    "Suppression",
+    "UtcDateTime",
+]
 
 
 class Counter(Base):
