@@ -144,7 +144,9 @@ def exact_check(port: int, paths: list[str]) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     ok = 0
     for n in range(EXACT_CHECK):
-        connection.request("GET", paths[n % len(paths)], headers={"User-Agent": "Firefox/128.0"})
+        # Its own user agent per request: one client's repeats within a minute count once.
+        agent = f"Firefox/128.0 {n}"
+        connection.request("GET", paths[n % len(paths)], headers={"User-Agent": agent})
         response = connection.getresponse()
         response.read()
         ok += response.status == 200
@@ -196,7 +198,7 @@ def main() -> None:
         env="development",
         database_url=database_url,
         redis_url=REDIS_URL,
-        secret_key="bench-secret-key",
+        secret_key="benchmark-secret-key-0123456789abcdef",
         base_url="http://127.0.0.1",
         mail_backend="outbox",
     )

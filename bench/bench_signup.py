@@ -52,7 +52,7 @@ def _configure(database_url: str, outbox: Path) -> None:
         database_url=database_url,
         redis_url=REDIS_URL,
         base_url="http://bench.example",
-        secret_key="bench-secret-key",
+        secret_key="benchmark-secret-key-0123456789abcdef",
         outbox_dir=str(outbox),
         mail_backend="outbox",
     )
@@ -111,8 +111,8 @@ def measure(database_url: str) -> list[tuple[str, float]]:
             ),
         ),
         (
-            "GET /confirm/<token> (confirm + enroll)",
-            _median_us(lambda n: client.get(f"/confirm/{tokens.make_confirm(n + 2)}"), 0),
+            "POST /confirm/<token> (confirm + enroll)",
+            _median_us(lambda n: client.post(f"/confirm/{tokens.make_confirm(n + 2)}"), 0),
         ),
         (
             "POST /unsubscribe/<token> (RFC 8058 one-click)",

@@ -85,6 +85,8 @@ def path_script(paths: list[str], directory: Path, name: str) -> Path:
         f"local paths = {{\n{body}\n}}\nlocal i = 0\n"
         "request = function()\n  i = i + 1\n"
         "  return wrk.format('GET', paths[(i % #paths) + 1], "
-        "{['User-Agent'] = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0'})\nend\n"
+        # A user agent per request: one client's repeats within a minute count once, and the
+        # bench checks that every request it makes is counted.
+        "{['User-Agent'] = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 ' .. i})\nend\n"
     )
     return script

@@ -6,7 +6,7 @@ from typing import NoReturn
 
 import click
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, check_safe_to_serve, load_settings
 from runtime import Runtime, build_runtime
 
 
@@ -35,6 +35,19 @@ def settings_or_exit() -> Settings:
         except ConfigError as exc:
             fail(str(exc))
     settings: Settings = state["settings"]  # type: ignore[assignment]
+    return settings
+
+
+def refuse_unsafe_to_serve() -> Settings:
+    """Return the settings, or exit when they must not serve or send for a public BASE_URL.
+
+    Commands that serve the web app, run workers or beat, or send mail call this first.
+    """
+    settings = settings_or_exit()
+    try:
+        check_safe_to_serve(settings)
+    except ConfigError as exc:
+        fail(str(exc))
     return settings
 
 

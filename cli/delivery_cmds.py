@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import func, select
 
-from cli.common import fail, require_services, runtime_or_exit
+from cli.common import fail, refuse_unsafe_to_serve, require_services, runtime_or_exit
 from store.models import Delivery, DeliveryState, Subscriber
 
 
@@ -13,6 +13,7 @@ from store.models import Delivery, DeliveryState, Subscriber
 @click.option("--once", is_flag=True, required=True, help="Run one pass and exit (required).")
 def dispatch(once: bool) -> None:
     """Run one dispatcher pass: settle stale claims, queue due lessons, enqueue their sends."""
+    refuse_unsafe_to_serve()
     runtime = runtime_or_exit()
     require_services(runtime)
     from tasks.app import create_celery

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import fail, runtime_or_exit
+from cli.common import fail, refuse_unsafe_to_serve, runtime_or_exit
 
 TEST_CONFIRM_PATH = "/confirm/voorbeeld"
 
@@ -37,6 +37,7 @@ def send_test(
     there is no open pixel, and the unsubscribe and confirm links are placeholders.
     Nothing is written to the database.
     """
+    refuse_unsafe_to_serve()
     runtime = runtime_or_exit()
     settings = runtime.settings
     if confirm and day is not None:

@@ -7,13 +7,20 @@ import sys
 
 import click
 
-from cli import course_cmds, delivery_cmds, email_cmds, stats_cmds, subscriber_cmds
+from cli import (
+    course_cmds,
+    delivery_cmds,
+    email_cmds,
+    stats_cmds,
+    subscriber_cmds,
+    suppression_cmds,
+)
 from cli.common import (
     refuse_broken_course,
+    refuse_unsafe_to_serve,
     require_database,
     require_services,
     runtime_or_exit,
-    settings_or_exit,
 )
 
 
@@ -34,6 +41,7 @@ def web(host: str, port: int, debug: bool) -> None:
 
     In production run gunicorn instead: gunicorn 'web:create_app()'.
     """
+    refuse_unsafe_to_serve()
     runtime = runtime_or_exit()
     require_services(runtime)
     refuse_broken_course(runtime)
@@ -46,6 +54,7 @@ def web(host: str, port: int, debug: bool) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a Celery worker that sends lessons and confirmations (extra args go to Celery)."""
+    refuse_unsafe_to_serve()
     runtime = runtime_or_exit()
     require_services(runtime)
     refuse_broken_course(runtime)
@@ -70,6 +79,7 @@ def worker(ctx: click.Context) -> None:
 @click.pass_context
 def beat(ctx: click.Context) -> None:
     """Run Celery beat, which starts the lesson dispatcher periodically. Run exactly one."""
+    refuse_unsafe_to_serve()
     runtime = runtime_or_exit()
     require_services(runtime)
     from config.settings import VAR_DIR
@@ -86,7 +96,7 @@ def beat(ctx: click.Context) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def run(host: str, port: int) -> None:
     """Run web, worker and beat together (honcho), for development and demos."""
-    settings = settings_or_exit()
+    settings = refuse_unsafe_to_serve()
     require_services(runtime_or_exit())
     from honcho.manager import Manager
 
@@ -121,7 +131,14 @@ def db_upgrade(revision: str) -> None:
 
 
 # Each area's module exposes its click commands or groups in `COMMANDS`.
-for _module in (course_cmds, email_cmds, subscriber_cmds, delivery_cmds, stats_cmds):
+for _module in (
+    course_cmds,
+    email_cmds,
+    subscriber_cmds,
+    suppression_cmds,
+    delivery_cmds,
+    stats_cmds,
+):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -1,4 +1,4 @@
-"""`nurture subscribers`: GDPR export and erasure, and pausing or resuming one person's course."""
+"""`nurture subscribers` (GDPR export and erasure, pause, resume) and `nurture retention run`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def export(email: str) -> None:
 @click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
 def forget(email: str, yes: bool) -> None:
     """Erase EMAIL's personal data for good; anonymous counts are kept."""
+    from subscribers.audit import FORGET, cli_actor, record_admin_action
     from subscribers.privacy import forget_subscriber
     from subscribers.service import find_by_email
 
@@ -57,7 +58,15 @@ def forget(email: str, yes: bool) -> None:
 
     def erase(runtime: Runtime, session: Session) -> int:
         subscriber = find_by_email(session, email)
-        forget_subscriber(session, subscriber, runtime.now())
+        forget_subscriber(session, subscriber, runtime.now(), runtime.mail)
+        # In the same transaction: an erasure is logged if and only if it happened.
+        record_admin_action(
+            session,
+            actor=cli_actor(),
+            action=FORGET,
+            target=f"subscriber:{subscriber.id}",
+            now=runtime.now(),
+        )
         return subscriber.id
 
     subscriber_id = _run(erase)
@@ -85,4 +94,32 @@ def resume(email: str) -> None:
     click.echo(f"Resumed {email}: day {enrollment.next_day} is due at {due}.")
 
 
-COMMANDS = [subscribers]
+@click.group()
+def retention() -> None:
+    """Erase personal data that outlived its retention period (beat does it every hour)."""
+
+
+@retention.command("run")
+def retention_run() -> None:
+    """Run the retention job once, now, and print what it erased and deleted."""
+    from subscribers.retention import apply_retention
+
+    runtime = runtime_or_exit()
+    require_database(runtime)
+    report = apply_retention(runtime)
+    settings = runtime.settings
+    click.echo(
+        f"Unconfirmed signups erased (older than {settings.unconfirmed_retention_days} days): "
+        f"{report.unconfirmed_erased}"
+    )
+    click.echo(
+        "Finished or stopped subscribers anonymised "
+        f"(after {settings.inactive_retention_months} months): {report.inactive_anonymised}"
+    )
+    click.echo(
+        "Processed webhook batches deleted "
+        f"(after {settings.webhook_batch_retention_days} days): {report.webhook_batches_deleted}"
+    )
+
+
+COMMANDS = [subscribers, retention]

@@ -35,6 +35,7 @@ PREFETCH_MULTIPLIER = 1
 BROKER_SPARE_CONNECTIONS = 10
 PUBLISH_CONNECT_RETRIES = 1
 PUBLISH_RETRY_WAIT_SECONDS = 0.2
+RETENTION_INTERVAL_SECONDS = 3600.0
 
 
 def dispatch_interval(settings: Settings) -> float:
@@ -111,6 +112,13 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
                 "schedule": interval,
                 # A pass older than one interval is superseded by the next; don't pile them up.
                 "options": {"expires": interval},
+            },
+            # Erase what outlived its retention period (subscribers.retention). Hourly is
+            # plenty for periods of days and months; a missed run is caught up by the next.
+            "apply-retention": {
+                "task": "tasks.retention.apply_retention",
+                "schedule": RETENTION_INTERVAL_SECONDS,
+                "options": {"expires": RETENTION_INTERVAL_SECONDS},
             },
         },
     }

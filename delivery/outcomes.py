@@ -23,19 +23,23 @@ log = logging.getLogger("delivery.sender")
 # resuming pulls it forward (the dispatcher re-times a held row), so pausing holds the
 # lesson instead of losing it, and a long pause costs one look a day, not one a minute.
 PAUSED_HOLD = timedelta(days=1)
+# Whom a confirmation email may still go to when it is about to be sent.
+CONFIRMABLE = frozenset({SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED})
 
 
 def pre_send_verdict(claim: Claim) -> str | None:
     """Return why this claim must not be sent now, or None to send it.
 
     Checked again just before each send, so an unsubscribe that landed after the
-    dispatcher queued the mail still wins. A confirmation goes only to a pending signup;
-    a lesson only to a confirmed subscriber whose enrollment is active.
+    dispatcher queued the mail still wins. A confirmation goes only to a pending signup,
+    or to someone who unsubscribed and signed up again (they stay unsubscribed until they
+    confirm; their unsubscribe skipped every confirmation queued before it); a lesson only
+    to a confirmed subscriber whose enrollment is active.
     """
     if not claim.email:
         return "skipped"
     if claim.kind == DeliveryKind.CONFIRMATION:
-        return None if claim.subscriber_status == SubscriberStatus.PENDING else "skipped"
+        return None if claim.subscriber_status in CONFIRMABLE else "skipped"
     if claim.subscriber_status != SubscriberStatus.CONFIRMED:
         return "skipped"
     if claim.enrollment_status == EnrollmentStatus.PAUSED:

@@ -98,7 +98,8 @@ class Sender:
         runtime = self.runtime
         try:
             course = runtime.courses.get(claim.course_slug)
-            url = runtime.renderer.confirm_url(claim.subscriber_id)
+            # The link names this email, so a newer confirmation makes it stop working.
+            url = runtime.renderer.confirm_url(claim.delivery_id)
             message = runtime.renderer.confirmation(course, _recipient(claim), url)
         except Exception as exc:
             return self._unrenderable(claim, exc)
@@ -164,10 +165,13 @@ class Sender:
 
 
 def _recipient(claim: Claim) -> Recipient:
+    # A confirmation greets "Hallo,": until it is confirmed, a name is text anyone could
+    # have typed, and it must not reach an inbox from the clinic's domain.
+    confirmation = claim.kind == DeliveryKind.CONFIRMATION
     return Recipient(
         subscriber_id=claim.subscriber_id,
         email=claim.email or "",
-        first_name=claim.first_name,
+        first_name=None if confirmation else claim.first_name,
         delivery_id=claim.delivery_id,
     )
 

@@ -211,25 +211,33 @@ def note_claim_error(
 
 
 def queue_confirmation(
-    session: Session, subscriber_id: int, course_slug: str, now: datetime
+    session: Session,
+    subscriber_id: int,
+    course_slug: str,
+    now: datetime,
+    *,
+    requested_name: str | None = None,
+    not_before: datetime | None = None,
+    skip_reason: str | None = None,
 ) -> int:
-    """Queue the confirmation email of SUBSCRIBER_ID, due now; return the delivery id.
+    """Write the confirmation email of SUBSCRIBER_ID in the signup's transaction; return its id.
 
-    Written in the signup's own transaction, and stamped as enqueued: the caller publishes
-    it after the commit, or calls unstamp_enqueued when it can't (Redis down), so the
-    dispatcher's next pass enqueues it instead. Either way the row outlives an outage.
+    Due now, it is stamped enqueued: the caller publishes it after the commit, or calls
+    unstamp_enqueued (Redis down). Due later (NOT_BEFORE), the dispatcher enqueues it then.
+    With SKIP_REASON it is written skipped: a signup that gets no mail writes the same row.
     """
+    due = now if not_before is None else max(not_before, now)
     delivery = Delivery(
         kind=DeliveryKind.CONFIRMATION,
-        enrollment_id=None,
         subscriber_id=subscriber_id,
         course_slug=course_slug,
         day=CONFIRMATION_DAY,
-        state=DeliveryState.QUEUED,
-        attempts=0,
+        state=DeliveryState.SKIPPED if skip_reason else DeliveryState.QUEUED,
         created_at=now,
-        not_before=now,
-        enqueued_at=now,
+        not_before=due,
+        enqueued_at=now if skip_reason is None and due <= now else None,
+        last_error=f"not sent: {skip_reason}" if skip_reason else None,
+        requested_name=requested_name,  # applied only when this one is confirmed
     )
     session.add(delivery)
     session.flush()

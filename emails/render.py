@@ -276,6 +276,6 @@ class Renderer:
             category=f"{course.slug}-bevestiging",
         ).message
 
-    def confirm_url(self, subscriber_id: int) -> str:
-        """Return the absolute confirm link for SUBSCRIBER_ID."""
-        return f"{self.base_url}/confirm/{self.tokens.make_confirm(subscriber_id)}"
+    def confirm_url(self, confirmation_id: int) -> str:
+        """Return the absolute confirm link of confirmation delivery CONFIRMATION_ID."""
+        return f"{self.base_url}/confirm/{self.tokens.make_confirm(confirmation_id)}"

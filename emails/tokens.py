@@ -1,7 +1,9 @@
 """Signed tokens for links in mail: confirm, unsubscribe, open pixel and tracked clicks.
 
-One Tokens object per runtime holds the derived keys; it signs with the secret key and the
-injectable clock (a confirm link expires by the clock, so tests expire it by moving time).
+One Tokens object per runtime holds the derived keys; it signs with the current secret key
+and the injectable clock (a confirm link expires by the clock, so tests expire it by moving
+time). It verifies with the current key and then every fallback key, so links in mail sent
+before a key rotation keep working.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +28,8 @@ from itsdangerous.signer import HMACAlgorithm
 from store.clock import Clock
 
 CONFIRM_MAX_AGE_SECONDS = 7 * 24 * 3600
+# The one key of a confirm token's payload: the confirmation delivery's id.
+CONFIRM_KEY = "c"
 # Row ids are 64-bit signed integers; a signed larger number names no row.
 MAX_ID = 2**63 - 1
 
@@ -51,7 +56,8 @@ class _FastSigner:
     """
 
     def __init__(self, serializer: URLSafeSerializer) -> None:
-        """Take the key, digest and separator from the serializer's own signer."""
+        """Take the signing key, digest and separator from the serializer's own signer."""
+        # derive_key() derives the serializer's signing key (its newest); old keys only verify.
         signer = serializer.make_signer()
         algorithm = signer.algorithm
         if not isinstance(algorithm, HMACAlgorithm):  # pragma: no cover - itsdangerous default
@@ -80,10 +86,20 @@ class Tokens:
     # One salt per purpose, so an open-pixel token can never be replayed as an unsubscribe.
     PURPOSES = ("unsubscribe", "open", "click")
 
-    def __init__(self, secret_key: str, clock: Clock) -> None:
-        """Derive the signers for SECRET_KEY; CLOCK stamps and ages confirm links."""
+    def __init__(self, secret_keys: str | Sequence[str], clock: Clock) -> None:
+        """Derive the signers for SECRET_KEYS; CLOCK stamps and ages confirm links.
+
+        SECRET_KEYS is the current key, or the current key followed by old ones (newest
+        first, as Settings.secret_keys gives them): new tokens are signed with the first,
+        and a token signed with any of them verifies.
+        """
+        keys = [secret_keys] if isinstance(secret_keys, str) else list(secret_keys)
+        if not keys:
+            raise ValueError("tokens need at least one secret key")
+        # itsdangerous signs with the LAST key of its list and tries them newest (last) first.
+        oldest_first = keys[::-1]
         self._plain = {
-            purpose: URLSafeSerializer(secret_key, salt=f"nurture.{purpose}")
+            purpose: URLSafeSerializer(oldest_first, salt=f"nurture.{purpose}")
             for purpose in self.PURPOSES
         }
         self._fast = {purpose: _FastSigner(s) for purpose, s in self._plain.items()}
@@ -93,7 +109,7 @@ class Tokens:
                 return int(clock().timestamp())
 
         self._confirm = URLSafeTimedSerializer(
-            secret_key, salt="nurture.confirm", signer=_ClockTimestampSigner
+            oldest_first, salt="nurture.confirm", signer=_ClockTimestampSigner
         )
 
     def _load(self, purpose: str, token: str) -> Any:
@@ -102,26 +118,37 @@ class Tokens:
         except BadSignature as exc:
             raise TokenError(f"bad {purpose} token") from exc
 
-    def make_confirm(self, subscriber_id: int) -> str:
-        """Sign a double opt-in token for SUBSCRIBER_ID; it expires after 7 days."""
-        return str(self._confirm.dumps(subscriber_id))
+    def make_confirm(self, confirmation_id: int) -> str:
+        """Sign a double opt-in token for one confirmation email; it expires after 7 days.
+
+        The payload names the confirmation delivery, not the subscriber: a link is bound to
+        the email it came in, so once a newer confirmation goes out the older links stop.
+        """
+        return str(self._confirm.dumps({CONFIRM_KEY: _checked_id(confirmation_id)}))
 
     def read_confirm(self, token: str, max_age: int = CONFIRM_MAX_AGE_SECONDS) -> int:
-        """Return the subscriber id, or raise TokenExpired / TokenError."""
+        """Return the confirmation delivery id, or raise TokenExpired / TokenError.
+
+        A link from before confirm links named their email (its payload a bare subscriber
+        id) is treated as expired: its page offers a new link.
+        """
         try:
             value = self._confirm.loads(token, max_age=max_age)
         except SignatureExpired as exc:
-            # itsdangerous hands back the still-encoded payload; decode it to the subscriber id.
+            # itsdangerous hands back the still-encoded payload; decode it to the delivery id.
             try:
                 payload = (
                     self._confirm.load_payload(exc.payload) if exc.payload is not None else None
                 )
-            except BadData:
-                payload = None
-            raise TokenExpired(payload) from exc
+                expired_id = _confirm_id(payload)
+            except (BadData, TokenError):
+                expired_id = None
+            raise TokenExpired(expired_id) from exc
         except BadSignature as exc:
             raise TokenError("bad confirm token") from exc
-        return _as_id(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise TokenExpired(None)
+        return _confirm_id(value)
 
     def make_unsubscribe(self, subscriber_id: int) -> str:
         """Sign an unsubscribe token; it never expires: the law wants the link to keep working."""
@@ -161,6 +188,18 @@ def _id_json(value: int) -> bytes:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"an id must be an int, not {type(value).__name__}")
     return str(value).encode("ascii")
+
+
+def _checked_id(value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        raise TypeError(f"not a row id: {value!r}")
+    return value
+
+
+def _confirm_id(payload: Any) -> int:
+    if not isinstance(payload, dict) or set(payload) != {CONFIRM_KEY}:
+        raise TokenError("bad confirm token")
+    return _as_id(payload[CONFIRM_KEY])
 
 
 def _as_id(value: Any) -> int:

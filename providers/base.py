@@ -62,6 +62,10 @@ class MailBackend(Protocol):
         """Hand every recipient of BULK over; return a result or error per recipient."""
         ...
 
+    def forget(self, address: str) -> int:
+        """Delete every copy the backend keeps of mail to ADDRESS (any case); return how many."""
+        ...
+
 
 def send_each(backend: MailBackend, bulk: Bulk) -> list[SendResult | SendError]:
     """Send BULK's rendered messages one by one (for backends that can't substitute)."""

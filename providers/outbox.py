@@ -3,6 +3,7 @@
 File names start with the UTC time and a per-process sequence number, so a directory listing
 sorts in sending order; the process id and a random suffix keep names unique across worker
 processes. Files are written under a temporary name and renamed, so a reader never sees half.
+`forget(address)` deletes a person's files: the .eml says whom each one went to.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import os
 import secrets
 import threading
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr, make_msgid
+from email.parser import BytesHeaderParser
+from email.policy import SMTP, compat32
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid
 from pathlib import Path
 
 from emails.bulk import Bulk
@@ -106,6 +108,33 @@ class OutboxBackend:
     def send_bulk(self, bulk: Bulk) -> list[SendResult | SendError]:
         """Write each recipient's rendered message as its own file."""
         return send_each(self, bulk)
+
+    def forget(self, address: str) -> int:
+        """Delete the .eml and .html files of every message to ADDRESS (any case); count them."""
+        wanted = address.strip().lower()
+        removed = 0
+        for eml in sorted(self.folder.glob("*.eml")) if self.folder.is_dir() else []:
+            if wanted not in recipients_of(eml):
+                continue
+            for path in (eml.with_suffix(".html"), eml):
+                try:
+                    path.unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    pass  # never written, or a concurrent forget got there first
+        return removed
+
+
+def recipients_of(eml: Path) -> set[str]:
+    """Return the lower-cased addresses in the To header of the .eml file EML."""
+    try:
+        with eml.open("rb") as file:
+            # Headers only, and compat32: the raw header text, whatever its encoding.
+            headers = BytesHeaderParser(policy=compat32).parse(file)
+    except OSError:
+        return set()
+    values = [str(value) for value in headers.get_all("To", [])]
+    return {addr.lower() for _, addr in getaddresses(values) if addr}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

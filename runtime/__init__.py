@@ -73,7 +73,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     # Tests pass a FrozenClock and move it; every part below reads the same clock.
     now = clock or system_clock
     engine = make_engine(settings.database_url)
-    tokens = Tokens(settings.secret_key, now)
+    # Sign with the current key, verify with it and the fallbacks (key rotation).
+    tokens = Tokens(settings.secret_keys, now)
     return Runtime(
         settings=settings,
         engine=engine,

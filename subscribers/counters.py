@@ -11,15 +11,19 @@ SIGNUPS = "subscribers.signups"
 CONFIRMATIONS = "subscribers.confirmations"
 UNSUBSCRIBES = "subscribers.unsubscribes"
 FORGOTTEN = "subscribers.forgotten"
+# Signups for an address already on file (they change nothing until confirmed).
+REPEAT_SIGNUPS = "subscribers.repeat_signups"
 
 
-def increment(session: Session, name: str, by: int = 1) -> None:
-    """Add BY to counter NAME in one UPSERT, so concurrent increments never lose a count."""
+def increment(session: Session, name: str, by: int = 1) -> int:
+    """Add BY to counter NAME in one UPSERT, so concurrent increments never lose a count.
+
+    Return the counter's new value.
+    """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(Counter).values(name=name, value=by)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Counter.name], set_={"value": Counter.value + by}
-        )
+    upsert = statement.on_conflict_do_update(
+        index_elements=[Counter.name], set_={"value": Counter.value + by}
     )
+    return int(session.scalar(upsert.returning(Counter.value)) or 0)

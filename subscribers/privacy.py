@@ -7,12 +7,14 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from delivery.transitions import erase_errors_of
-from providers.sendgrid.webhook import ERASED, without_personal_data
+from providers import MailBackend
+from providers.sendgrid.scrub import ERASED, without_address
 from store.models import (
+    ConsentEvent,
     Delivery,
     EmailEvent,
     Enrollment,
@@ -50,16 +52,38 @@ def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any
         .where(EmailEvent.subscriber_id == subscriber.id)
         .order_by(EmailEvent.occurred_at, EmailEvent.id)
     ).all()
+    # The consent history: each signup, confirmation, opt-out and suppression, in order.
+    consent = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber.id)
+        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+    ).all()
     return {
         "subscriber": _row(subscriber),
         "enrollments": [_row(row) for row in enrollments],
         "deliveries": [_row(row) for row in deliveries],
         "events": [_row(row) for row in events],
+        "consent_events": [_row(row) for row in consent],
     }
 
 
-def forget_subscriber(session: Session, subscriber: Subscriber, now: datetime) -> None:
+def forget_subscriber(
+    session: Session, subscriber: Subscriber, now: datetime, mail: MailBackend
+) -> None:
     """Erase SUBSCRIBER's personal data; keep anonymous rows so per-lesson counts stay right."""
+    erase_subscriber(session, subscriber, now, mail)
+    counters.increment(session, counters.FORGOTTEN)
+
+
+def erase_subscriber(
+    session: Session, subscriber: Subscriber, now: datetime, mail: MailBackend
+) -> None:
+    """Erase SUBSCRIBER's personal data everywhere we keep it (forget, and the retention job).
+
+    Kept: the anonymous row (status, course, dates), its deliveries and events without free
+    text, the consent events (no address; the IP only as a keyed hash), and the suppression
+    hash, so an address that bounced or complained is still never mailed again.
+    """
     email = subscriber.email
     stop_all_mail(
         session, subscriber, status=SubscriberStatus.FORGOTTEN, reason="forgotten", now=now
@@ -74,16 +98,35 @@ def forget_subscriber(session: Session, subscriber: Subscriber, now: datetime) -
         .where(EmailEvent.subscriber_id == subscriber.id)
         .values(user_agent=None, url=None, reason=None)
     )
+    # A confirmation keeps the first name typed with its signup until it is confirmed.
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id, Delivery.requested_name.is_not(None))
+        .values(requested_name=None)
+    )
     erase_errors_of(session, subscriber.id, ERASED)
     if email:
         _scrub_webhook_bodies(session, email)
-    counters.increment(session, counters.FORGOTTEN)
+        # Development's outbox keeps every mail as a file (SendGrid keeps nothing of ours).
+        mail.forget(email)
 
 
 def _scrub_webhook_bodies(session: Session, email: str) -> None:
     """Erase the address inside stored webhook bodies (providers quote it per event)."""
-    batches = session.scalars(
-        select(WebhookBatch).where(cast(WebhookBatch.body, Text).contains(email))
-    ).all()
-    for batch in batches:
-        batch.body = without_personal_data(batch.body, email)
+    # Case-insensitive: a provider may quote the address as the person typed it, and LIKE
+    # on PostgreSQL is case-sensitive. autoescape: "_" in an address is no wildcard.
+    body_text = func.lower(cast(WebhookBatch.body, Text))
+    matches = select(WebhookBatch.id).where(body_text.contains(email.lower(), autoescape=True))
+    for batch_id in list(session.scalars(matches)):
+        try:
+            body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
+        except (ValueError, RecursionError):
+            # A body the driver cannot even load (set aside as poison): it holds the address
+            # and will never be processed, so it goes now rather than at retention.
+            session.execute(delete(WebhookBatch).where(WebhookBatch.id == batch_id))
+            continue
+        session.execute(
+            update(WebhookBatch)
+            .where(WebhookBatch.id == batch_id)
+            .values(body=without_address(body, email))
+        )

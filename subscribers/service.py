@@ -1,172 +1,98 @@
 """What happens to a subscriber: sign up, confirm, unsubscribe, pause and resume.
 
 Each function takes the runtime and an open session and commits nothing itself; the caller's
-`runtime.session()` makes one transaction of it. A signup's confirmation email is a queued
-delivery written in that same transaction, so no signup ever waits on Redis.
+`runtime.session()` makes one transaction of it. A signup's confirmation email is a
+delivery written in that same transaction, so no signup ever waits on Redis. Signup lives in
+subscribers.signup and the double opt-in in subscribers.optin; they are re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
 from email_validator import EmailNotValidError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from course.loader import Course
 from delivery import enrollments
-from delivery.transitions import queue_confirmation
 from runtime import Runtime
-from store.models import Enrollment, EnrollmentStatus, Subscriber, SubscriberStatus
+from store.models import (
+    ConsentEventKind,
+    Enrollment,
+    EnrollmentStatus,
+    Subscriber,
+    SubscriberStatus,
+)
 from subscribers import counters
+from subscribers.consent import record_consent
 from subscribers.lifecycle import stop_all_mail
-from subscribers.privacy import hash_ip
-from subscribers.validation import Signup, normalise_email
+from subscribers.optin import ConfirmOutcome, confirm, confirm_standing
+from subscribers.signup import PAGE, SignupOutcome, subscribe
+from subscribers.validation import normalise_email
 
-RESEND_AFTER = timedelta(minutes=10)
-# Suppressions that a fresh, confirmed opt-in may lift; bounces and complaints stay put.
-RESUBSCRIBABLE_REASONS = frozenset({"unsubscribe", "group_unsubscribe"})
+__all__ = [
+    "ConfirmOutcome",
+    "SignupOutcome",
+    "SubscriberError",
+    "confirm",
+    "confirm_standing",
+    "find_by_email",
+    "pause",
+    "resume",
+    "subscribe",
+    "unsubscribe",
+]
 
 
 class SubscriberError(Exception):
     """An operator asked for something that can't be done; the message says why."""
 
 
-@dataclass(frozen=True)
-class SignupOutcome:
-    """What a signup led to: the subscriber, and the queued confirmation (None: no mail)."""
+def unsubscribe(
+    runtime: Runtime,
+    session: Session,
+    subscriber_id: int,
+    *,
+    source: str = PAGE,
+    ip: str | None = None,
+) -> bool:
+    """Stop all mail to SUBSCRIBER_ID; return False when no such person is on file.
 
-    subscriber_id: int | None
-    confirmation_id: int | None
-
-
-def subscribe(
-    runtime: Runtime, session: Session, signup: Signup, *, source: str | None = None
-) -> SignupOutcome:
-    """Record SIGNUP: a new pending row, or the existing one; queue a confirmation mail."""
-    now = runtime.now()
-    subscriber = _find(session, signup.email)
+    SOURCE says how (our page's button, or the mail client's one-click POST); an opt-out
+    that changes something is appended to the consent history.
+    """
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
     if subscriber is None:
-        subscriber, created = _insert_pending(
-            session, signup, runtime.courses.default_slug, source, now
+        return False
+    now = runtime.now()
+    if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
+        counters.increment(session, counters.UNSUBSCRIBES)
+        record_consent(
+            session,
+            subscriber_id=subscriber.id,
+            kind=ConsentEventKind.UNSUBSCRIBE,
+            source=source,
+            now=now,
+            course=_course_or_none(runtime, subscriber.course_slug),
+            ip=ip,
+            secret_key=runtime.settings.secret_key,
         )
-        if created:
-            counters.increment(session, counters.SIGNUPS)
-            return SignupOutcome(subscriber.id, _confirm_by_mail(session, subscriber, now))
-    return _subscribe_existing(session, subscriber, signup, now)
+    stop_all_mail(
+        session, subscriber, status=SubscriberStatus.UNSUBSCRIBED, reason="unsubscribe", now=now
+    )
+    return True
 
 
-def _confirm_by_mail(session: Session, subscriber: Subscriber, now: datetime) -> int:
-    subscriber.confirmation_sent_at = now
-    return queue_confirmation(session, subscriber.id, subscriber.course_slug, now)
+def _course_or_none(runtime: Runtime, slug: str) -> Course | None:
+    try:
+        return runtime.courses.get(slug)
+    except Exception:
+        return None  # a course folder removed since: the opt-out is recorded all the same
 
 
 def _find(session: Session, email: str) -> Subscriber | None:
     return session.scalars(
         select(Subscriber).where(Subscriber.email == email).with_for_update()
     ).first()
-
-
-def _insert_pending(
-    session: Session, signup: Signup, course_slug: str, source: str | None, now: datetime
-) -> tuple[Subscriber, bool]:
-    """Insert a pending subscriber; if a concurrent request won the race, return its row."""
-    subscriber = Subscriber(
-        email=signup.email,
-        first_name=signup.first_name,
-        status=SubscriberStatus.PENDING,
-        course_slug=course_slug,
-        signup_source=source[:200] if source else None,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(subscriber)
-            session.flush()
-    except IntegrityError:
-        existing = _find(session, signup.email)
-        if existing is None:  # pragma: no cover - unique violation without a row: re-raise
-            raise
-        return existing, False
-    return subscriber, True
-
-
-def _subscribe_existing(
-    session: Session, subscriber: Subscriber, signup: Signup, now: datetime
-) -> SignupOutcome:
-    status = subscriber.status
-    if status == SubscriberStatus.CONFIRMED:
-        # Already in the course: answer the same as for a new address, mail nothing.
-        return SignupOutcome(subscriber.id, None)
-    if status == SubscriberStatus.SUPPRESSED and (
-        subscriber.suppression_reason not in RESUBSCRIBABLE_REASONS
-    ):
-        # Bounced or complained: never mail again from a form anyone can fill in.
-        return SignupOutcome(subscriber.id, None)
-    if status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.SUPPRESSED):
-        # Back to pending: only a new confirmation restarts the course.
-        subscriber.status = SubscriberStatus.PENDING
-        subscriber.unsubscribed_at = None
-        subscriber.suppressed_at = None
-        subscriber.suppression_reason = None
-        subscriber.confirmed_at = None
-        counters.increment(session, counters.SIGNUPS)
-    if signup.first_name:
-        subscriber.first_name = signup.first_name
-    sent = subscriber.confirmation_sent_at
-    if sent is not None and now - sent < RESEND_AFTER:
-        return SignupOutcome(subscriber.id, None)
-    return SignupOutcome(subscriber.id, _confirm_by_mail(session, subscriber, now))
-
-
-@dataclass(frozen=True)
-class ConfirmOutcome:
-    """What a confirm link did: 'confirmed', 'already' or 'stopped' (no longer wanted)."""
-
-    result: str
-    first_name: str | None = None
-
-
-def confirm(
-    runtime: Runtime, session: Session, subscriber_id: int, ip: str | None
-) -> ConfirmOutcome:
-    """Confirm SUBSCRIBER_ID, record consent and enroll them so day 1 becomes due."""
-    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
-    if subscriber is None or subscriber.email is None:
-        return ConfirmOutcome("stopped")
-    if subscriber.status == SubscriberStatus.CONFIRMED:
-        return ConfirmOutcome("already", subscriber.first_name)
-    if subscriber.status != SubscriberStatus.PENDING:
-        # An old link must not undo a later unsubscribe, bounce or complaint.
-        return ConfirmOutcome("stopped")
-    now = runtime.now()
-    course = runtime.courses.get(subscriber.course_slug)
-    subscriber.status = SubscriberStatus.CONFIRMED
-    subscriber.confirmed_at = now
-    subscriber.consent_at = now
-    subscriber.consent_version = course.consent_version
-    subscriber.consent_ip_hash = hash_ip(runtime.settings.secret_key, ip) if ip else None
-    enrollments.enroll(session, subscriber, course, now, runtime.settings)
-    counters.increment(session, counters.CONFIRMATIONS)
-    return ConfirmOutcome("confirmed", subscriber.first_name)
-
-
-def unsubscribe(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
-    """Stop all mail to SUBSCRIBER_ID; return False when no such person is on file."""
-    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
-    if subscriber is None:
-        return False
-    if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
-        counters.increment(session, counters.UNSUBSCRIBES)
-    stop_all_mail(
-        session,
-        subscriber,
-        status=SubscriberStatus.UNSUBSCRIBED,
-        reason="unsubscribe",
-        now=runtime.now(),
-    )
-    return True
 
 
 def find_by_email(session: Session, email: str) -> Subscriber:

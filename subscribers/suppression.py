@@ -14,10 +14,20 @@ import hmac
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from store.models import Suppression
+from store.models import ConsentEventKind, Subscriber, SubscriberStatus, Suppression
+from subscribers.consent import record_consent
+from subscribers.lifecycle import stop_all_mail
+
+# Why an address is on the list (Suppression.reason, and the subscriber's suppression_reason).
+HARD_BOUNCE = "bounce"
+SOFT_BOUNCES = "soft_bounces"
+COMPLAINT = "complaint"
+MANUAL = "manual"
 
 
 def address_hash(secret_key: str, email: str) -> str:
@@ -51,12 +61,21 @@ def suppress(
     """Put EMAIL on the list; return False when it already was (the first reason stays)."""
     if is_suppressed(session, keys, email):
         return False
-    key = address_hash(keys[0], email)
-    session.add(
-        Suppression(address_hash=key, reason=reason, source=source, created_at=now, note=note)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Two workers may ingest bounces of one address at once: the second insert does nothing.
+    statement = (
+        insert(Suppression)
+        .values(
+            address_hash=address_hash(keys[0], email),
+            reason=reason,
+            source=source,
+            created_at=now,
+            note=note,
+        )
+        .on_conflict_do_nothing(index_elements=["address_hash"])
+        .returning(Suppression.address_hash)
     )
-    session.flush()
-    return True
+    return session.scalar(statement) is not None
 
 
 def lift(session: Session, keys: Sequence[str], email: str) -> bool:
@@ -67,3 +86,77 @@ def lift(session: Session, keys: Sequence[str], email: str) -> bool:
     for entry in found:
         session.delete(entry)
     return bool(found)
+
+
+def suppress_subscriber(
+    session: Session,
+    keys: Sequence[str],
+    *,
+    subscriber: Subscriber | None,
+    email: str | None,
+    reason: str,
+    source: str,
+    now: datetime,
+    note: str | None = None,
+) -> bool:
+    """Stop all mail to SUBSCRIBER and list EMAIL for good; return True when EMAIL was new.
+
+    EMAIL is the address at this moment (a forgotten subscriber has none on file, so the
+    caller passes the one the provider quoted). The consent history gets one suppression
+    event per person, not one per repeated bounce.
+    """
+    newly_stopped = subscriber is not None and subscriber.status not in (
+        SubscriberStatus.SUPPRESSED,
+        SubscriberStatus.FORGOTTEN,
+    )
+    if subscriber is not None:
+        stop_all_mail(
+            session, subscriber, status=SubscriberStatus.SUPPRESSED, reason=reason, now=now
+        )
+    listed = bool(email) and suppress(
+        session, keys, email or "", reason=reason, source=source, now=now, note=note
+    )
+    if subscriber is not None and (newly_stopped or listed):
+        record_consent(
+            session,
+            subscriber_id=subscriber.id,
+            kind=ConsentEventKind.SUPPRESSION,
+            source=source,
+            now=now,
+            detail=reason,
+        )
+    return listed
+
+
+def lift_subscriber(
+    session: Session,
+    keys: Sequence[str],
+    *,
+    subscriber: Subscriber | None,
+    email: str,
+    now: datetime,
+) -> bool:
+    """Take EMAIL off the list and let its suppressed subscriber opt in again; True if so.
+
+    Mail stays stopped: the subscriber becomes unsubscribed (as of NOW), so only a new,
+    confirmed signup restarts the course, exactly as after an unsubscribe.
+    """
+    lifted = lift(session, keys, email)
+    if subscriber is None or subscriber.status != SubscriberStatus.SUPPRESSED:
+        return lifted
+    subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    subscriber.unsubscribed_at = now
+    # A fresh start: one soft bounce after the lift must not suppress again at once.
+    subscriber.soft_bounce_streak = 0
+    return True
+
+
+def suppression_count(session: Session) -> int:
+    """Return how many addresses are on the list."""
+    return int(session.scalar(select(func.count()).select_from(Suppression)) or 0)
+
+
+def suppression_entries(session: Session, limit: int | None = None) -> list[Suppression]:
+    """Return the list's entries, newest first (LIMIT of them, or all)."""
+    query = select(Suppression).order_by(Suppression.created_at.desc(), Suppression.address_hash)
+    return list(session.scalars(query.limit(limit) if limit else query))

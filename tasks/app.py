@@ -17,13 +17,13 @@ from celery import Celery
 from celery.signals import worker_process_init
 from flask import Flask
 
-from config import Settings
+from config import Settings, check_safe_to_serve
 from config.celery import celery_settings
 from delivery.sender import Sender
 from runtime import Runtime, build_runtime
 
 # The modules whose @shared_task functions a worker runs (imported by the worker at start).
-TASK_MODULES = ("tasks.sending", "tasks.dispatch", "tasks.tracking")
+TASK_MODULES = ("tasks.sending", "tasks.dispatch", "tasks.tracking", "tasks.retention")
 
 _BUILD_LOCK = threading.Lock()
 
@@ -39,7 +39,12 @@ class WorkerContext:
 
 
 def create_celery(settings: Settings) -> Celery:
-    """Build the Celery app for SETTINGS and make it the default for @shared_task."""
+    """Build the Celery app for SETTINGS and make it the default for @shared_task.
+
+    Raises ConfigError (one line) when the settings must not serve a public BASE_URL: a
+    worker or beat would send mail whose links carry tokens signed with them.
+    """
+    check_safe_to_serve(settings)
     app = Celery("nurture", set_as_current=True)
     app.conf.update(celery_settings(settings))
     app.conf.include = list(TASK_MODULES)

@@ -9,15 +9,20 @@ Guarantee: a hit that got its answer is never lost and never counted twice.
   pass) moves a batch atomically into a processing list, stores it in one transaction, then
   deletes the processing list. A drainer that dies midway leaves the batch in the processing
   list and the next drainer stores it again.
-- Each hit carries a random id that becomes the event's unique key, so storing a batch twice
-  inserts nothing new and moves no counter.
+- Each hit carries a key that becomes the event's unique key, so storing a batch twice
+  inserts nothing new and moves no counter. The key is deterministic: kind, delivery, an HMAC
+  of the client's IP and user agent (and the URL of a click) and the number of the
+  hit_replay_window_seconds window. Repeats of one client within a window share it, so a
+  leaked pixel or link fetched 200 times counts once, with no network call on the request.
+- One hit the database refuses is set aside and the rest stored (tracking.poison).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +32,7 @@ import redis
 from runtime import Runtime
 from store.models import Delivery
 from tracking.classify import is_machine_open
+from tracking.poison import store_or_set_aside
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
 from tracking.spool import Spool, ship_folder, spool_dir
 
@@ -38,6 +44,8 @@ LOCK_KEY = "nurture:tracking:hits:lock"
 DRAIN_BATCH = 2000
 LOCK_SECONDS = 120
 USER_AGENT_LIMIT = 500
+# Hex characters of the client's HMAC in a hit's key (96 bits: no two clients collide).
+HIT_DIGEST_CHARS = 24
 
 # Move up to ARGV[1] hits from the queue to the processing list in one atomic step.
 _MOVE_BATCH = """
@@ -71,19 +79,22 @@ class HitIntake:
         self.runtime = runtime
         self.schedule_drain = schedule_drain
         self.spool = Spool(spool_dir(runtime.settings), self.push)
+        self._client_key = runtime.settings.secret_key.encode("utf-8")
+        self._window_seconds = runtime.settings.hit_replay_window_seconds
 
     def record(
-        self, kind: str, delivery_id: int, user_agent: str | None, url: str | None = None
+        self,
+        kind: str,
+        delivery_id: int,
+        user_agent: str | None,
+        url: str | None = None,
+        client: str | None = None,
     ) -> None:
-        """Record an open or click of DELIVERY_ID: spool file first, then Redis, then database."""
-        hit = [
-            kind,
-            delivery_id,
-            uuid.uuid4().hex,
-            self.runtime.now().timestamp(),
-            (user_agent or "")[:USER_AGENT_LIMIT],
-            url or "",
-        ]
+        """Record an open or click of DELIVERY_ID by CLIENT (its IP): spool, Redis, database."""
+        stamp = self.runtime.now().timestamp()
+        agent = (user_agent or "")[:USER_AGENT_LIMIT]
+        key = self.hit_key(delivery_id, stamp, client, agent, url)
+        hit = [kind, delivery_id, key, stamp, agent, url or ""]
         line = json.dumps(hit, separators=(",", ":")).encode() + b"\n"
         try:
             self.spool.append(line)
@@ -95,6 +106,21 @@ class HitIntake:
         except Exception:
             # Redis and the database both down: the visitor still gets the GIF or redirect.
             log.exception("could not record a %s of delivery %s", kind, delivery_id)
+
+    def hit_key(
+        self,
+        delivery_id: int,
+        stamp: float,
+        client: str | None,
+        user_agent: str,
+        url: str | None,
+    ) -> str:
+        """Name a hit so that one client's repeats within one window share the name."""
+        window = int(stamp // self._window_seconds)
+        # An HMAC, not the IP itself: the key is stored with the event for good.
+        who = "\n".join((client or "", user_agent, url or "")).encode("utf-8", "surrogatepass")
+        digest = hmac.new(self._client_key, who, hashlib.sha256).hexdigest()[:HIT_DIGEST_CHARS]
+        return f"{delivery_id}:{window}:{digest}"
 
     def push(self, lines: Sequence[bytes]) -> None:
         """Queue encoded hits in Redis (or store them), and have the queue drained soon."""
@@ -116,7 +142,8 @@ def push_lines(runtime: Runtime, lines: Sequence[bytes]) -> bool:
         # If the push did land (a timeout after sending), the drain later finds the same hit
         # ids already stored and inserts nothing: no double count either way.
         log.warning("redis unreachable; storing %s hits directly in the database", len(lines))
-        store_hits(runtime, [hit for hit in map(_parse, lines) if hit is not None])
+        parsed = [hit for hit in map(_parse, lines) if hit is not None]
+        store_or_set_aside(runtime, parsed, store_hits)
         return False
     return bool(length == len(lines))
 
@@ -178,7 +205,11 @@ def store_hits(runtime: Runtime, hits: Sequence[list[Any]]) -> int:
 
 
 def drain_hits(runtime: Runtime, max_hits: int = 100_000) -> int:
-    """Store queued hits in batches until the queue is empty; return how many were handled."""
+    """Store queued hits in batches until the queue is empty; return how many were handled.
+
+    A batch is stored in one transaction; if the database refuses it, hit by hit, and the
+    hits it still refuses are set aside (tracking.poison) rather than block the queue.
+    """
     try:
         # This host's spooled hits (of web processes that died, say) join the queue first.
         ship_folder(spool_dir(runtime.settings), lambda lines: push_lines(runtime, lines))
@@ -201,7 +232,8 @@ def drain_hits(runtime: Runtime, max_hits: int = 100_000) -> int:
             if not raw:
                 break
             hits = [hit for hit in map(_parse, raw) if hit is not None]
-            store_hits(runtime, hits)
+            # A hit the database refuses is set aside, so the queue behind it keeps flowing.
+            store_or_set_aside(runtime, hits, store_hits)
             handled += len(raw)
             if not finish(keys=[LOCK_KEY, PROCESSING_KEY], args=[token]):
                 log.warning("drain lock lost; leaving the processing list to its new owner")

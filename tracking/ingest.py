@@ -3,23 +3,31 @@
 The web endpoint only verifies and stores each batch (one insert, answered at once); this
 step, run by a worker task or by the dispatcher's pass, turns the batch into email events
 tied to our deliveries, then keeps the batch without personal data.
+
+An event of a forgotten subscriber, or one we cannot tie to anyone (so nobody could have it
+erased later), is stored without its free text and user agent, and its part of the kept
+body loses them too. A batch that keeps failing is set aside (tracking.batch_failures), so
+it never holds up the batches behind it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from providers.events import ProviderEvent
-from providers.sendgrid.webhook import parse_events, without_personal_data
+from providers.sendgrid.scrub import without_personal_data
+from providers.sendgrid.webhook import parse_events
 from runtime import Runtime
-from store.models import Delivery, Subscriber, WebhookBatch
+from store.models import Delivery, Subscriber, SubscriberStatus, WebhookBatch
+from tracking.batch_failures import record_failure
 from tracking.classify import is_machine_open
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
 
@@ -63,6 +71,8 @@ class _Resolver:
         if subscriber_ids:
             known = select(Subscriber.id).where(Subscriber.id.in_(subscriber_ids))
             self.subscribers = set(session.scalars(known))
+        # Case-insensitive by construction, and on the unique index: the parser lower-cases
+        # an event's address, and every subscriber address is stored normalised to lower case.
         emails = {event.email for event in events} - {None}
         self.by_email: dict[str, int] = {}
         if emails:
@@ -88,12 +98,36 @@ class _Resolver:
         return self.by_email.get(event.email) if event.email else None
 
 
+def _forgotten(session: Session, subscriber_ids: set[int | None]) -> set[int]:
+    ids = {sid for sid in subscriber_ids if sid is not None}
+    if not ids:
+        return set()
+    query = select(Subscriber.id).where(
+        Subscriber.id.in_(ids), Subscriber.status == SubscriberStatus.FORGOTTEN
+    )
+    return set(session.scalars(query))
+
+
 def events_of(session: Session, provider_events: list[ProviderEvent]) -> list[NewEvent]:
     """Tie provider events to our deliveries and subscribers, ready to store."""
+    return _placed_events(session, provider_events)[0]
+
+
+def _placed_events(
+    session: Session, provider_events: list[ProviderEvent]
+) -> tuple[list[NewEvent], set[str]]:
+    """Return the events to store, and the keys of those that keep no personal data."""
     resolver = _Resolver(session, provider_events)
+    placed = [(event, resolver.delivery(event)) for event in provider_events]
+    owners = [resolver.subscriber(event, delivery) for event, delivery in placed]
+    forgotten = _forgotten(session, set(owners))
     events = []
-    for event in provider_events:
-        delivery = resolver.delivery(event)
+    private: set[str] = set()
+    for (event, delivery), owner in zip(placed, owners, strict=True):
+        # Nobody can have an untied event erased, and a forgotten person asked for it.
+        keep_text = owner is not None and owner not in forgotten
+        if not keep_text:
+            private.add(event.key)
         machine = False
         if event.kind == "open":
             sent = (delivery.delivered_at or delivery.sent_at) if delivery else None
@@ -107,20 +141,33 @@ def events_of(session: Session, provider_events: list[ProviderEvent]) -> list[Ne
                 event_key=event.key,
                 occurred_at=event.occurred_at,
                 delivery_id=delivery.id if delivery else None,
-                subscriber_id=resolver.subscriber(event, delivery),
+                subscriber_id=owner,
                 course_slug=delivery.course_slug if delivery else event.course,
                 day=delivery.day if delivery else event.day,
                 machine=machine,
-                url=event.url,
-                reason=event.reason,
-                user_agent=event.user_agent,
+                url=event.url if keep_text else None,
+                reason=event.reason if keep_text else None,
+                user_agent=event.user_agent if keep_text else None,
+                email=event.email,
+                failure=event.failure,
             )
         )
-    return events
+    return events, private
 
 
 def ingest_batch(runtime: Runtime, batch_id: int) -> bool:
-    """Ingest one stored batch; False when it was already done (by us or a racing worker)."""
+    """Ingest one stored batch; False when it was already done (by us or a racing worker).
+
+    A failure is counted and re-raised; the batch is set aside after a few (batch_failures).
+    """
+    try:
+        return _ingest(runtime, batch_id)
+    except Exception as exc:
+        record_failure(runtime, batch_id, exc)
+        raise
+
+
+def _ingest(runtime: Runtime, batch_id: int) -> bool:
     now = runtime.now()
     with runtime.session() as session:
         # The claim and the inserts commit together: a crash undoes both, and a second
@@ -134,41 +181,56 @@ def ingest_batch(runtime: Runtime, batch_id: int) -> bool:
         if not claimed:
             return False
         body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
-        store_events(session, events_of(session, parse_events(body, runtime.clock)), now)
+        events, private = _placed_events(session, parse_events(body, runtime.clock))
+        store_events(session, events, now, runtime.settings)
         session.execute(
             update(WebhookBatch)
             .where(WebhookBatch.id == batch_id)
-            .values(body=without_personal_data(body))
+            .values(body=without_personal_data(body, forgotten=private))
             .execution_options(synchronize_session=False)
         )
     return True
 
 
-def pending_batch_ids(runtime: Runtime, limit: int) -> list[int]:
-    """Return the ids of the oldest batches not yet ingested."""
+def pending_batch_ids(
+    runtime: Runtime, limit: int, after: tuple[datetime, int] | None = None
+) -> list[tuple[datetime, int]]:
+    """Return (received_at, id) of the oldest batches not yet ingested, AFTER a position."""
+    pending: ColumnElement[bool] = WebhookBatch.processed_at.is_(None)
+    if after is not None:
+        received_at, batch_id = after
+        pending = and_(
+            pending,
+            or_(
+                WebhookBatch.received_at > received_at,
+                and_(WebhookBatch.received_at == received_at, WebhookBatch.id > batch_id),
+            ),
+        )
     with runtime.session() as session:
         query = (
-            select(WebhookBatch.id)
-            .where(WebhookBatch.processed_at.is_(None))
+            select(WebhookBatch.received_at, WebhookBatch.id)
+            .where(pending)
             .order_by(WebhookBatch.received_at, WebhookBatch.id)
             .limit(limit)
         )
-        return list(session.scalars(query))
+        return [(received_at, batch_id) for received_at, batch_id in session.execute(query)]
 
 
 def ingest_pending(runtime: Runtime, limit: int = 100, budget_seconds: float = 10.0) -> int:
-    """Ingest pending batches, LIMIT at a time, until none are left or the budget is spent."""
+    """Ingest pending batches, LIMIT at a time, until none are left or the budget is spent.
+
+    Each pass moves forward past the batches it tried, so a page full of failing batches
+    never holds up the ones behind them; the failing ones are tried again next pass.
+    """
     total = 0
     deadline = time.monotonic() + budget_seconds
+    after: tuple[datetime, int] | None = None
     while True:
-        ingested = 0
-        batch_ids = pending_batch_ids(runtime, limit)
-        for batch_id in batch_ids:
-            try:
-                ingested += ingest_batch(runtime, batch_id)
-            except Exception:
-                # One bad batch must not block the rest; it stays pending and is retried.
-                log.exception("webhook batch %s failed; it stays pending", batch_id)
-        total += ingested
-        if len(batch_ids) < limit or ingested == 0 or time.monotonic() > deadline:
+        page = pending_batch_ids(runtime, limit, after)
+        for _, batch_id in page:
+            # ingest_batch logs and counts a failure; the batches behind it go on.
+            with contextlib.suppress(Exception):
+                total += ingest_batch(runtime, batch_id)
+        if len(page) < limit or time.monotonic() > deadline:
             return total
+        after = page[-1]

@@ -7,22 +7,30 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from config import Settings
 from delivery.engagement import Engagement, add_engagement
+from providers.events import Failure
 from store.models import Delivery, EmailEvent, Subscriber, SubscriberStatus
+from subscribers import suppression
 from subscribers.lifecycle import stop_all_mail
 
-# Provider events that mean "never mail this address again", and the status they set.
+# Provider events that stop all mail without saying the address is bad, and the status set.
 STOPPING_KINDS = {
-    "bounce": SubscriberStatus.SUPPRESSED,
     "dropped": SubscriberStatus.SUPPRESSED,
-    "spamreport": SubscriberStatus.SUPPRESSED,
     "unsubscribe": SubscriberStatus.UNSUBSCRIBED,
     "group_unsubscribe": SubscriberStatus.UNSUBSCRIBED,
 }
+# What a failure kind puts on the suppression list as its reason.
+FAILURE_REASONS = {Failure.HARD: suppression.HARD_BOUNCE, Failure.COMPLAINT: suppression.COMPLAINT}
+# Events built without a provider's classification (tests, older callers): by kind.
+DEFAULT_FAILURES = {"bounce": Failure.HARD, "spamreport": Failure.COMPLAINT}
+# NewEvent fields that steer what an event does but are not stored with it.
+NOT_STORED = ("email", "failure")
 # Rows per INSERT: 13 columns each stays far under SQLite's bound-parameter limit.
 INSERT_CHUNK = 500
 # What placing an event needs to know about its delivery: whose, which lesson, when it went.
@@ -52,10 +60,16 @@ class NewEvent:
     url: str | None = None
     reason: str | None = None
     user_agent: str | None = None
+    # Not stored: the address the provider quoted (to list it when the subscriber row no
+    # longer holds one) and what the event says about the address (providers.events.Failure).
+    email: str | None = None
+    failure: str | None = None
 
 
 def _row(event: NewEvent, recorded_at: datetime) -> dict[str, Any]:
     row = asdict(event)
+    for name in NOT_STORED:
+        del row[name]
     row["recorded_at"] = recorded_at
     return row
 
@@ -100,20 +114,94 @@ def _min(current: datetime | None, moment: datetime) -> datetime:
     return moment if current is None else min(current, moment)
 
 
-def _apply_to_subscribers(session: Session, events: Sequence[NewEvent], now: datetime) -> None:
+def _failure(event: NewEvent) -> str | None:
+    return event.failure or DEFAULT_FAILURES.get(event.kind)
+
+
+def _apply_to_subscribers(
+    session: Session, events: Sequence[NewEvent], now: datetime, settings: Settings | None
+) -> None:
+    """Stop mail on opt-outs and failures; count soft bounces in a row, reset on delivery."""
+    involved = {
+        event.subscriber_id for event in events if _failure(event) or event.kind in STOPPING_KINDS
+    }
+    # Delivered mail of everyone else resets their streak in one statement, not one per row.
+    _reset_streaks(
+        session, {event.subscriber_id for event in events if event.kind == "delivered"} - involved
+    )
     for event in events:
-        status = STOPPING_KINDS.get(event.kind)
-        if status is None or event.subscriber_id is None:
+        if event.subscriber_id is None or event.subscriber_id not in involved:
             continue
+        # The identity map makes repeated gets of one subscriber free.
         subscriber = session.get(Subscriber, event.subscriber_id)
-        if subscriber is not None:
+        if subscriber is None:
+            continue
+        failure = _failure(event)
+        if event.kind == "delivered":
+            subscriber.soft_bounce_streak = 0
+        elif failure == Failure.SOFT:
+            subscriber.soft_bounce_streak += 1
+            if subscriber.soft_bounce_streak >= _soft_bounce_limit(settings):
+                _suppress(session, subscriber, event, suppression.SOFT_BOUNCES, now, settings)
+        elif failure is not None:
+            _suppress(session, subscriber, event, FAILURE_REASONS[failure], now, settings)
+        elif event.kind in STOPPING_KINDS:
+            status = STOPPING_KINDS[event.kind]
             stop_all_mail(session, subscriber, status=status, reason=event.kind, now=now)
 
 
-def store_events(session: Session, events: Sequence[NewEvent], now: datetime) -> list[NewEvent]:
+def _soft_bounce_limit(settings: Settings | None) -> int:
+    if settings is not None:
+        return settings.soft_bounce_limit
+    default: int = Settings.model_fields["soft_bounce_limit"].default
+    return default
+
+
+def _suppress(
+    session: Session,
+    subscriber: Subscriber,
+    event: NewEvent,
+    reason: str,
+    now: datetime,
+    settings: Settings | None,
+) -> None:
+    """Stop SUBSCRIBER's mail for good and list their address (the quoted one if erased)."""
+    email = subscriber.email or event.email
+    suppression.suppress_subscriber(
+        session,
+        settings.secret_keys if settings else [],
+        subscriber=subscriber,
+        # Without settings there is no key to hash with: the subscriber is still stopped.
+        email=email if settings else None,
+        reason=reason,
+        source="webhook",
+        now=now,
+    )
+
+
+def _reset_streaks(session: Session, subscriber_ids: set[int | None]) -> None:
+    ids = sorted(sid for sid in subscriber_ids if sid is not None)
+    for start in range(0, len(ids), INSERT_CHUNK):
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id.in_(ids[start : start + INSERT_CHUNK]))
+            .where(Subscriber.soft_bounce_streak != 0)
+            .values(soft_bounce_streak=0)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def store_events(
+    session: Session,
+    events: Sequence[NewEvent],
+    now: datetime,
+    settings: Settings | None = None,
+) -> list[NewEvent]:
     """Store EVENTS once each and apply the new ones; return the events that were new.
 
     NOW is when they are recorded (and when a stopping event stops the subscriber's mail).
+    SETTINGS give the keys of the suppression list and the soft-bounce limit; without them
+    (pixel and click hits, which never stop mail) no address is listed.
     """
     unique: dict[str, NewEvent] = {}
     for event in events:
@@ -124,5 +212,5 @@ def store_events(session: Session, events: Sequence[NewEvent], now: datetime) ->
     # Counters move only for rows this call inserted, so a replay changes nothing.
     fresh = [event for key, event in unique.items() if key in new_keys]
     _apply_to_deliveries(session, fresh)
-    _apply_to_subscribers(session, fresh, now)
+    _apply_to_subscribers(session, fresh, now, settings)
     return fresh

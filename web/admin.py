@@ -1,4 +1,7 @@
-"""The clinic's dashboard at /admin: funnel, charts, subscribers, timelines and CSV exports."""
+"""The clinic's dashboard at /admin: funnel, charts, subscribers, timelines, CSV exports, audit log.
+
+Viewing a subscriber and each export are written to the admin audit log (subscribers.audit).
+"""
 
 from __future__ import annotations
 
@@ -7,44 +10,27 @@ import logging
 
 from flask import Blueprint, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from store.models import Subscriber
+from subscribers import audit
+from subscribers.caps import waiting_confirmations
+from subscribers.suppression import suppression_count
 from tracking.charts import lesson_chart, signups_chart
 from tracking.export import events_csv, subscribers_csv
 from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
 from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
 from tracking.timeline import search_subscribers, timeline
+from web.admin_lockout import WINDOW_SECONDS, take_slot
 from web.context import hit_intake, runtime
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-# Failed logins per client address before a pause, and how long the pause lasts.
-MAX_FAILED_LOGINS = 10
-FAILED_LOGIN_WINDOW_SECONDS = 300
-
-
-def _failed_login_key() -> str:
-    return f"nurture:admin:failed:{request.remote_addr or 'unknown'}"
-
-
-def _too_many_failures() -> bool:
-    try:
-        return int(runtime().redis.get(_failed_login_key()) or 0) >= MAX_FAILED_LOGINS
-    except Exception:
-        return False  # Redis down: the constant-time check below still holds
-
-
-def _count_failure() -> None:
-    try:
-        pipe = runtime().redis.pipeline()
-        pipe.incr(_failed_login_key())
-        pipe.expire(_failed_login_key(), FAILED_LOGIN_WINDOW_SECONDS)
-        pipe.execute()
-    except Exception:
-        log.warning("could not count a failed admin login (redis unreachable)")
+# Audit entries the dashboard shows, newest first.
+AUDIT_PAGE_SIZE = 200
 
 
 def _ask_for_login(message: str) -> Response:
@@ -66,20 +52,22 @@ def require_password() -> ResponseReturnValue | None:
             status=403,
             mimetype="text/plain",
         )
-    if _too_many_failures():
+    auth = request.authorization
+    if auth is None:
+        return _ask_for_login("Log in met het beheerwachtwoord.")
+    # Count the guess before checking it (web/admin_lockout.py): a burst cannot outrun it.
+    slot = take_slot()
+    if slot is None:
         return Response(
             "Te veel mislukte inlogpogingen. Probeer het over enkele minuten opnieuw.",
             status=429,
             mimetype="text/plain",
-            headers={"Retry-After": str(FAILED_LOGIN_WINDOW_SECONDS)},
+            headers={"Retry-After": str(WINDOW_SECONDS)},
         )
-    auth = request.authorization
-    if auth is None:
-        return _ask_for_login("Log in met het beheerwachtwoord.")
     given = (auth.password or "").encode()
     if not hmac.compare_digest(given, password.encode()):
-        _count_failure()
         return _ask_for_login("Onjuist wachtwoord.")
+    slot.give_back()
     return None
 
 
@@ -108,6 +96,8 @@ def dashboard() -> ResponseReturnValue:
             abort(404)
         numbers = funnel(session, nurture.courses, course)
         signups = signups_per_day(session, course, settings.zone, nurture.now())
+        suppressed = suppression_count(session)
+        waiting = waiting_confirmations(session, nurture.now())
     return render_template(
         "admin/dashboard.html",
         funnel=numbers,
@@ -116,13 +106,16 @@ def dashboard() -> ResponseReturnValue:
         lesson_chart=lesson_chart(numbers.lessons),
         signups_chart=signups_chart(signups),
         warning_rate=COMPLAINT_WARNING_RATE,
+        suppressed=suppressed,
+        waiting_confirmations=waiting,
     )
 
 
 @bp.get("/subscribers")
 def subscribers() -> ResponseReturnValue:
     """List subscribers, searchable by address, a page at a time."""
-    query = request.args.get("q", "")[:320]
+    # No address holds a NUL, and PostgreSQL refuses one in a query parameter (a 500).
+    query = request.args.get("q", "").replace("\x00", "")[:320]
     page = request.args.get("page", 1, type=int) or 1
     with runtime().session() as session:
         result = search_subscribers(session, query, page)
@@ -138,7 +131,23 @@ def subscriber_detail(subscriber_id: int) -> ResponseReturnValue:
         if subscriber is None:
             abort(404)
         entries = timeline(session, subscriber)
+        _audit(session, audit.VIEW_SUBSCRIBER, target=f"subscriber:{subscriber_id}")
     return render_template("admin/subscriber.html", subscriber=subscriber, entries=entries)
+
+
+def _audit(session: Session, action: str, target: str | None = None) -> None:
+    """Log ACTION by whoever is logged in, in SESSION's transaction."""
+    nurture = runtime()
+    auth = request.authorization
+    actor = audit.admin_actor(
+        nurture.settings.secret_key, request.remote_addr, auth.username if auth else None
+    )
+    audit.record_admin_action(session, actor=actor, action=action, target=target, now=nurture.now())
+
+
+def _log_export(action: str) -> None:
+    with runtime().session() as session:
+        _audit(session, action)
 
 
 def _csv_response(chunks: object, filename: str) -> Response:
@@ -155,6 +164,7 @@ def _csv_response(chunks: object, filename: str) -> Response:
 @bp.get("/export/subscribers.csv")
 def export_subscribers() -> ResponseReturnValue:
     """Download every subscriber as CSV."""
+    _log_export(audit.EXPORT_SUBSCRIBERS)
     return _csv_response(subscribers_csv(runtime().sessions), "subscribers.csv")
 
 
@@ -162,4 +172,16 @@ def export_subscribers() -> ResponseReturnValue:
 def export_events() -> ResponseReturnValue:
     """Download every email event as CSV."""
     _catch_up()
+    _log_export(audit.EXPORT_EVENTS)
     return _csv_response(events_csv(runtime().sessions), "events.csv")
+
+
+@bp.get("/audit")
+def audit_log() -> ResponseReturnValue:
+    """Show the latest views, exports, erasures and suppression changes: who and when."""
+    with runtime().session() as session:
+        entries = audit.latest_admin_actions(session, AUDIT_PAGE_SIZE)
+    page = render_template(
+        "admin/audit.html", entries=entries, labels=audit.ACTION_LABELS, limit=AUDIT_PAGE_SIZE
+    )
+    return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Settings, load_settings
+from config import Settings, check_safe_to_serve, load_settings
 from runtime import Runtime, build_runtime
 from tasks.app import celery_init_app
 from tasks.tracking import drain_tracking_hits
@@ -18,10 +18,15 @@ from web import admin, errors, health, public, security, tracking, webhooks
 def create_app(
     settings: Settings | None = None, *, runtime: Runtime | None = None, **overrides: Any
 ) -> Flask:
-    """Create the Flask app for SETTINGS (default: from the environment), or for RUNTIME."""
+    """Create the Flask app for SETTINGS (default: from the environment), or for RUNTIME.
+
+    Raises ConfigError (one line) when the settings must not serve a public BASE_URL.
+    """
+    settings = runtime.settings if runtime else (settings or load_settings())
+    # Before anything connects or serves: a public BASE_URL needs secrets nobody can guess.
+    check_safe_to_serve(settings)
     if runtime is None:
-        runtime = build_runtime(settings or load_settings())
-    settings = runtime.settings
+        runtime = build_runtime(settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -1,9 +1,14 @@
-"""GET /healthz: checks the database and Redis and says which one is down."""
+"""GET /healthz: checks the database and Redis; says which is down, with why only to the admin.
+
+Anyone may ask whether the service is up (load balancers, uptime monitors), but error text
+names hosts, ports and drivers, so the reasons are shown only to a request that carries the
+admin password (HTTP Basic, checked and counted exactly as /admin does).
+"""
 
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
 from store.db import check_database
@@ -21,17 +26,41 @@ def check_redis(client: redis.Redis) -> str | None:
     return None
 
 
+def _refused_admin() -> Response | None:
+    """Return the admin login's refusal when this request has no valid admin password."""
+    # Imported here: the admin blueprint owns the password check and its lockout, so a
+    # password guessed at /healthz counts against the same limit as one at /admin.
+    from web.admin import require_password
+
+    refusal = require_password()
+    return None if refusal is None else make_response(refusal)
+
+
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """Report whether the database and Redis answer; 503 names the one that is down."""
+    """Report whether the database and Redis answer; 503 when one is down (why: admin only)."""
+    if request.authorization is not None:
+        refusal = _refused_admin()
+        if refusal is not None:
+            return refusal
+        detailed = True
+    else:
+        detailed = False
     nurture = runtime()
     problems = {
         "database": check_database(nurture.engine),
         "redis": check_redis(nurture.redis),
     }
-    status = {name: ("ok" if problem is None else problem) for name, problem in problems.items()}
     healthy = all(problem is None for problem in problems.values())
-    return jsonify(status="ok" if healthy else "down", checks=status), 200 if healthy else 503
+    checks = {
+        name: "ok" if problem is None else (problem if detailed else "not ok")
+        for name, problem in problems.items()
+    }
+    response = jsonify(status="ok" if healthy else "down", checks=checks)
+    response.status_code = 200 if healthy else 503
+    # A monitor must see the service as it is now, never a cached answer.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/ping")

@@ -1,4 +1,9 @@
-"""Public pages: signup, confirm, unsubscribe (incl. RFC 8058 one-click); Dutch, no JS needed."""
+"""Public pages: signup, confirm, unsubscribe (incl. RFC 8058 one-click); Dutch, no JS needed.
+
+A GET of a link in mail (confirm, unsubscribe) only shows a page with a button: mail
+scanners fetch every link. The confirm page's small script (web/static/confirm.js, our own
+origin) presses the button for a real browser; without it the button does the same.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     jsonify,
     redirect,
     render_template,
@@ -21,7 +27,7 @@ from flask_limiter.util import get_remote_address
 
 from delivery.transitions import unstamp_enqueued
 from emails.tokens import TokenError, TokenExpired
-from subscribers import service
+from subscribers import optin, service, signup
 from subscribers.origins import OriginCheck, check_origin, cors_headers, preflight_headers
 from subscribers.validation import SignupCheck, check_signup
 from tasks.sending import send_batch
@@ -41,6 +47,7 @@ MESSAGES = {
     "origin": "Aanmelden vanaf deze website is niet toegestaan.",
     "rate": "Te veel aanmeldingen vanaf jouw adres. Wacht even en probeer het opnieuw.",
     "too_large": "Het formulier is te groot. Vul alleen je e-mailadres en voornaam in.",
+    "too_deep": "De gegevens zijn te diep genest. Stuur alleen je e-mailadres en voornaam.",
 }
 
 
@@ -125,15 +132,26 @@ def subscribe() -> ResponseReturnValue:
     verdict = check_origin(origin, settings)
     if verdict is OriginCheck.REFUSED:
         return _problem(403, MESSAGES["origin"], field="origin")
-    response = _handle_subscribe()
+    response = _handle_subscribe(verdict)
     if verdict is OriginCheck.CROSS_ALLOWED:
         response.headers.update(cors_headers(origin or ""))
     return response
 
 
 def _read_submission() -> dict[str, Any] | Response:
+    # A signup is a few short fields; the webhook keeps the app's larger limit. A declared
+    # length over the cap is refused unread; a chunked body is read one byte past the cap at
+    # most, so a longer one shows. The form and JSON parsers below reuse the bytes read here.
+    limit = runtime().settings.subscribe_max_bytes
+    request.max_content_length = limit + 1
+    if len(request.get_data(cache=True)) > limit:
+        abort(413)  # answered in Dutch by too_large
     if request.mimetype == "application/json":
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:
+            # Deeply nested JSON makes the parser give up with RecursionError, not ValueError.
+            return _problem(400, MESSAGES["too_deep"], field="body")
         if data is None:
             return _problem(400, MESSAGES["bad_json"], field="body")
         if not isinstance(data, dict):
@@ -144,7 +162,7 @@ def _read_submission() -> dict[str, Any] | Response:
     return _problem(415, MESSAGES["media_type"], field="body")
 
 
-def _handle_subscribe() -> Response:
+def _handle_subscribe(verdict: OriginCheck) -> Response:
     settings = runtime().settings
     data = _read_submission()
     if isinstance(data, Response):
@@ -162,10 +180,25 @@ def _handle_subscribe() -> Response:
     source = request.headers.get("Origin") or None
     nurture = runtime()
     with nurture.session() as session:
-        outcome = service.subscribe(nurture, session, check.signup, source=source)
-    if outcome.confirmation_id is not None:
-        _send_soon(outcome.confirmation_id)
+        outcome = service.subscribe(
+            nurture,
+            session,
+            check.signup,
+            source=source,
+            channel=_signup_channel(verdict),
+            ip=request.remote_addr,
+        )
+    # Published whether or not it is to be sent (a skipped one is simply not claimed): the
+    # same work for every address, so the timing tells nobody whether it was known.
+    _send_soon(outcome.confirmation_id)
     return _check_inbox()
+
+
+def _signup_channel(verdict: OriginCheck) -> str:
+    """Name where a signup came from, for the consent history."""
+    if request.is_json:
+        return signup.API
+    return signup.EMBED if verdict is OriginCheck.CROSS_ALLOWED else signup.FORM
 
 
 def _send_soon(delivery_id: int) -> None:
@@ -191,20 +224,48 @@ def _check_inbox() -> Response:
 
 
 @bp.get("/confirm/<token>")
-def confirm(token: str) -> ResponseReturnValue:
-    """Confirm a signup from the link in the mail (a GET, as double opt-in links are)."""
+def confirm_page(token: str) -> ResponseReturnValue:
+    """Show one button that confirms; a GET confirms nothing, as mail scanners fetch links."""
     nurture = runtime()
-    try:
-        subscriber_id = nurture.tokens.read_confirm(token)
-    except TokenExpired:
-        return _page("public/confirm_invalid.html", 410, expired=True, check=SignupCheck())
-    except TokenError:
-        return _page("public/confirm_invalid.html", 400, expired=False, check=SignupCheck())
+    confirmation_id = _read_confirm_token(token)
+    if isinstance(confirmation_id, Response):
+        return confirmation_id
     with nurture.session() as session:
-        outcome = service.confirm(nurture, session, subscriber_id, request.remote_addr)
-    if outcome.result == "stopped":
-        return _page("public/confirm_invalid.html", 400, expired=False, check=SignupCheck())
-    return _page("public/confirmed.html", first_name=outcome.first_name, result=outcome.result)
+        standing = service.confirm_standing(nurture, session, confirmation_id)
+    if standing.result == optin.READY:
+        response = _page("public/confirm.html", token=token)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return _confirm_answer(standing)
+
+
+@bp.post("/confirm/<token>")
+def confirm(token: str) -> ResponseReturnValue:
+    """Confirm the signup: the page's button (or its script, in a browser) posts here."""
+    nurture = runtime()
+    confirmation_id = _read_confirm_token(token)
+    if isinstance(confirmation_id, Response):
+        return confirmation_id
+    with nurture.session() as session:
+        outcome = service.confirm(nurture, session, confirmation_id, request.remote_addr)
+    return _confirm_answer(outcome)
+
+
+def _read_confirm_token(token: str) -> int | Response:
+    """Return the confirmation id TOKEN names, or the Dutch page saying why it doesn't work."""
+    try:
+        return runtime().tokens.read_confirm(token)
+    except TokenExpired:
+        return _page("public/confirm_invalid.html", 410, reason="expired", check=SignupCheck())
+    except TokenError:
+        return _page("public/confirm_invalid.html", 400, reason="invalid", check=SignupCheck())
+
+
+def _confirm_answer(outcome: service.ConfirmOutcome) -> Response:
+    if outcome.result in (optin.CONFIRMED, optin.ALREADY):
+        return _page("public/confirmed.html", first_name=outcome.first_name, result=outcome.result)
+    reason = "outdated" if outcome.result == optin.OUTDATED else "invalid"
+    return _page("public/confirm_invalid.html", 400, reason=reason, check=SignupCheck())
 
 
 @bp.get("/unsubscribe/<token>")
@@ -225,6 +286,14 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         subscriber_id = nurture.tokens.read_unsubscribe(token)
     except TokenError:
         return _page("public/unsubscribe_invalid.html", 400)
+    # RFC 8058: a mail client's own button posts exactly this body.
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
     with nurture.session() as session:
-        service.unsubscribe(nurture, session, subscriber_id)
+        service.unsubscribe(
+            nurture,
+            session,
+            subscriber_id,
+            source=signup.ONE_CLICK if one_click else signup.PAGE,
+            ip=request.remote_addr,
+        )
     return _page("public/unsubscribed.html")

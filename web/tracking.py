@@ -38,7 +38,10 @@ def open_pixel(token: str) -> ResponseReturnValue:
     except TokenError:
         delivery_id = None
     if delivery_id is not None:
-        hit_intake().record("open", delivery_id, request.headers.get("User-Agent"))
+        # The client's address and user agent make repeats within a minute count once.
+        hit_intake().record(
+            "open", delivery_id, request.headers.get("User-Agent"), client=request.remote_addr
+        )
     return Response(PIXEL_GIF, mimetype="image/gif", headers=NO_CACHE_HEADERS)
 
 
@@ -49,7 +52,9 @@ def tracked_click(token: str) -> ResponseReturnValue:
         delivery_id, url = runtime().tokens.read_click(token)
     except TokenError:
         return Response(BAD_LINK_PAGE, status=404, mimetype="text/html")
-    hit_intake().record("click", delivery_id, request.headers.get("User-Agent"), url)
+    hit_intake().record(
+        "click", delivery_id, request.headers.get("User-Agent"), url, client=request.remote_addr
+    )
     response = redirect(url, code=302)
     response.headers.update(NO_CACHE_HEADERS)
     return response

@@ -62,6 +62,10 @@ class SendGridBackend:
             self._send_group(bulk, group, results)
         return results
 
+    def forget(self, address: str) -> int:
+        """Keep nothing to delete: mail goes to SendGrid, and no copy stays here."""
+        return 0
+
     def _send_group(
         self, bulk: Bulk, group: list[int], results: list[SendResult | SendError]
     ) -> None:

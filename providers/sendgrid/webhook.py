@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
-from providers.events import ProviderEvent
+from providers.events import Failure, ProviderEvent
 from providers.sendgrid.contract import (
     COURSE_ARG,
     DAY_ARG,
@@ -28,9 +28,11 @@ from store.clock import Clock
 
 log = logging.getLogger(__name__)
 
-# Personal data in a raw event; dropped from a kept batch once processed.
-PERSONAL_FIELDS = ("email", "ip")
-ERASED = "[erased]"
+# Lists and objects inside each other in a body: SendGrid's array of events with a category
+# list is three; far deeper is refused.
+MAX_BODY_DEPTH = 16
+# email_events.day is a 32-bit integer column; a larger "day" is no lesson of ours.
+MAX_DAY = 2**31 - 1
 
 
 class Headers(Protocol):
@@ -73,6 +75,17 @@ class WebhookVerifier:
         self._check_signature(body, headers)
         return _parse_body(body)
 
+    def replay_key(self, raw: bytes, headers: Headers) -> str | None:
+        """Name what a verified POST signed (timestamp + body); None when unsigned.
+
+        Keyed on what the signature covers, not on the signature's bytes: an ECDSA signature
+        can be re-encoded, so a replay with an altered signature still gets the same key.
+        """
+        timestamp = headers.get(EventWebhookHeader.TIMESTAMP, "")
+        if not self.public_key or not timestamp:
+            return None
+        return hashlib.sha256(timestamp.encode() + b"\n" + raw).hexdigest()
+
     def _check_signature(self, body: str, headers: Headers) -> None:
         if not self.public_key:
             if self.insecure_dev:
@@ -108,11 +121,31 @@ class WebhookVerifier:
             raise WebhookRefused(403, "bad signature")
 
 
+def _nesting_depth(value: Any) -> int:
+    """Return how deeply VALUE's lists and objects nest (a scalar is 0), without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def _parse_body(body: str) -> list[dict[str, Any]]:
     try:
         events = json.loads(body)
     except ValueError:
         raise WebhookRefused(400, "body is not valid JSON") from None
+    except RecursionError:
+        # The parser gives up on deep nesting with RecursionError, which is no ValueError.
+        raise WebhookRefused(400, "body is nested too deeply") from None
+    # SendGrid's events nest three levels at most; anything deeper is not theirs, and would
+    # only give the recursive steps after this one (erasure, storage) a stack to overflow.
+    if _nesting_depth(events) > MAX_BODY_DEPTH:
+        raise WebhookRefused(400, "body is nested too deeply")
     if not isinstance(events, list):
         raise WebhookRefused(400, "body must be a JSON array of events")
     if not all(isinstance(event, dict) for event in events):
@@ -120,17 +153,32 @@ def _parse_body(body: str) -> list[dict[str, Any]]:
     return events
 
 
+def _storable(text: str) -> str:
+    """Return TEXT as every database stores it: no NUL, no lone surrogate (JSON allows both).
+
+    PostgreSQL refuses NUL in text, and neither driver can encode half of a surrogate pair
+    as UTF-8; one such value would fail the whole batch it came in.
+    """
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _as_text(value: Any, limit: int | None = None) -> str | None:
     if value is None or value == "":
         return None
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text[:limit] if limit else text
+    text = _storable(value if isinstance(value, str) else json.dumps(value))
+    return (text[:limit] if limit else text) or None
 
 
-def _event_key(event: dict[str, Any]) -> str:
+def _day(value: Any) -> int | None:
+    day = as_id(value) if value is not None else None
+    return day if day is not None and day <= MAX_DAY else None
+
+
+def event_key(event: dict[str, Any]) -> str:
+    """Return the key that identifies EVENT, so a replay of it is stored only once."""
     key = event.get("sg_event_id")
-    if isinstance(key, str) and key:
-        return key[:100]
+    if isinstance(key, str) and _storable(key):
+        return _storable(key)[:100]
     # No id from SendGrid: the event's own content identifies a replay of it.
     digest = hashlib.sha256(json.dumps(event, sort_keys=True, default=str).encode()).hexdigest()
     return f"sha256:{digest[:64]}"
@@ -153,15 +201,40 @@ def _reason(event: dict[str, Any]) -> str | None:
     return text[:2000] or None
 
 
+# Drop reasons that are about the address itself (SendGrid's own suppression lists); the
+# others (spam content, a bad SMTPAPI header, quota) say nothing about the person.
+DROPPED_FAILURES = {
+    "bounced address": Failure.HARD,
+    "invalid": Failure.HARD,
+    "spam reporting address": Failure.COMPLAINT,
+}
+
+
+def _failure(kind: str, event: dict[str, Any]) -> str | None:
+    """Classify what a bounce, drop or spam report says about the address."""
+    if kind == "bounce":
+        # type "blocked": the receiving server refused for now (policy, reputation, a full
+        # box), so it may take mail later; "bounce" (or no type) is permanent. A "deferred"
+        # event is a separate kind: SendGrid is still retrying, nothing failed yet.
+        kind_of_bounce = (_as_text(event.get("type"), 30) or "").lower()
+        return Failure.SOFT if kind_of_bounce == "blocked" else Failure.HARD
+    if kind == "dropped":
+        return DROPPED_FAILURES.get((_as_text(event.get("reason"), 100) or "").strip().lower())
+    if kind == "spamreport":
+        return Failure.COMPLAINT
+    return None
+
+
 def _message_id(event: dict[str, Any]) -> str | None:
     # sg_message_id is "<X-Message-Id>.filter…"; the part before the first dot is ours.
     value = event.get("sg_message_id")
-    return value.split(".", 1)[0] if isinstance(value, str) and value else None
+    return _as_text(value.split(".", 1)[0], 200) if isinstance(value, str) else None
 
 
-def _email(event: dict[str, Any]) -> str | None:
+def email_of(event: dict[str, Any]) -> str | None:
+    """Return the address EVENT is about, normalised to lower case (None when absent)."""
     value = event.get("email")
-    return value.strip().lower() or None if isinstance(value, str) else None
+    return _storable(value).strip().lower() or None if isinstance(value, str) else None
 
 
 def parse_events(body: Any, clock: Clock) -> list[ProviderEvent]:
@@ -170,41 +243,22 @@ def parse_events(body: Any, clock: Clock) -> list[ProviderEvent]:
     events = []
     for event in raw:
         kind = (_as_text(event.get("event"), 30) or "unknown").lower()
-        day = event.get(DAY_ARG)
         events.append(
             ProviderEvent(
                 kind=kind,
-                key=_event_key(event),
+                key=event_key(event),
                 occurred_at=_occurred_at(event, clock),
                 delivery_id=as_id(event.get(DELIVERY_ID_ARG)),
                 subscriber_id=as_id(event.get(SUBSCRIBER_ID_ARG)),
                 course=_as_text(event.get(COURSE_ARG), 100),
-                day=as_id(day) if day is not None else None,
+                day=_day(event.get(DAY_ARG)),
                 message_id=_message_id(event),
-                email=_email(event),
+                email=email_of(event),
                 machine_open=bool(event.get("sg_machine_open")),
                 user_agent=_as_text(event.get("useragent"), 500),
                 url=_as_text(event.get("url")) if kind == "click" else None,
                 reason=_reason(event),
+                failure=_failure(kind, event),
             )
         )
     return events
-
-
-def without_personal_data(body: Any, email: str | None = None) -> Any:
-    """Return BODY without its personal fields, and with any value naming EMAIL erased.
-
-    Processed batches keep no address or IP; forgetting a subscriber also erases their
-    address wherever a provider quoted it (bounce reasons often do).
-    """
-    if isinstance(body, list):
-        return [without_personal_data(item, email) for item in body]
-    if isinstance(body, dict):
-        return {
-            key: without_personal_data(value, email)
-            for key, value in body.items()
-            if key not in PERSONAL_FIELDS
-        }
-    if email and isinstance(body, str) and email.lower() in body.lower():
-        return ERASED
-    return body

@@ -90,7 +90,7 @@ def crash_env(
         sendgrid_api_key=API_KEY,
         sendgrid_timeout=5,
         sendgrid_webhook_public_key=public_key,
-        secret_key="crash-test-secret-key",
+        secret_key="crash-test-secret-key-not-for-production",
         admin_password="crash-test-admin-password",
         day_seconds=2,
         dispatch_interval_seconds=1,

@@ -54,7 +54,7 @@ def sign_up_and_confirm(runtime, fake, email: str) -> int:
     assert accepted(fake, email) == {"confirmation": 1} and emails_in(fake) == 1
     fake.reset()
     with runtime.session() as session:
-        confirmed = confirm(runtime, session, outcome.subscriber_id, "203.0.113.9")
+        confirmed = confirm(runtime, session, outcome.confirmation_id, "203.0.113.9")
         assert confirmed.result == "confirmed"
     return outcome.subscriber_id
 

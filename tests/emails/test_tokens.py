@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 from emails.tokens import MAX_ID, TokenError, TokenExpired, Tokens
 from store.clock import FrozenClock, system_clock
@@ -40,7 +41,11 @@ def test_round_trips(subscriber_id: int, delivery_id: int, url: str) -> None:
 @given(delivery_id=ids, url=urls)
 def test_fast_tokens_are_what_itsdangerous_makes_or_reads(delivery_id: int, url: str) -> None:
     reference = URLSafeSerializer(SECRET, salt="nurture.open")
-    assert tokens.make_open(delivery_id) == reference.dumps(delivery_id)
+    # Byte for byte what itsdangerous signs, minus the zlib it tries first (it keeps that for
+    # payloads it shrinks, such as 24999999999999), which `loads` does not need.
+    uncompressed = base64_encode(str(delivery_id).encode())
+    assert tokens.make_open(delivery_id) == reference.make_signer().sign(uncompressed).decode()
+    assert reference.loads(tokens.make_open(delivery_id)) == delivery_id
     clicks = URLSafeSerializer(SECRET, salt="nurture.click")
     assert clicks.loads(tokens.make_click(delivery_id, url)) == [delivery_id, url]
     # Tokens itsdangerous made (possibly zlib-compressed) still read back.

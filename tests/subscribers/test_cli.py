@@ -13,6 +13,7 @@ from helpers import T0
 from sqlalchemy import func, select
 from subscribers_support import (
     ADDRESS,
+    confirm_path,
     confirmations_of,
     counter_value,
     signup_form,
@@ -42,7 +43,7 @@ def confirmed(client: Any, runtime: Runtime, clock: FrozenClock) -> int:
     client.post("/subscribe", data=signup_form())
     subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None
-    client.get(f"/confirm/{runtime.tokens.make_confirm(subscriber.id)}")
+    assert client.post(confirm_path(runtime, subscriber.id)).status_code == 200
     with runtime.session() as session:
         enrollment = session.scalars(select(Enrollment)).one()
         sent = new_delivery(enrollment, 1, DeliveryState.SENT, T0, clicks=1, human_opens=1)

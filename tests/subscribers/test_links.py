@@ -11,7 +11,13 @@ from typing import Any
 from factories import new_delivery
 from helpers import T0
 from sqlalchemy import select
-from subscribers_support import ADDRESS, counter_value, signup_form, subscriber_by_email
+from subscribers_support import (
+    ADDRESS,
+    confirm_path,
+    counter_value,
+    signup_form,
+    subscriber_by_email,
+)
 
 from config import Settings
 from runtime import Runtime
@@ -57,9 +63,8 @@ def test_confirm_records_consent_without_the_ip_and_makes_day_one_due(
 ) -> None:
     subscriber_id = _signed_up(client, runtime)
     clock.advance(minutes=5)
-    response = client.get(
-        f"/confirm/{runtime.tokens.make_confirm(subscriber_id)}",
-        environ_base={"REMOTE_ADDR": VISITOR_IP},
+    response = client.post(
+        confirm_path(runtime, subscriber_id), environ_base={"REMOTE_ADDR": VISITOR_IP}
     )
     assert response.status_code == 200
     assert "Welkom, Anna!" in response.get_data(as_text=True)
@@ -86,10 +91,10 @@ def test_confirm_records_consent_without_the_ip_and_makes_day_one_due(
 
 def test_confirming_twice_is_harmless(client, runtime: Runtime, clock: FrozenClock) -> None:
     subscriber_id = _signed_up(client, runtime)
-    token = runtime.tokens.make_confirm(subscriber_id)
-    assert client.get(f"/confirm/{token}").status_code == 200
+    path = confirm_path(runtime, subscriber_id)
+    assert client.post(path).status_code == 200
     clock.advance(hours=2)
-    second = client.get(f"/confirm/{token}")
+    second = client.post(path)
     assert second.status_code == 200
     assert "al bevestigd" in second.get_data(as_text=True)
     assert len(_enrollments(runtime, subscriber_id)) == 1
@@ -103,22 +108,24 @@ def test_forged_altered_and_expired_confirm_tokens_change_nothing(
     client, runtime: Runtime, clock: FrozenClock
 ) -> None:
     subscriber_id = _signed_up(client, runtime)
-    genuine = runtime.tokens.make_confirm(subscriber_id)
+    genuine = confirm_path(runtime, subscriber_id).removeprefix("/confirm/")
     before = _snapshot(runtime, subscriber_id)
     payload, _, signature = genuine.rpartition(".")
     altered = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
     other_kind = runtime.tokens.make_unsubscribe(subscriber_id)  # right key, wrong purpose
     for token in (altered, other_kind, "forged", "a.b.c", genuine[:-3], "%00"):
-        response = client.get(f"/confirm/{token}")
-        assert response.status_code == 400, token
-        page = response.get_data(as_text=True)
-        assert "Deze link werkt niet" in page
-        assert 'action="/subscribe"' in page  # offers a new link
+        for method in (client.get, client.post):
+            response = method(f"/confirm/{token}")
+            assert response.status_code == 400, token
+            page = response.get_data(as_text=True)
+            assert "Deze link werkt niet" in page
+            assert 'action="/subscribe"' in page  # offers a new link
     clock.advance(days=7, seconds=1)
-    expired = client.get(f"/confirm/{genuine}")
-    assert expired.status_code == 410
-    assert "verlopen" in expired.get_data(as_text=True)
-    assert 'action="/subscribe"' in expired.get_data(as_text=True)
+    for method in (client.get, client.post):
+        expired = method(f"/confirm/{genuine}")
+        assert expired.status_code == 410
+        assert "verlopen" in expired.get_data(as_text=True)
+        assert 'action="/subscribe"' in expired.get_data(as_text=True)
     assert _snapshot(runtime, subscriber_id) == before
     assert _enrollments(runtime, subscriber_id) == []
 
@@ -127,18 +134,19 @@ def test_a_new_link_from_the_expired_page_works(
     client, runtime: Runtime, clock: FrozenClock
 ) -> None:
     subscriber_id = _signed_up(client, runtime)
-    old = runtime.tokens.make_confirm(subscriber_id)
+    old = confirm_path(runtime, subscriber_id)
     clock.advance(days=8)
-    assert client.get(f"/confirm/{old}").status_code == 410
+    assert client.post(old).status_code == 410
     assert client.post("/subscribe", data=signup_form()).status_code == 200
-    fresh = runtime.tokens.make_confirm(subscriber_id)
-    assert client.get(f"/confirm/{fresh}").status_code == 200
+    fresh = confirm_path(runtime, subscriber_id)
+    assert fresh != old
+    assert client.post(fresh).status_code == 200
     assert len(_enrollments(runtime, subscriber_id)) == 1
 
 
 def _confirmed_with_queued_lesson(client: Any, runtime: Runtime) -> tuple[int, int]:
     subscriber_id = _signed_up(client, runtime)
-    assert client.get(f"/confirm/{runtime.tokens.make_confirm(subscriber_id)}").status_code
+    assert client.post(confirm_path(runtime, subscriber_id)).status_code == 200
     [enrollment] = _enrollments(runtime, subscriber_id)
     with runtime.session() as session:
         delivery = new_delivery(enrollment, 1, DeliveryState.QUEUED, T0)
@@ -151,6 +159,7 @@ def test_one_click_unsubscribe_exactly_as_gmail_sends_it(
     client, runtime: Runtime, settings: Settings, make_runtime, clock: FrozenClock
 ) -> None:
     subscriber_id, delivery_id = _confirmed_with_queued_lesson(client, runtime)
+    old_link = confirm_path(runtime, subscriber_id)
     # A strict limiter and a foreign Origin must not get in the way of RFC 8058.
     strict = make_runtime(settings.model_copy(update={"rate_limit": "1 per minute"}))
     client = create_app(runtime=strict).test_client()
@@ -176,8 +185,8 @@ def test_one_click_unsubscribe_exactly_as_gmail_sends_it(
         assert enrollment.next_due_at is None
     assert counter_value(runtime, counters.UNSUBSCRIBES) == 1
     # An old confirm link must not undo the unsubscribe.
-    again = client.get(f"/confirm/{runtime.tokens.make_confirm(subscriber_id)}")
-    assert again.status_code == 400
+    for method in (client.get, client.post):
+        assert method(old_link).status_code == 400
     assert _snapshot(runtime, subscriber_id)[0] == SubscriberStatus.UNSUBSCRIBED
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from subscribers_support import (
     ADDRESS,
     all_subscribers,
+    confirmations_of,
     counter_value,
     queued_confirmations,
     signup_form,
@@ -51,7 +52,10 @@ def test_form_signup_stores_the_normalised_address_and_queues_one_confirmation(
     assert "Check je inbox" in response.get_data(as_text=True)
     subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None
-    assert subscriber.first_name == "Anna Maria"
+    # The name waits on the confirmation email; it becomes the first name once confirmed.
+    assert subscriber.first_name is None
+    [confirmation] = confirmations_of(runtime, subscriber.id)
+    assert confirmation.requested_name == "Anna Maria"
     assert subscriber.status == SubscriberStatus.PENDING
     assert subscriber.confirmation_sent_at == T0
     assert queued_confirmations(runtime, redis_url) == [subscriber.id]
@@ -166,8 +170,9 @@ def test_resubscribe_after_unsubscribe_needs_a_new_confirmation(
     client.post("/subscribe", data=signup_form())
     subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None
-    assert subscriber.status == SubscriberStatus.PENDING
-    assert subscriber.unsubscribed_at is None
+    # Until that confirmation is completed they stay unsubscribed, with the proof kept.
+    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
+    assert subscriber.unsubscribed_at == T0
     assert queued_confirmations(runtime, redis_url) == [subscriber.id, subscriber.id]
 
 

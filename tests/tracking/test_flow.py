@@ -70,8 +70,8 @@ def test_webhook_batches_and_hits_are_applied_by_a_real_worker(
             == 200
         )
         token = runtime.tokens.make_open(made.delivery_ids[1])
-        for _ in range(3):
-            client.get(f"/o/{token}.gif", headers={"User-Agent": BROWSER_UA})
+        for n in range(3):  # three readers: one reader's repeats would count once
+            client.get(f"/o/{token}.gif", headers={"User-Agent": f"{BROWSER_UA} {n}"})
         click = runtime.tokens.make_click(made.delivery_ids[1], "https://umoya.example/afspraak")
         assert client.get(f"/c/{click}", headers={"User-Agent": BROWSER_UA}).status_code == 302
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 from web import create_app
+
+
+def basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def test_healthz_ok_then_names_redis_when_down(client, configure, make_runtime):
@@ -11,8 +17,10 @@ def test_healthz_ok_then_names_redis_when_down(client, configure, make_runtime):
     assert response.json["checks"] == {"database": "ok", "redis": "ok"}
 
     # The runtime holds its Redis client: an app on settings with a dead Redis reports it.
+    # The reason is shown to the admin only (see test_headers_health.py).
     down = make_runtime(configure(redis_url="redis://127.0.0.1:1/0"))
-    response = create_app(runtime=down).test_client().get("/healthz")
+    admin = {"Authorization": basic_auth("beheer", down.settings.admin_password)}
+    response = create_app(runtime=down).test_client().get("/healthz", headers=admin)
     assert response.status_code == 503
     assert response.json["checks"]["database"] == "ok"
     assert response.json["checks"]["redis"].startswith("redis unreachable")

@@ -1,0 +1,152 @@
+"""Double opt-in: a confirm link names one confirmation email; its POST completes the signup.
+
+A GET of the link only shows a button (mail scanners fetch every link), and
+`confirm_standing` tells that page what a POST would do without changing anything. The POST
+(`confirm`) is where a signup takes effect: the status becomes confirmed, the name typed with
+that signup becomes the first name, a return after unsubscribing ends the opt-out, and the
+consent history records it. Only the newest confirmation that went out counts; an older
+link, or one from before a later unsubscribe, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from delivery import enrollments
+from runtime import Runtime
+from store.models import (
+    ConsentEventKind,
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    Subscriber,
+    SubscriberStatus,
+)
+from subscribers import counters
+from subscribers.consent import record_consent
+from subscribers.privacy import hash_ip
+from subscribers.signup import PAGE
+from subscribers.suppression import is_suppressed
+
+# What a confirm link does (ConfirmOutcome.result).
+READY = "ready"  # a POST would confirm (only confirm_standing says this)
+CONFIRMED = "confirmed"
+ALREADY = "already"  # confirmed before: nothing to do
+OUTDATED = "outdated"  # a newer confirmation email went out: use that one's link
+STOPPED = "stopped"  # no longer wanted: unsubscribed, suppressed, forgotten or unknown
+
+
+@dataclass(frozen=True)
+class ConfirmOutcome:
+    """What a confirm link did or would do, and the first name to greet with (if confirmed)."""
+
+    result: str
+    first_name: str | None = None
+
+
+def confirm_standing(runtime: Runtime, session: Session, confirmation_id: int) -> ConfirmOutcome:
+    """Tell what a POST of CONFIRMATION_ID's link would do; change nothing."""
+    confirmation = session.get(Delivery, confirmation_id)
+    subscriber = _subscriber_of(session, confirmation, lock=False)
+    return _standing(runtime, session, confirmation, subscriber)
+
+
+def confirm(
+    runtime: Runtime, session: Session, confirmation_id: int, ip: str | None
+) -> ConfirmOutcome:
+    """Complete the signup of confirmation CONFIRMATION_ID: confirm, record, enroll."""
+    confirmation = session.get(Delivery, confirmation_id)
+    subscriber = _subscriber_of(session, confirmation, lock=True)
+    standing = _standing(runtime, session, confirmation, subscriber)
+    if standing.result != READY or confirmation is None or subscriber is None:
+        return standing
+    now = runtime.now()
+    settings = runtime.settings
+    course = runtime.courses.get(subscriber.course_slug)
+    opted_out_at = subscriber.unsubscribed_at if _returning(subscriber) else None
+    subscriber.status = SubscriberStatus.CONFIRMED
+    subscriber.confirmed_at = now
+    subscriber.consent_at = now
+    subscriber.consent_version = course.consent_version
+    subscriber.consent_ip_hash = hash_ip(settings.secret_key, ip) if ip else None
+    subscriber.unsubscribed_at = None  # the opt-out stays in the consent history
+    if confirmation.requested_name:
+        subscriber.first_name = confirmation.requested_name
+    enrollments.enroll(session, subscriber, course, now, settings)
+    counters.increment(session, counters.CONFIRMATIONS)
+    events = [(ConsentEventKind.CONFIRMATION, f"confirmation {confirmation.id}")]
+    if opted_out_at is not None:
+        events.append(
+            (ConsentEventKind.RESUBSCRIBE, f"after unsubscribe at {opted_out_at.isoformat()}")
+        )
+    for kind, detail in events:
+        record_consent(
+            session,
+            subscriber_id=subscriber.id,
+            kind=kind,
+            source=PAGE,
+            now=now,
+            course=course,
+            ip=ip,
+            secret_key=settings.secret_key,
+            detail=detail,
+        )
+    return ConfirmOutcome(CONFIRMED, subscriber.first_name)
+
+
+def _subscriber_of(
+    session: Session, confirmation: Delivery | None, *, lock: bool
+) -> Subscriber | None:
+    if confirmation is None or confirmation.kind != DeliveryKind.CONFIRMATION:
+        return None
+    return session.get(Subscriber, confirmation.subscriber_id, with_for_update=lock)
+
+
+def _returning(subscriber: Subscriber) -> bool:
+    return subscriber.status == SubscriberStatus.UNSUBSCRIBED
+
+
+def _standing(
+    runtime: Runtime,
+    session: Session,
+    confirmation: Delivery | None,
+    subscriber: Subscriber | None,
+) -> ConfirmOutcome:
+    if (
+        confirmation is None
+        or subscriber is None
+        or subscriber.email is None
+        # A skipped confirmation never went out, so no genuine link names it.
+        or confirmation.state == DeliveryState.SKIPPED
+    ):
+        return ConfirmOutcome(STOPPED)
+    if subscriber.status == SubscriberStatus.CONFIRMED:
+        return ConfirmOutcome(ALREADY, subscriber.first_name)
+    if _newer_one_went_out(session, confirmation):
+        return ConfirmOutcome(OUTDATED)
+    if is_suppressed(session, runtime.settings.secret_keys, subscriber.email):
+        return ConfirmOutcome(STOPPED)
+    if subscriber.status == SubscriberStatus.PENDING:
+        return ConfirmOutcome(READY)
+    if (
+        _returning(subscriber)
+        and subscriber.unsubscribed_at is not None
+        # Only a confirmation asked for after the unsubscribe may end it.
+        and confirmation.created_at > subscriber.unsubscribed_at
+    ):
+        return ConfirmOutcome(READY)
+    return ConfirmOutcome(STOPPED)
+
+
+def _newer_one_went_out(session: Session, confirmation: Delivery) -> bool:
+    """Tell whether a later confirmation of the same person was sent (or is being sent)."""
+    newer = select(Delivery.id).where(
+        Delivery.subscriber_id == confirmation.subscriber_id,
+        Delivery.kind == DeliveryKind.CONFIRMATION,
+        Delivery.id > confirmation.id,
+        Delivery.state.in_((DeliveryState.SENT, DeliveryState.SENDING)),
+    )
+    return bool(session.scalar(select(exists(newer))))

@@ -1,0 +1,154 @@
+"""An anonymous signup: store the request, never change anyone, and answer all alike.
+
+Anyone can post any address, so a signup never changes an existing subscriber's name,
+status or history: the name typed goes on the confirmation delivery and a return after
+unsubscribing waits for that confirmation (subscribers.optin). Every signup does the same
+work whoever the address belongs to (new, pending, confirmed, suppressed, capped): the same
+queries and the same rows (a subscriber row insert-or-find, a counter, a confirmation
+delivery written queued or skipped, a consent event), so neither the answer nor its timing
+tells whether an address is known. The caller publishes the confirmation either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from delivery.transitions import queue_confirmation
+from runtime import Runtime
+from store.models import ConsentEventKind, Subscriber, SubscriberStatus
+from subscribers import caps, counters
+from subscribers.consent import record_consent
+from subscribers.suppression import is_suppressed
+from subscribers.validation import Signup
+
+# Where a signup or opt-out came from (ConsentEvent.source).
+FORM = "form"  # our own signup page
+EMBED = "embed"  # a form on an allowed other site, posted across origins
+API = "api"  # a JSON post
+PAGE = "page"  # a button on one of our pages (confirm, unsubscribe)
+ONE_CLICK = "one-click"  # RFC 8058: the mail client's own unsubscribe button
+
+# What became of a signup's confirmation (SignupOutcome.mail) when it was not skipped.
+QUEUED = "queued"
+WAITING = "waiting"
+
+
+@dataclass(frozen=True)
+class SignupOutcome:
+    """What a signup led to: the subscriber, its confirmation delivery and what became of it.
+
+    MAIL is QUEUED (goes out now), WAITING (above the hourly ceiling: goes out later) or the
+    reason it was written skipped. Only tests and logs look at it: the visitor's answer is
+    the same in every case.
+    """
+
+    subscriber_id: int
+    confirmation_id: int
+    mail: str
+
+    @property
+    def mailed(self) -> bool:
+        """Tell whether the confirmation will go out (now or after the ceiling)."""
+        return self.mail in (QUEUED, WAITING)
+
+
+def subscribe(
+    runtime: Runtime,
+    session: Session,
+    signup: Signup,
+    *,
+    source: str | None = None,
+    channel: str = FORM,
+    ip: str | None = None,
+) -> SignupOutcome:
+    """Record SIGNUP (from CHANNEL, IP) and write its confirmation, queued or skipped.
+
+    SOURCE is the Origin a new subscriber row keeps as signup_source.
+    """
+    now = runtime.now()
+    settings = runtime.settings
+    course = runtime.courses.get()  # the course whose form and consent text were shown
+    suppressed = is_suppressed(session, settings.secret_keys, signup.email)
+    subscriber, created = _find_or_insert(session, signup.email, course.slug, source, now)
+    counters.increment(session, counters.SIGNUPS if created else counters.REPEAT_SIGNUPS)
+    recent = caps.recent_confirmations(session, subscriber.id, now)
+    reason = _no_mail_reason(subscriber, suppressed) or caps.address_cap(recent, settings, now)
+    send_at = caps.reserve_send_time(
+        session, settings.confirmations_per_hour, now, take=reason is None
+    )
+    confirmation_id = queue_confirmation(
+        session,
+        subscriber.id,
+        subscriber.course_slug,
+        now,
+        requested_name=signup.first_name,
+        not_before=send_at,
+        skip_reason=reason,
+    )
+    # One UPDATE on every path (a no-op when nothing is sent): the same work for everyone.
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber.id)
+        .values(confirmation_sent_at=Subscriber.confirmation_sent_at if reason else now),
+        execution_options={"synchronize_session": False},
+    )
+    mail = reason or (WAITING if send_at > now else QUEUED)
+    record_consent(
+        session,
+        subscriber_id=subscriber.id,
+        kind=ConsentEventKind.SIGNUP,
+        source=channel,
+        now=now,
+        course=course,
+        ip=ip,
+        secret_key=settings.secret_key,
+        detail=f"confirmation {confirmation_id}: {mail}",
+    )
+    return SignupOutcome(subscriber.id, confirmation_id, mail)
+
+
+def _no_mail_reason(subscriber: Subscriber, suppressed: bool) -> str | None:
+    """Return why this person gets no confirmation whatever the caps say, or None."""
+    if suppressed:
+        return "address on the suppression list"
+    if subscriber.status == SubscriberStatus.CONFIRMED:
+        return "already confirmed"
+    if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
+        # Bounced or complained: never mail again from a form anyone can fill in.
+        return f"subscriber {subscriber.status}"
+    return None
+
+
+def _find_or_insert(
+    session: Session, email: str, course_slug: str, source: str | None, now: datetime
+) -> tuple[Subscriber, bool]:
+    """Return the subscriber with EMAIL (locked), inserting a pending one when there is none.
+
+    The INSERT runs for every address and does nothing on a known one, then the same SELECT
+    finds the row: one path for all, and a concurrent signup for the same address simply
+    finds the row the other one made. A new row has no first name until confirmed.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(Subscriber)
+        .values(
+            email=email,
+            first_name=None,
+            status=SubscriberStatus.PENDING,
+            course_slug=course_slug,
+            signup_source=source[:200] if source else None,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Subscriber.email])
+        .returning(Subscriber.id)
+    )
+    created = session.scalar(statement) is not None
+    subscriber = session.scalars(
+        select(Subscriber).where(Subscriber.email == email).with_for_update()
+    ).one()
+    return subscriber, created

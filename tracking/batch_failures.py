@@ -1,0 +1,110 @@
+"""Set aside a webhook batch that keeps failing, so it never blocks the batches behind it.
+
+Poison input (a body the driver cannot load, a value the database refuses) fails the same
+way on every try. Each failure of a batch is counted in Redis; at the POISON_STRIKES'th the
+batch is marked processed without its events, with a log line and an anonymous counter,
+and the rest flows on. Its body stays (scrubbed of personal data when it can be read) for
+a look until the retention job deletes it. Failures of the connection rather than of the
+batch (the database gone, a deadlock) are not counted: the batch stays pending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import redis
+from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from providers.sendgrid.scrub import without_personal_data
+from runtime import Runtime
+from store.models import WebhookBatch
+from subscribers import counters
+
+log = logging.getLogger(__name__)
+
+# Tries before a batch is set aside: a one-off clash (a row deleted meanwhile) gets retried.
+POISON_STRIKES = 3
+STRIKES_KEY = "nurture:webhook-batch-failures:{}"
+# A count outlives any retry schedule, and goes away with the batch it was about.
+STRIKES_TTL_SECONDS = 7 * 24 * 3600
+# The anonymous counter (subscribers.counters) of batches set aside.
+SET_ASIDE_COUNTER = "tracking.poison_webhook_batches"
+# Errors of the connection or the moment, not of the batch: a later try may well succeed.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+def record_failure(runtime: Runtime, batch_id: int, error: BaseException) -> bool:
+    """Count a failed ingest of BATCH_ID and set it aside at the last strike; True if so.
+
+    Never raises: the caller goes on with the original error and the batches behind it.
+    """
+    if isinstance(error, TRANSIENT_ERRORS):
+        log.warning("webhook batch %s not ingested now (%s); it stays pending", batch_id, error)
+        return False
+    try:
+        key = STRIKES_KEY.format(batch_id)
+        pipe = runtime.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, STRIKES_TTL_SECONDS)
+        strikes = int(pipe.execute()[0])
+    except redis.RedisError as exc:
+        log.error(
+            "webhook batch %s failed (%r); it stays pending (failures not counted: %s)",
+            batch_id,
+            error,
+            exc,
+        )
+        return False
+    if strikes < POISON_STRIKES:
+        log.error(
+            "webhook batch %s failed (%d of %d tries): %r", batch_id, strikes, POISON_STRIKES, error
+        )
+        return False
+    try:
+        set_aside(runtime, batch_id)
+    except Exception:
+        log.exception("webhook batch %s could not be set aside; it stays pending", batch_id)
+        return False
+    log.error(
+        "webhook batch %s set aside after %d failed tries (%r); its events are not stored, "
+        "its body is kept until the retention job deletes it",
+        batch_id,
+        strikes,
+        error,
+    )
+    with contextlib.suppress(redis.RedisError):  # else the count expires on its own
+        runtime.redis.delete(key)
+    return True
+
+
+def set_aside(runtime: Runtime, batch_id: int) -> bool:
+    """Mark BATCH_ID processed without its events and count it; False if already processed."""
+    readable, body = _scrubbed_body(runtime, batch_id)
+    values: dict[str, Any] = {"processed_at": runtime.now()}
+    if readable:
+        values["body"] = body
+    with runtime.session() as session:
+        done = session.execute(
+            update(WebhookBatch)
+            .where(WebhookBatch.id == batch_id, WebhookBatch.processed_at.is_(None))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if done:
+            counters.increment(session, SET_ASIDE_COUNTER)
+    return bool(done)
+
+
+def _scrubbed_body(runtime: Runtime, batch_id: int) -> tuple[bool, Any]:
+    """Return (True, the body without personal data), or (False, None) if it can't be read."""
+    try:
+        with runtime.session() as session:
+            body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
+        return True, without_personal_data(body)
+    except Exception:
+        # A body the driver cannot load (nested past the parser's limit, say) stays as is.
+        return False, None
