@@ -22,9 +22,13 @@ run: $(STAMP)
 	$(BIN)/nurture run --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
+	@bash scripts/ensure-redis
+	@bash scripts/ensure-postgres
+	@bash scripts/ensure-chromium
 	$(BIN)/pytest
 
 test-fast: $(STAMP)
+	@bash scripts/ensure-redis
 	$(BIN)/pytest -m "not slow and not browser"
 
 lint: $(STAMP)

@@ -139,13 +139,12 @@ def drain(runtime: Runtime) -> tuple[int, float]:
     return handled, time.perf_counter() - started
 
 
-def exact_check(port: int, paths: list[str]) -> int:
-    """Send EXACT_CHECK pixel requests one by one; return how many answered 200."""
+def exact_check(port: int, paths: list[str], tag: str) -> int:
+    """Send EXACT_CHECK pixel requests one by one (each its own client); return the 200s."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     ok = 0
     for n in range(EXACT_CHECK):
-        # Its own user agent per request: one client's repeats within a minute count once.
-        agent = f"Firefox/128.0 {n}"
+        agent = f"Firefox/128.0 {tag}-{n}"  # a client each: repeats within a minute count once
         connection.request("GET", paths[n % len(paths)], headers={"User-Agent": agent})
         response = connection.getresponse()
         response.read()
@@ -224,13 +223,14 @@ def main() -> None:
             time.sleep(3 * SEAL_SECONDS)
             drain(runtime)
             baseline_opens = opens_recorded(runtime)
-            for _ in range(RUNS):
+            for run in range(RUNS):
                 rate, _total, _bad = wrk(f"http://127.0.0.1:{port}/", ping_script)
                 rows["ping"].append(rate)
-                rate, total, bad = wrk(f"http://127.0.0.1:{port}/", script)
+                run_script = path_script(paths, Path(directory), f"pixels{run}")
+                rate, total, bad = wrk(f"http://127.0.0.1:{port}/", run_script)
                 rows["pixel"].append(rate)
                 answered_200 += total - bad
-            exact_ok = exact_check(port, paths)
+            exact_ok = exact_check(port, paths, "exact1")
     finally:
         stop_gunicorn(server)
     handled, drain_seconds = drain(runtime)
@@ -239,7 +239,7 @@ def main() -> None:
     server = start_gunicorn(port, env)
     try:
         before_exact = opens_recorded(runtime)
-        exact_ok_2 = exact_check(port, paths)
+        exact_ok_2 = exact_check(port, paths, "exact2")
     finally:
         stop_gunicorn(server)
     drain(runtime)

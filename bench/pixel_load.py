@@ -78,15 +78,21 @@ def parse_wrk(output: str) -> tuple[float, int, int]:
 
 
 def path_script(paths: list[str], directory: Path, name: str) -> Path:
-    """Write a wrk Lua script that cycles through PATHS, one per request."""
+    """Write a wrk Lua script that cycles through PATHS, one per request.
+
+    Every request has a user agent of its own (the script's name, the wrk thread, a counter):
+    one client's repeats within a minute count once, and the bench checks that every
+    request it makes is counted. A new script name per run keeps runs apart too.
+    """
     script = directory / f"{name}.lua"
     body = ",\n".join(f'"{path}"' for path in paths)
     script.write_text(
+        "local threads = 0\n"
+        "function setup(thread)\n  threads = threads + 1\n  thread:set('id', threads)\nend\n"
         f"local paths = {{\n{body}\n}}\nlocal i = 0\n"
         "request = function()\n  i = i + 1\n"
         "  return wrk.format('GET', paths[(i % #paths) + 1], "
-        # A user agent per request: one client's repeats within a minute count once, and the
-        # bench checks that every request it makes is counted.
-        "{['User-Agent'] = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 ' .. i})\nend\n"
+        f"{{['User-Agent'] = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 {name}-' "
+        ".. id .. '-' .. i})\nend\n"
     )
     return script

@@ -7,6 +7,7 @@ from typing import NoReturn
 import click
 
 from config import ConfigError, Settings, check_safe_to_serve, load_settings
+from config.logs import configure_logging
 from runtime import Runtime, build_runtime
 
 
@@ -34,6 +35,8 @@ def settings_or_exit() -> Settings:
             state["settings"] = load_settings()
         except ConfigError as exc:
             fail(str(exc))
+        # Every command's process logs in NURTURE_LOG_FORMAT from here on (worker, beat, run).
+        configure_logging(state["settings"])  # type: ignore[arg-type]
     settings: Settings = state["settings"]  # type: ignore[assignment]
     return settings
 

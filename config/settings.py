@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -18,6 +19,8 @@ FULL_DAY_SECONDS = 86400
 # Values that mean "nobody set this yet"; production refuses to start with any of them.
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev-secret"})
 DEV_SECRET_KEY = "dev-secret"  # noqa: S105 (development only; production refuses it)
+# A shorter NURTURE_METRICS_TOKEN could be guessed by trying.
+METRICS_TOKEN_MIN_LENGTH = 16
 
 
 class ConfigError(Exception):
@@ -47,6 +50,9 @@ class Settings(BaseSettings):
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_timeout: float = Field(default=10.0, gt=0)
     sendgrid_webhook_public_key: str = ""
+    # The DNS server `nurture doctor` asks about the sender's domain (SPF, DKIM, DMARC), as
+    # IP or IP:PORT ([IPv6]:PORT); empty means the system's resolvers.
+    dns_server: str = ""
     webhook_insecure_dev: bool = False
     webhook_max_age_seconds: int = Field(default=600, gt=0)
     webhook_max_bytes: int = Field(default=1_000_000, gt=0)
@@ -62,6 +68,8 @@ class Settings(BaseSettings):
     day_seconds: int = Field(default=86400, ge=1)
 
     course: str = "rugpijn-en-training"
+    # The folder holding the course folders; keep the clinic's edited copy outside the code.
+    content_dir: Path = PROJECT_ROOT / "course" / "content"
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit: str = "20 per minute"
     trusted_proxies: int = Field(default=0, ge=0, le=5)
@@ -97,6 +105,10 @@ class Settings(BaseSettings):
     claim_timeout_seconds: int = Field(default=300, gt=0)
     evidence_grace_seconds: int = Field(default=120, ge=0)
     max_send_attempts: int = Field(default=12, ge=1)
+    # A send failing for a passing reason (429, 5xx, timeouts) fails only once it had
+    # max_send_attempts tries AND was queued this many hours ago: tries alone ran out after
+    # about 2.5 hours of a SendGrid outage, and a lesson a day late beats one never sent.
+    retry_window_hours: float = Field(default=24.0, gt=0)
     retry_backoff_base_seconds: float = Field(default=30.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
 
@@ -108,6 +120,14 @@ class Settings(BaseSettings):
     # send task, one claim statement, one render, one SendGrid request (a personalization
     # per recipient; SendGrid takes 1,000 at most) and one commit. 1 sends one by one.
     send_batch_size: int = Field(default=500, ge=1, le=1000)
+
+    # GET /metrics (Prometheus) answers only `Authorization: Bearer <this token>`; unset, the
+    # endpoint does not exist (404). At least 16 characters: it guards no personal data, but
+    # the figures say how the service is doing.
+    metrics_token: str = ""
+    # "json": one JSON object per log line (time, level, logger, message, ids; no addresses),
+    # in the web app, workers, beat and `nurture run`. "text" leaves the logs as they were.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("database_url")
     @classmethod
@@ -134,6 +154,24 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ValueError("expected an absolute http(s):// URL")
         return value.rstrip("/")
+
+    @field_validator("dns_server")
+    @classmethod
+    def _check_dns_server(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            parse_dns_server(value)
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: str) -> str:
+        value = value.strip()
+        if value and len(value) < METRICS_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"use at least {METRICS_TOKEN_MIN_LENGTH} characters (or leave it unset)"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -185,6 +223,23 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """Return the default subscriber time zone."""
         return ZoneInfo(self.timezone)
+
+
+def parse_dns_server(value: str) -> tuple[str, int]:
+    """Split "IP", "IP:PORT" or "[IPv6]:PORT" into (address, port); raise ValueError if bad."""
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError("expected a DNS server as IP or IP:PORT, such as 127.0.0.1:53") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected a port from 1 to 65535 after the DNS server's address")
+    return host, int(port)
 
 
 def describe_validation_error(exc: ValidationError) -> str:

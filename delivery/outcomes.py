@@ -7,12 +7,19 @@ the stale-claim resolver to settle by webhook evidence.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
-from delivery.retry import attempts_exhausted, retry_not_before
-from delivery.transitions import Claim, note_claim_error, release_claim, settle_claim
+from config.logs import redact
+from delivery.retry import attempts_exhausted, retry_not_before, retry_window_over
+from delivery.transitions import (
+    Claim,
+    deliveries,
+    note_claim_error,
+    release_claim,
+    settle_claim,
+)
 from providers.base import PermanentSendError, RetryableSendError
 from runtime import Runtime
 from store.models import DeliveryKind, DeliveryState, EnrollmentStatus, SubscriberStatus
@@ -77,7 +84,12 @@ def settle_send_error(runtime: Runtime, claim: Claim, exc: Exception) -> str:
             return await_evidence(runtime, claim, exc)
         return retry_later(runtime, claim, exc)
     if isinstance(exc, PermanentSendError):
-        log.error("delivery %s failed permanently: %s", claim.delivery_id, exc)
+        log.error(
+            "delivery %s failed permanently: %s",
+            claim.delivery_id,
+            redact(describe(exc)),
+            extra=ids_of(claim),
+        )
         end_claim(runtime, claim, DeliveryState.FAILED, describe(exc))
         return "failed"
     # Unexpected, and the request may have gone out: let evidence decide, as for a timeout.
@@ -85,19 +97,31 @@ def settle_send_error(runtime: Runtime, claim: Claim, exc: Exception) -> str:
 
 
 def retry_later(runtime: Runtime, claim: Claim, exc: Exception) -> str:
-    """Put CLAIM back with backoff, or fail it once the attempts are used up."""
+    """Put CLAIM back with backoff, or fail it once its tries and retry window are used up."""
     settings = runtime.settings
     error = describe(exc)
-    if attempts_exhausted(claim.attempts, settings):
+    if attempts_exhausted(claim.attempts, settings) and retry_window_over(
+        queued_at(runtime, claim), runtime.now(), settings
+    ):
         log.error(
-            "delivery %s failed after %s attempts: %s", claim.delivery_id, claim.attempts, error
+            "delivery %s failed after %s attempts: %s",
+            claim.delivery_id,
+            claim.attempts,
+            redact(error),
+            extra=ids_of(claim),
         )
         message = f"gave up after {claim.attempts} attempts: {error}"
         end_claim(runtime, claim, DeliveryState.FAILED, message)
         return "failed"
     retry_after = getattr(exc, "retry_after", None)
     not_before = retry_not_before(runtime.now(), claim.attempts, settings, retry_after=retry_after)
-    log.warning("delivery %s will be retried after %s: %s", claim.delivery_id, not_before, error)
+    log.warning(
+        "delivery %s will be retried after %s: %s",
+        claim.delivery_id,
+        not_before,
+        redact(error),
+        extra=ids_of(claim),
+    )
     with runtime.transaction() as connection:
         release_claim(
             connection,
@@ -109,18 +133,32 @@ def retry_later(runtime: Runtime, claim: Claim, exc: Exception) -> str:
     return "retry"
 
 
+def queued_at(runtime: Runtime, claim: Claim) -> datetime:
+    """Return when CLAIM's delivery was queued (read only once its tries are used up)."""
+    with runtime.transaction() as connection:
+        statement = select(deliveries.c.created_at).where(deliveries.c.id == claim.delivery_id)
+        created_at: datetime = connection.execute(statement).scalar_one()
+        return created_at
+
+
 def await_evidence(runtime: Runtime, claim: Claim, exc: Exception) -> str:
     """Keep the claim 'sending' so the resolver decides by evidence: sent, or send again."""
     log.warning(
         "delivery %s may have been accepted (%s); waiting for webhook evidence",
         claim.delivery_id,
-        exc,
+        redact(describe(exc)),
+        extra=ids_of(claim),
     )
     with runtime.transaction() as connection:
         note_claim_error(
             connection, claim.delivery_id, claimed_at=claim.claimed_at, error=describe(exc)
         )
     return "awaiting-evidence"
+
+
+def ids_of(claim: Claim) -> dict[str, int]:
+    """Return the ids a log line about CLAIM carries (`extra`): never its address or name."""
+    return {"delivery_id": claim.delivery_id, "subscriber_id": claim.subscriber_id}
 
 
 def end_claim(runtime: Runtime, claim: Claim, state: str, error: str) -> None:

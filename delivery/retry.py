@@ -4,6 +4,8 @@ Retries live in the database, not in Redis: a failed send goes back to 'queued' 
 `not_before` time, and the dispatcher enqueues it again once that time has passed. So a
 SendGrid outage of hours only makes rows wait; nothing sits in Redis as a long countdown
 (which Redis would redeliver after the visibility timeout) and a restart loses nothing.
+A row gives up by time as well as by tries, as a mail server's queue lifetime does: with
+waits capped at an hour and fully jittered, twelve tries last only about 2.5 hours.
 """
 
 from __future__ import annotations
@@ -53,3 +55,8 @@ def retry_not_before(
 def attempts_exhausted(attempts: int, settings: Settings) -> bool:
     """Tell whether ATTEMPTS tries used up settings.max_send_attempts."""
     return attempts >= settings.max_send_attempts
+
+
+def retry_window_over(queued_at: datetime, now: datetime, settings: Settings) -> bool:
+    """Tell whether a row queued at QUEUED_AT has been retried for retry_window_hours."""
+    return now - queued_at >= timedelta(hours=settings.retry_window_hours)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from delivery.accepted import record_accepted
 from delivery.outcomes import (
     await_evidence,
+    ids_of,
     pre_send_verdict,
     retry_later,
     settle_send_error,
@@ -115,7 +116,11 @@ class Sender:
     def _unrenderable(self, claim: Claim, exc: Exception) -> str:
         # Nothing reached the provider: a bug or an outage of ours (course, template).
         # Release the claim with backoff rather than leave it 'sending' until it goes stale.
-        log.exception("delivery %s: could not render; it will be retried", claim.delivery_id)
+        log.exception(
+            "delivery %s: could not render; it will be retried",
+            claim.delivery_id,
+            extra=ids_of(claim),
+        )
         return retry_later(self.runtime, claim, exc)
 
     def _send(
@@ -127,7 +132,11 @@ class Sender:
             results = send()
         except Exception as exc:
             # Unexpected, and a request may have gone out: let evidence decide, as for a timeout.
-            log.exception("deliveries %s: unexpected error while sending", _ids(claims))
+            log.exception(
+                "deliveries %s: unexpected error while sending",
+                _ids(claims),
+                extra={"delivery_ids": [claim.delivery_id for claim in claims]},
+            )
             return {claim.delivery_id: await_evidence(runtime, claim, exc) for claim in claims}
         outcomes = {}
         accepted: defaultdict[str | None, list[Claim]] = defaultdict(list)

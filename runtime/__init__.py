@@ -85,7 +85,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
         ),
         mail=build_mail_backend(settings, now),
-        courses=CourseStore(settings.course),
+        courses=CourseStore(settings.course, settings.content_dir),
         clock=now,
         tokens=tokens,
         renderer=Renderer(settings, tokens),

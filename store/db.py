@@ -76,6 +76,9 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for URL with the per-dialect settings the service relies on."""
+    # A statement's values are addresses and names: keep them out of error messages, and
+    # so out of every log line and traceback (config.logs).
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

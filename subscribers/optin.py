@@ -10,6 +10,7 @@ link, or one from before a later unsubscribe, changes nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import exists, select
@@ -30,6 +31,8 @@ from subscribers.consent import record_consent
 from subscribers.privacy import hash_ip
 from subscribers.signup import PAGE
 from subscribers.suppression import is_suppressed
+
+log = logging.getLogger(__name__)
 
 # What a confirm link does (ConfirmOutcome.result).
 READY = "ready"  # a POST would confirm (only confirm_standing says this)
@@ -77,6 +80,12 @@ def confirm(
         subscriber.first_name = confirmation.requested_name
     enrollments.enroll(session, subscriber, course, now, settings)
     counters.increment(session, counters.CONFIRMATIONS)
+    log.info(
+        "subscriber %s confirmed (confirmation %s)",
+        subscriber.id,
+        confirmation.id,
+        extra={"subscriber_id": subscriber.id, "delivery_id": confirmation.id},
+    )
     events = [(ConsentEventKind.CONFIRMATION, f"confirmation {confirmation.id}")]
     if opted_out_at is not None:
         events.append(

@@ -8,6 +8,8 @@ subscribers.signup and the double opt-in in subscribers.optin; they are re-expor
 
 from __future__ import annotations
 
+import logging
+
 from email_validator import EmailNotValidError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +30,8 @@ from subscribers.lifecycle import stop_all_mail
 from subscribers.optin import ConfirmOutcome, confirm, confirm_standing
 from subscribers.signup import PAGE, SignupOutcome, subscribe
 from subscribers.validation import normalise_email
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ConfirmOutcome",
@@ -66,6 +70,12 @@ def unsubscribe(
     now = runtime.now()
     if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
         counters.increment(session, counters.UNSUBSCRIBES)
+        log.info(
+            "subscriber %s unsubscribed (%s)",
+            subscriber.id,
+            source,
+            extra={"subscriber_id": subscriber.id},
+        )
         record_consent(
             session,
             subscriber_id=subscriber.id,

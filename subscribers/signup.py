@@ -11,6 +11,7 @@ tells whether an address is known. The caller publishes the confirmation either 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,8 @@ from subscribers import caps, counters
 from subscribers.consent import record_consent
 from subscribers.suppression import is_suppressed
 from subscribers.validation import Signup
+
+log = logging.getLogger(__name__)
 
 # Where a signup or opt-out came from (ConsentEvent.source).
 FORM = "form"  # our own signup page
@@ -98,6 +101,15 @@ def subscribe(
         execution_options={"synchronize_session": False},
     )
     mail = reason or (WAITING if send_at > now else QUEUED)
+    # Ids only: the address, name and IP of a signup never reach a log line.
+    log.info(
+        "signup of subscriber %s (%s); confirmation %s: %s",
+        subscriber.id,
+        "new" if created else "known",
+        confirmation_id,
+        mail,
+        extra={"subscriber_id": subscriber.id, "delivery_id": confirmation_id},
+    )
     record_consent(
         session,
         subscriber_id=subscriber.id,

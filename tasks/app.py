@@ -9,16 +9,19 @@ runtime and sender of this process, built once per process (again after a fork).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.utils.log import ColorFormatter, get_multiprocessing_logger
 from flask import Flask
 
 from config import Settings, check_safe_to_serve
 from config.celery import celery_settings
+from config.logs import use_json
 from delivery.sender import Sender
 from runtime import Runtime, build_runtime
 
@@ -80,6 +83,25 @@ def _build_in_child(**_: Any) -> None:
     from celery import current_app
 
     worker_context(current_app)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _json_celery_logs(logger: logging.Logger, **_: Any) -> None:
+    """With NURTURE_LOG_FORMAT=json, make the handlers Celery adds write JSON lines too.
+
+    `nurture worker` and `beat` give the root logger its JSON handler before Celery starts
+    (cli.common), so Celery adds none there; it still adds its own to the task logger, and to
+    the root logger of a worker started without the CLI. Those get the JSON formatter here.
+    """
+    from celery import current_app
+
+    settings = getattr(current_app, "nurture_settings", None)
+    if settings is None or settings.log_format != "json":
+        return
+    for target in (logger, get_multiprocessing_logger()):
+        if target is not None:
+            use_json(target, ColorFormatter)
 
 
 def celery_init_app(flask_app: Flask, runtime: Runtime) -> Celery:

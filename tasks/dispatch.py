@@ -8,8 +8,10 @@ from typing import Any
 from celery import shared_task
 
 from delivery.dispatcher import DispatchReport, run_dispatch_pass
+from delivery.last_pass import record_pass
 from runtime import Runtime
 from tasks.app import worker_context
+from tasks.heartbeat import record_dispatch_pass
 from tasks.publish import publish_sends
 from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
@@ -27,6 +29,13 @@ def dispatch_once(runtime: Runtime) -> DispatchReport:
         drain_hits(runtime)
     except Exception:
         log.exception("draining opens and clicks failed; they wait")
+    try:
+        # `nurture doctor` and /admin tell from this stamp whether beat and workers run.
+        record_dispatch_pass(runtime)
+    except Exception:
+        log.warning("could not record the dispatcher pass in Redis", exc_info=True)
+    # Its duration and rows, for /metrics (web.metrics); never raises.
+    record_pass(runtime, report)
     return report
 
 

@@ -4,7 +4,8 @@ In process:   server = FakeSendGrid(api_key="k").start(); ...; server.stop()
 As a process: python tests/fake_sendgrid.py --port P --api-key K [--latency-ms 50]
               [--fail-429 0.1] [--fail-500 0.05] [--seed 1]
               [--webhook-url URL --webhook-private-key-pem FILE]
-              GET /_stats -> JSON; POST /_reset; POST /_script {"statuses": [429, 500]}.
+              GET /_stats; POST /_reset, /_script, /_down, /_hold (see fake_sendgrid_http).
+              GET /v3/scopes lists the key's scopes (FakeSendGrid.scopes).
 
 It answers 202 with an X-Message-Id, or SendGrid-style errors; records each accepted request
 (Accepted.messages expands it into one message per recipient, substitutions applied) and counts
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
+# What GET /v3/scopes lists for a key restricted to sending, as SendGrid answers it.
+SEND_KEY_SCOPES = ("mail.send", "sender_verification_eligible", "2fa_required")
 
 
 class FakeSendGrid:
@@ -70,6 +73,7 @@ class FakeSendGrid:
         webhook_private_key: ec.EllipticCurvePrivateKey | None = None,
         webhook_events: tuple[str, ...] = ("processed",),
         timestamp: Callable[[], float] = time.time,
+        scopes: tuple[str, ...] = SEND_KEY_SCOPES,
     ) -> None:
         """Configure the fake; nothing listens until start()."""
         self.api_key = api_key
@@ -80,12 +84,15 @@ class FakeSendGrid:
         self.max_body_bytes = max_body_bytes
         self.webhook_events = webhook_events
         self.timestamp = timestamp
+        # The key's permissions, as GET /v3/scopes lists them; a test may take mail.send away.
+        self.scopes = list(scopes)
         self.accepted: list[Accepted] = []
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.requests = 0
         self.refused: Counter[int] = Counter()
         self._lock = threading.Lock()
         self._scripted: list[int] = []
+        self.down_status: int | None = None  # an outage: every send answers this
         self._rng = random.Random(seed)
         self._seed = seed
         self._server = FakeServer((host, port), FakeHandler)
@@ -129,6 +136,18 @@ class FakeSendGrid:
         with self._lock:
             self._scripted.extend(statuses)
 
+    def go_down(self, status: int = 503) -> None:
+        """Answer every send request with STATUS, as SendGrid in an outage, until recover()."""
+        if status not in ERROR_TEXTS:
+            raise ValueError(f"cannot answer {status}; use one of {sorted(ERROR_TEXTS)}")
+        with self._lock:
+            self.down_status = status
+
+    def recover(self) -> None:
+        """End the outage: sends are judged on their merits again."""
+        with self._lock:
+            self.down_status = None
+
     def reset(self) -> None:
         """Forget accepted messages, counts, scripted answers; reseed the failure RNG."""
         with self._lock:
@@ -136,6 +155,7 @@ class FakeSendGrid:
             self.counts.clear()
             self.refused.clear()
             self._scripted.clear()
+            self.down_status = None
             self.requests = 0
             self._rng = random.Random(self._seed)
 
@@ -169,6 +189,18 @@ class FakeSendGrid:
             }
         return stats
 
+    def handle_scopes(self, authorization: str | None) -> tuple[int, bytes]:
+        """Answer GET /v3/scopes: the key's scopes, or SendGrid's 401 for a missing or bad key."""
+        if not authorization:
+            return 401, error_body("authorization required")
+        if authorization != f"Bearer {self.api_key}":
+            return 401, error_body(ERROR_TEXTS[401])
+        with self._lock:
+            scopes, down = list(self.scopes), self.down_status
+        if down is not None:
+            return down, error_body(ERROR_TEXTS[down])
+        return 200, json.dumps({"scopes": scopes}).encode()
+
     def handle_send(
         self, authorization: str | None, raw: bytes
     ) -> tuple[int, bytes, dict[str, str]]:
@@ -177,7 +209,7 @@ class FakeSendGrid:
             time.sleep(self.latency)
         with self._lock:
             self.requests += 1
-            forced = self._scripted.pop(0) if self._scripted else None
+            forced = self._scripted.pop(0) if self._scripted else self.down_status
             if forced is None:
                 roll = self._rng.random()
                 if roll < self.fail_429:

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from config.logs import redact
 from providers.sendgrid.scrub import without_personal_data
 from runtime import Runtime
 from store.models import WebhookBatch
@@ -43,7 +44,12 @@ def record_failure(runtime: Runtime, batch_id: int, error: BaseException) -> boo
     Never raises: the caller goes on with the original error and the batches behind it.
     """
     if isinstance(error, TRANSIENT_ERRORS):
-        log.warning("webhook batch %s not ingested now (%s); it stays pending", batch_id, error)
+        log.warning(
+            "webhook batch %s not ingested now (%s); it stays pending",
+            batch_id,
+            redact(str(error)),
+            extra={"batch_id": batch_id},
+        )
         return False
     try:
         key = STRIKES_KEY.format(batch_id)
@@ -53,15 +59,21 @@ def record_failure(runtime: Runtime, batch_id: int, error: BaseException) -> boo
         strikes = int(pipe.execute()[0])
     except redis.RedisError as exc:
         log.error(
-            "webhook batch %s failed (%r); it stays pending (failures not counted: %s)",
+            "webhook batch %s failed (%s); it stays pending (failures not counted: %s)",
             batch_id,
-            error,
+            redact(repr(error)),
             exc,
+            extra={"batch_id": batch_id},
         )
         return False
     if strikes < POISON_STRIKES:
         log.error(
-            "webhook batch %s failed (%d of %d tries): %r", batch_id, strikes, POISON_STRIKES, error
+            "webhook batch %s failed (%d of %d tries): %s",
+            batch_id,
+            strikes,
+            POISON_STRIKES,
+            redact(repr(error)),
+            extra={"batch_id": batch_id},
         )
         return False
     try:
@@ -70,11 +82,12 @@ def record_failure(runtime: Runtime, batch_id: int, error: BaseException) -> boo
         log.exception("webhook batch %s could not be set aside; it stays pending", batch_id)
         return False
     log.error(
-        "webhook batch %s set aside after %d failed tries (%r); its events are not stored, "
+        "webhook batch %s set aside after %d failed tries (%s); its events are not stored, "
         "its body is kept until the retention job deletes it",
         batch_id,
         strikes,
-        error,
+        redact(repr(error)),
+        extra={"batch_id": batch_id},
     )
     with contextlib.suppress(redis.RedisError):  # else the count expires on its own
         runtime.redis.delete(key)

@@ -35,12 +35,15 @@ from tracking.classify import is_machine_open
 from tracking.poison import store_or_set_aside
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
 from tracking.spool import Spool, ship_folder, spool_dir
+from tracking.tallies import count_hits
 
 log = logging.getLogger(__name__)
 
 QUEUE_KEY = "nurture:tracking:hits"
 PROCESSING_KEY = "nurture:tracking:hits:processing"
 LOCK_KEY = "nurture:tracking:hits:lock"
+# How many hits were ever pushed to QUEUE_KEY, by every process (duplicates included).
+SHIPPED_KEY = "nurture:tracking:hits:shipped"
 DRAIN_BATCH = 2000
 LOCK_SECONDS = 120
 USER_AGENT_LIMIT = 500
@@ -105,7 +108,12 @@ class HitIntake:
             self.push([line.rstrip(b"\n")])
         except Exception:
             # Redis and the database both down: the visitor still gets the GIF or redirect.
-            log.exception("could not record a %s of delivery %s", kind, delivery_id)
+            log.exception(
+                "could not record a %s of delivery %s",
+                kind,
+                delivery_id,
+                extra={"delivery_id": delivery_id},
+            )
 
     def hit_key(
         self,
@@ -137,7 +145,11 @@ def push_lines(runtime: Runtime, lines: Sequence[bytes]) -> bool:
     Return True when the queue was empty before (so a drain should be scheduled).
     """
     try:
-        length = runtime.redis.rpush(QUEUE_KEY, *lines)
+        # One round trip: the hits, and the count of hits ever shipped (for /metrics).
+        pipe = runtime.redis.pipeline(transaction=False)
+        pipe.rpush(QUEUE_KEY, *lines)
+        pipe.incrby(SHIPPED_KEY, len(lines))
+        length = pipe.execute()[0]
     except redis.RedisError:
         # If the push did land (a timeout after sending), the drain later finds the same hit
         # ids already stored and inserts nothing: no double count either way.
@@ -201,7 +213,9 @@ def store_hits(runtime: Runtime, hits: Sequence[list[Any]]) -> int:
                     user_agent=user_agent or None,
                 )
             )
-        return len(store_events(session, events, runtime.now()))
+        fresh = store_events(session, events, runtime.now())
+        count_hits(session, fresh)  # for /metrics (tracking.tallies)
+        return len(fresh)
 
 
 def drain_hits(runtime: Runtime, max_hits: int = 100_000) -> int:

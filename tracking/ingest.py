@@ -30,6 +30,7 @@ from store.models import Delivery, Subscriber, SubscriberStatus, WebhookBatch
 from tracking.batch_failures import record_failure
 from tracking.classify import is_machine_open
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
+from tracking.tallies import count_ingested
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +183,15 @@ def _ingest(runtime: Runtime, batch_id: int) -> bool:
             return False
         body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
         events, private = _placed_events(session, parse_events(body, runtime.clock))
-        store_events(session, events, now, runtime.settings)
+        fresh = store_events(session, events, now, runtime.settings)
         session.execute(
             update(WebhookBatch)
             .where(WebhookBatch.id == batch_id)
             .values(body=without_personal_data(body, forgotten=private))
             .execution_options(synchronize_session=False)
         )
+        # Last, so the shared counter rows stay locked only for the commit (tracking.tallies).
+        count_ingested(session, fresh, now)
     return True
 
 

@@ -24,6 +24,7 @@ from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signup
 from tracking.timeline import search_subscribers, timeline
 from web.admin_lockout import WINDOW_SECONDS, take_slot
 from web.context import hit_intake, runtime
+from web.status import status_panel
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ def dashboard() -> ResponseReturnValue:
         warning_rate=COMPLAINT_WARNING_RATE,
         suppressed=suppressed,
         waiting_confirmations=waiting,
+        # `nurture doctor`'s checks: the cheap ones live, the slow ones as last stored.
+        status=status_panel(nurture),
     )
 
 

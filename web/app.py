@@ -8,11 +8,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, check_safe_to_serve, load_settings
+from config.logs import configure_logging
 from runtime import Runtime, build_runtime
 from tasks.app import celery_init_app
 from tasks.tracking import drain_tracking_hits
 from tracking.hits import HitIntake
-from web import admin, errors, health, public, security, tracking, webhooks
+from web import admin, errors, health, metrics, public, security, tracking, webhooks
 
 
 def create_app(
@@ -23,6 +24,8 @@ def create_app(
     Raises ConfigError (one line) when the settings must not serve a public BASE_URL.
     """
     settings = runtime.settings if runtime else (settings or load_settings())
+    # First, so whatever logs from here on (Flask included) uses NURTURE_LOG_FORMAT.
+    configure_logging(settings)
     # Before anything connects or serves: a public BASE_URL needs secrets nobody can guess.
     check_safe_to_serve(settings)
     if runtime is None:
@@ -59,6 +62,7 @@ def create_app(
     # public wires the rate limiter, which tracking then exempts its blueprint from.
     public.init_app(app)
     tracking.init_app(app)
-    for module in (health, public, tracking, webhooks, admin):
+    metrics.init_app(app, runtime)
+    for module in (health, public, tracking, webhooks, admin, metrics):
         app.register_blueprint(module.bp)
     return app

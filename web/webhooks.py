@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from providers.sendgrid.webhook import WebhookRefused
 from store.models import WebhookBatch
 from tasks.tracking import ingest_webhook_batch
+from tracking.tallies import count_batch_received
 from web.context import celery, runtime
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,12 @@ def _enqueue(batch_id: int) -> None:
         # retry=False: with Redis down, fail at once; the dispatcher ingests the batch.
         celery().send_task(ingest_webhook_batch.name, args=(batch_id,), retry=False)
     except Exception as exc:
-        log.warning("batch %s stored, not queued (%s); the dispatcher applies it", batch_id, exc)
+        log.warning(
+            "batch %s stored, not queued (%s); the dispatcher applies it",
+            batch_id,
+            exc,
+            extra={"batch_id": batch_id},
+        )
 
 
 def _first_time(key: str) -> bool:
@@ -88,6 +94,7 @@ def sendgrid_events() -> ResponseReturnValue:
             session.add(batch)
             session.flush()
             batch_id = batch.id
+            count_batch_received(session)  # for /metrics: bodies are deleted after a week
     except Exception:
         if seen_key is not None:
             _forget_seen(seen_key)  # not stored: SendGrid's retry must be taken

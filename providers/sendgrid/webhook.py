@@ -66,6 +66,16 @@ class WebhookVerifier:
         self.clock = clock
         self._verifier: EventWebhook | None = None
 
+    def key_problem(self) -> str | None:
+        """Return why no signed event can be verified (no key, or not a key), or None."""
+        if not self.public_key:
+            return "is not set"
+        try:
+            EventWebhook(self.public_key)
+        except (ValueError, TypeError) as exc:
+            return f"is not a valid public key ({type(exc).__name__})"
+        return None
+
     def events(self, raw: bytes, headers: Headers) -> list[dict[str, Any]]:
         """Return the events of a verified POST body, or raise WebhookRefused."""
         try:

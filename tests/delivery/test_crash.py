@@ -10,24 +10,18 @@ compresses the course to seconds.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from fake_sendgrid import generate_webhook_keypair
+from faults_support import DAYS, fault_rig
 from lessons import delivery_states, enroll
+from services import FakeSendGridProcess
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
-from workers import PROJECT_ROOT, WorkerProcess, publishing_app
+from workers import WorkerProcess
 
 from runtime import Runtime
 from store.models import Enrollment, EnrollmentStatus
@@ -40,98 +34,26 @@ pytestmark = [
 ]
 
 SUBSCRIBERS = 300
-DAYS = 5
-API_KEY = "crash-test-key"
-
-
-def _start_fake(tmp_path: Path, webhook_url: str, private_key: Any) -> tuple[Any, str]:
-    pem = tmp_path / "webhook-key.pem"
-    pem.write_bytes(
-        private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "tests" / "fake_sendgrid.py"),
-            "--port=0",
-            f"--api-key={API_KEY}",
-            "--latency-ms=100",
-            "--fail-429=0.10",
-            "--fail-500=0.05",
-            "--seed=7",
-            f"--webhook-url={webhook_url}",
-            f"--webhook-private-key-pem={pem}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "fake.log").open("wb"),
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on" in line, line
-    return process, line.rsplit(" ", 1)[1].strip()
 
 
 @pytest.fixture
 def crash_env(
     configure: Any, make_runtime: Any, tmp_path: Path
-) -> Iterator[tuple[Runtime, dict[str, str]]]:
-    """This process's runtime and the workers' env: the test's database and Redis, short timers.
+) -> Iterator[tuple[Runtime, dict[str, str], FakeSendGridProcess]]:
+    """This process's runtime, the workers' env and the fake: the test's database and Redis.
 
-    Our web app (for the fake's signed webhook) and the fake SendGrid run for the test.
+    Our web app (for the fake's signed webhook) and the fake SendGrid run for the test, with
+    the short timers of every fault test (tests/faults_support.py).
     """
-    private_key, public_key = generate_webhook_keypair()
-    web_settings = configure(
-        mail_backend="sendgrid",
-        sendgrid_api_key=API_KEY,
-        sendgrid_timeout=5,
-        sendgrid_webhook_public_key=public_key,
-        secret_key="crash-test-secret-key-not-for-production",
-        admin_password="crash-test-admin-password",
-        day_seconds=2,
-        dispatch_interval_seconds=1,
-        claim_timeout_seconds=5,
-        evidence_grace_seconds=3,
-        retry_backoff_base_seconds=0.2,
-        retry_backoff_max_seconds=2,
-        worker_concurrency=4,
-        send_batch_size=25,
-    )
-    from web import create_app
-
-    server = make_server(
-        "127.0.0.1", 0, create_app(runtime=make_runtime(web_settings)), threaded=True
-    )
-    web_thread = threading.Thread(target=server.serve_forever, daemon=True)
-    web_thread.start()
-    webhook_url = f"http://127.0.0.1:{server.server_port}/webhooks/sendgrid"
-    fake, fake_url = _start_fake(tmp_path, webhook_url, private_key)
-    runtime = make_runtime(configure(sendgrid_host=fake_url))
-    # Every NURTURE_* setting of this test (database, Redis, fake), as `nurture worker` reads it.
-    env = dict(os.environ)
-    env["FAKE_URL"] = fake_url
-    try:
-        with publishing_app(runtime):
-            yield runtime, env
-    finally:
-        fake.terminate()
-        fake.wait(timeout=10)
-        server.shutdown()
-
-
-def _fake_stats(fake_url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{fake_url}/_stats", timeout=10) as response:
-        return json.loads(response.read())
+    options = ("--latency-ms=100", "--fail-429=0.10", "--fail-500=0.05", "--seed=7")
+    with fault_rig(configure, make_runtime, tmp_path, fake_options=options) as rig:
+        yield rig.runtime, rig.env, rig.fake
 
 
 def test_every_lesson_exactly_once_through_worker_kills(crash_env, tmp_path):
     from tasks.dispatch import dispatch_once
 
-    runtime, env = crash_env
+    runtime, env, fake = crash_env
     enroll(runtime, SUBSCRIBERS, runtime.now(), prefix="crash")
     victim = WorkerProcess("victim", env, tmp_path, concurrency=4)
     steady = [WorkerProcess(f"steady{n}", env, tmp_path, concurrency=4) for n in (1, 2)]
@@ -179,7 +101,7 @@ def test_every_lesson_exactly_once_through_worker_kills(crash_env, tmp_path):
     elapsed = time.monotonic() - started
 
     states = delivery_states(runtime)
-    stats = _fake_stats(env["FAKE_URL"])
+    stats = fake.stats()
     by_evidence = sum(report.sent_by_evidence for report in passes)
     requeued = sum(report.requeued_stale for report in passes)
     print(

@@ -194,7 +194,7 @@ def test_bad_request_fails_at_once_with_sendgrid_message(runtime, fake_sendgrid,
 def test_max_attempts_fail_then_deliveries_retry_requeues(
     fake_sendgrid, configure, make_runtime, runner, at_start
 ):
-    runtime = make_runtime(configure(max_send_attempts=2))
+    runtime = make_runtime(configure(max_send_attempts=2, retry_window_hours=1))
     clock = at_start
     [subscriber_id] = enroll(runtime, 1, START)
     fake_sendgrid.script(503, 503)

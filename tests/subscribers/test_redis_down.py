@@ -2,71 +2,20 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default
 
 import pytest
-import redis
 from helpers import wait_until
+from services import PrivateRedis
 from subscribers_support import ADDRESS, confirmations_of, signup_form, subscriber_by_email
 from workers import thread_worker
 
 from store.models import DeliveryState, SubscriberStatus
 from tasks.dispatch import dispatch_once
 from web import create_app
-
-
-class PrivateRedis:
-    """A redis-server of this test's own, on a free port, that the test stops and starts."""
-
-    def __init__(self) -> None:
-        """Pick a free port; nothing runs until start()."""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Return the URL of database 0."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start the server (nothing kept on disk) and wait until it answers."""
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        assert wait_until(lambda: _answers(client), timeout=10), "redis-server did not start"
-        client.close()
-
-    def stop(self) -> None:
-        """Stop the server, losing whatever it held."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture
