@@ -35,11 +35,12 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import common  # puts the project root on sys.path
+from dispatcher_publish import time_publishing
 
 sys.path.insert(0, str(common.ROOT / "tests"))
 
@@ -195,40 +196,6 @@ def time_passes(
     return times
 
 
-def apply_async_publish(batches: Sequence[Sequence[int]]) -> None:
-    """Publish with Celery's own apply_async per message, in a Producer.batch."""
-    from tasks.sending import send_batch
-
-    with send_batch.app.producer_or_acquire() as producer, producer.batch(1000):
-        for batch in batches:
-            send_batch.apply_async((list(batch),), producer=producer)
-
-
-def time_publishing(due: int, runs: int) -> dict[str, list[float]]:
-    """Time publishing DUE messages alone, both ways, interleaved; check each lands in full."""
-    from tasks.publish import publish_sends
-
-    client = redis.Redis.from_url(REDIS_URL)
-    batches = [[delivery_id] for delivery_id in range(1, due + 1)]
-
-    def checked(publish: Callable[[Sequence[Sequence[int]]], None]) -> Callable[[], None]:
-        def work() -> None:
-            publish(batches)
-            assert client.llen("celery") == due
-
-        return work
-
-    works = {"apply_async": checked(apply_async_publish), "publish_sends": checked(publish_sends)}
-    times: dict[str, list[float]] = {name: [] for name in works}
-    for _ in range(runs):
-        for name, work in works.items():
-            common.flush_redis(REDIS_URL)
-            times[name].append(common.timed(work))
-    common.flush_redis(REDIS_URL)
-    client.close()
-    return times
-
-
 def ms(seconds: float) -> str:
     """Format SECONDS as whole milliseconds."""
     return f"{seconds * 1000:,.0f} ms"
@@ -254,7 +221,7 @@ def main() -> None:
         load(runtimes[total], total, args.due)
         console.print(f"loaded {total:,} enrollments in {time.perf_counter() - started:.1f} s")
     results = time_passes(args.due, runtimes, args.runs, args.batch)
-    publishing = time_publishing(args.due, args.runs)
+    publishing = time_publishing(args.due, args.runs, REDIS_URL)
     with runtimes[args.total].engine.connect() as connection:
         postgres = connection.execute(text("SHOW server_version")).scalar()
     for runtime in runtimes.values():

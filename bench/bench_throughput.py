@@ -25,10 +25,9 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from common import (
     PG_ADMIN_URL,
@@ -46,7 +45,7 @@ from common import (
     set_nurture_env,
 )
 from rich.console import Console
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from throughput_procs import (
     drain_queue,
     fake_accepted,
@@ -58,6 +57,7 @@ from throughput_procs import (
     wait_for,
     worker_processes,
 )
+from throughput_steps import empty_tables, time_shares
 
 if TYPE_CHECKING:
     from runtime import Runtime
@@ -90,15 +90,6 @@ def configure(batch_size: int) -> None:
         retry_backoff_max_seconds="2",
         send_batch_size=str(batch_size),
     )
-
-
-def empty_tables(runtime: Runtime) -> None:
-    """Remove every row (between runs)."""
-    from store.models import Base
-
-    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    with runtime.transaction() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 def sent_count(runtime: Runtime) -> int:
@@ -160,64 +151,6 @@ def plain_loop_run(runtime: Runtime, due: int, threads: int) -> float:
     elapsed = time.perf_counter() - started
     assert outcomes.count("sent") == due, set(outcomes)
     return due / elapsed
-
-
-def time_shares(runtime: Runtime, size: int) -> dict[str, float]:
-    """Send one batch of SIZE step by step, single-threaded; return seconds per step."""
-    import json
-
-    from lessons import enroll
-
-    from delivery.accepted import record_accepted
-    from delivery.transitions import claim_deliveries
-    from emails.render import Recipient
-    from providers.sendgrid.requests import build_bulk_body, plan_requests
-
-    empty_tables(runtime)
-    enroll(runtime, size, runtime.now())
-    batches: list[list[int]] = []
-    dispatch_pass(runtime, lambda published: batches.extend(list(b) for b in published))
-    # The pass's first step may split them; one lesson either way, so take SIZE of them.
-    batch = [delivery_id for published in batches for delivery_id in published][:size]
-    shares: dict[str, float] = {}
-
-    def timed(step: str, work: Callable[[], T]) -> T:
-        started = time.perf_counter()
-        result = work()
-        shares[step] = shares.get(step, 0.0) + time.perf_counter() - started
-        return result
-
-    def claim() -> list[Any]:
-        with runtime.transaction() as connection:
-            return claim_deliveries(connection, batch, runtime.now())
-
-    claims = timed("database", claim)
-    course = runtime.courses.get(claims[0].course_slug)
-    recipients = [
-        Recipient(c.subscriber_id, c.email or "", c.first_name, c.delivery_id) for c in claims
-    ]
-    bulk = timed("render", lambda: runtime.renderer.lesson_bulk(course, claims[0].day, recipients))
-    timed(
-        "JSON",
-        lambda: [json.dumps(build_bulk_body(bulk, group)) for group in plan_requests(bulk)],
-    )
-    results = timed("send (JSON + HTTP)", lambda: runtime.mail.send_bulk(bulk))
-    message_id = results[0].message_id  # type: ignore[union-attr]
-
-    def record() -> None:
-        with runtime.transaction() as connection:
-            record_accepted(
-                connection,
-                claims,
-                message_id=message_id,
-                sent_at=runtime.now(),
-                courses=runtime.courses,
-                settings=runtime.settings,
-            )
-
-    timed("database", record)
-    shares["HTTP"] = shares.pop("send (JSON + HTTP)") - shares["JSON"]
-    return shares
 
 
 def noop_run(due: int) -> float:
