@@ -1,5 +1,6 @@
 """The fixtures every test shares: settings, runtime, app, client, runner, fake SendGrid,
-a real Celery worker, a frozen clock and Chromium, on SQLite and PostgreSQL alike.
+a real Celery worker, a frozen clock, a webhook signer and Chromium, on SQLite and PostgreSQL
+alike.
 
 A test asks for what it needs; `runtime` is built from `settings` (and from `clock` when the
 test asks for one), so no test clears a cache. Requesting `fake_sendgrid` switches the
@@ -128,6 +129,14 @@ def _wall_time() -> float:
 
 
 @pytest.fixture
+def signer() -> Any:
+    """A SendGrid webhook signing key; requesting it puts its public key in the settings."""
+    from tracking_support import SendGridSigner
+
+    return SendGridSigner()
+
+
+@pytest.fixture
 def nurture_env(
     request: pytest.FixtureRequest,
     database_url: str,
@@ -149,6 +158,8 @@ def nurture_env(
         "ADMIN_PASSWORD": "test-admin-password",
         "MAIL_BACKEND": "outbox",
     }
+    if "signer" in request.fixturenames:
+        values["SENDGRID_WEBHOOK_PUBLIC_KEY"] = request.getfixturevalue("signer").public_key
     if "fake_sendgrid" in request.fixturenames:
         fake = request.getfixturevalue("fake_sendgrid")
         values.update(

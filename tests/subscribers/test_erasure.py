@@ -7,7 +7,6 @@ the outbox files of development, and the name typed with a pending confirmation.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,6 @@ from subscribers_support import ADDRESS, confirmations_of, signup_form, subscrib
 from tracking_support import Made, SendGridSigner, body_of, make_subscriber, sg_event
 
 from cli.main import cli
-from config import Settings
 from emails.message import Message, Tags
 from runtime import Runtime
 from store.models import Delivery, EmailEvent, Subscriber, SubscriberStatus, WebhookBatch
@@ -28,15 +26,8 @@ URL = "/webhooks/sendgrid"
 SHOUTED = "Anna.Jansen@EXAMPLE.com"
 PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Anna's phone"
 
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
+# Webhooks in these tests are signed: the settings carry the signer's public key.
+pytestmark = pytest.mark.usefixtures("signer")
 
 
 def forget(runtime: Runtime, email: str = ADDRESS) -> None:

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from subscribers_support import ADDRESS, queued_confirmations, signup_form, subs
 from tracking_support import SendGridSigner, body_of, make_subscriber, sg_event
 
 from cli.main import cli
-from config import Settings
 from runtime import Runtime
 from store.clock import FrozenClock
 from store.models import (
@@ -43,15 +41,8 @@ from tracking.ingest import ingest_pending
 
 OTHER = "nieuw@example.com"
 
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
+# Webhooks in these tests are signed: the settings carry the signer's public key.
+pytestmark = pytest.mark.usefixtures("signer")
 
 
 def invoke(runtime: Runtime, *args: str) -> tuple[int, str, str]:

@@ -38,15 +38,8 @@ URL = "/webhooks/sendgrid"
 ADDRESS = "dirk@example.com"
 _event_ids = count(1)
 
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
+# Webhooks in these tests are signed: the settings carry the signer's public key.
+pytestmark = pytest.mark.usefixtures("signer")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ dashboard and `nurture stats` show them, and a bounced subscriber gets no furthe
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -35,22 +34,12 @@ from store.models import (
 )
 from tracking.hits import queued_hits
 
-pytestmark = pytest.mark.usefixtures("fresh_spool")
+pytestmark = pytest.mark.usefixtures("fresh_spool", "signer")
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
 
 
 def admin_headers() -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(b"beheer:test-admin-password").decode()}
-
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
 
 
 @pytest.mark.slow

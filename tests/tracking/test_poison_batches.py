@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,6 @@ from sqlalchemy import select, text
 from subscribers_support import counter_value
 from tracking_support import SendGridSigner, body_of, make_subscriber, sg_event
 
-from config import Settings
 from runtime import Runtime
 from store.models import Delivery, EmailEvent, WebhookBatch
 from tracking.batch_failures import POISON_STRIKES, SET_ASIDE_COUNTER, STRIKES_KEY
@@ -23,15 +21,8 @@ URL = "/webhooks/sendgrid"
 EARLY = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LATER = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
+# Webhooks in these tests are signed: the settings carry the signer's public key.
+pytestmark = pytest.mark.usefixtures("signer")
 
 
 def store_poison(runtime: Runtime, received_at: datetime) -> int:

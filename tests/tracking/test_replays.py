@@ -18,7 +18,7 @@ from store.models import Delivery, EmailEvent, WebhookBatch
 from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
 
-pytestmark = pytest.mark.usefixtures("fresh_spool")
+pytestmark = pytest.mark.usefixtures("fresh_spool", "signer")
 
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 TARGET = "https://umoya.example/afspraak"
@@ -27,16 +27,6 @@ CLIENT_A, CLIENT_B = "203.0.113.7", "198.51.100.9"
 WEBHOOK = "/webhooks/sendgrid"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 REDIS_DOWN = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
 
 
 def fetch(client: Any, path: str, address: str, clock: FrozenClock, times: int) -> None:

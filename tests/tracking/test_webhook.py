@@ -26,15 +26,8 @@ from tracking.ingest import ingest_pending
 
 URL = "/webhooks/sendgrid"
 
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
+# Webhooks in these tests are signed: the settings carry the signer's public key.
+pytestmark = pytest.mark.usefixtures("signer")
 
 
 def count(runtime: Runtime, model) -> int:

@@ -24,6 +24,9 @@ from web.public import MESSAGES
 
 WEBHOOK = "/webhooks/sendgrid"
 
+# Webhooks in these tests are signed: the settings carry the signer's public key.
+pytestmark = pytest.mark.usefixtures("signer")
+
 
 def nested(depth: int) -> str:
     """Return a JSON array nested DEPTH levels deep."""
@@ -33,16 +36,6 @@ def nested(depth: int) -> str:
 def batches(runtime: Runtime) -> int:
     with runtime.session() as session:
         return session.scalar(select(func.count()).select_from(WebhookBatch)) or 0
-
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
 
 
 def test_deeply_nested_json_signup_is_a_dutch_400(client, runtime: Runtime) -> None:

@@ -17,7 +17,6 @@ from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from tracking_support import SendGridSigner, make_subscriber
 
-from config import Settings
 from runtime import Runtime
 from store.models import Base, WebhookBatch
 from web import create_app
@@ -76,6 +75,9 @@ event_keys = st.sampled_from(
 events = st.dictionaries(st.one_of(event_keys, st.text(max_size=8)), json_values, max_size=8)
 webhook_bodies = st.one_of(st.lists(events, max_size=4), json_values)
 
+# Webhooks in these tests are signed: the settings carry the signer's public key.
+pytestmark = pytest.mark.usefixtures("signer")
+
 
 def snapshot(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table: what 'nothing stored' compares."""
@@ -93,16 +95,6 @@ def fuzz(*strategies: Any) -> Callable[[Callable[..., None]], Callable[[], None]
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )(given(*strategies)(test))
-
-
-@pytest.fixture
-def signer() -> SendGridSigner:
-    return SendGridSigner()
-
-
-@pytest.fixture
-def settings(configure: Callable[..., Settings], signer: SendGridSigner) -> Settings:
-    return configure(sendgrid_webhook_public_key=signer.public_key)
 
 
 @pytest.fixture
