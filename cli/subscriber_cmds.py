@@ -120,6 +120,7 @@ def retention_run() -> None:
         "Processed webhook batches deleted "
         f"(after {settings.webhook_batch_retention_days} days): {report.webhook_batches_deleted}"
     )
+    click.echo(f"Spent hourly confirmation counters pruned: {report.hourly_windows_pruned}")
 
 
 COMMANDS = [subscribers, retention]

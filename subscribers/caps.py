@@ -6,7 +6,8 @@ confirmations_per_hour per clock hour (UTC); above it a signup is still stored a
 confirmation waits for the next hour with room, which the dispatcher then sends.
 
 The hourly ceiling keeps one counter row per hour (an UPSERT that returns the new count), so
-two parallel signups can never both take the last place of an hour.
+two parallel signups can never both take the last place of an hour. Retention prunes the rows
+of hours long past.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from config import Settings
-from store.models import Delivery, DeliveryKind, DeliveryState
+from store.models import Counter, Delivery, DeliveryKind, DeliveryState
 from subscribers import counters
 
 RESEND_AFTER = timedelta(minutes=10)
@@ -89,6 +90,17 @@ def reserve_send_time(session: Session, per_hour: int, now: datetime, *, take: b
             break
         window += HOUR
     return window
+
+
+def prune_spent_windows(session: Session, now: datetime) -> int:
+    """Delete the hourly ceiling's counter rows of hours that ended over a day before NOW."""
+    # Names sort like their hours (zero-padded ISO), so one range condition finds them; a
+    # day's margin keeps any window a signup of this hour could still look back on.
+    oldest_kept = _window_name(now.replace(minute=0, second=0, microsecond=0) - DAY)
+    statement = delete(Counter).where(
+        Counter.name.startswith(WINDOW_PREFIX, autoescape=True), Counter.name < oldest_kept
+    )
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def waiting_confirmations(session: Session, now: datetime) -> int:

@@ -36,7 +36,7 @@ from store.models import (
     SubscriberStatus,
     WebhookBatch,
 )
-from subscribers import counters
+from subscribers import caps, counters
 from subscribers.privacy import erase_subscriber
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class RetentionReport:
     unconfirmed_erased: int = 0
     inactive_anonymised: int = 0
     webhook_batches_deleted: int = 0
+    hourly_windows_pruned: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Return the numbers as a plain dict (a task's result, a log line)."""
@@ -178,5 +179,7 @@ def apply_retention(runtime: Runtime) -> RetentionReport:
             runtime, now - timedelta(days=settings.webhook_batch_retention_days)
         ),
     )
+    with runtime.session() as session:
+        report.hourly_windows_pruned = caps.prune_spent_windows(session, now)
     log.info("retention: %s", report.as_dict())
     return report

@@ -21,6 +21,7 @@ from emails.message import Message, Tags
 from runtime import Runtime
 from store.clock import FrozenClock
 from store.models import (
+    Counter,
     Delivery,
     DeliveryKind,
     DeliveryState,
@@ -30,6 +31,8 @@ from store.models import (
     SubscriberStatus,
     WebhookBatch,
 )
+from subscribers import counters
+from subscribers.caps import reserve_send_time
 from subscribers.retention import (
     RETENTION_INACTIVE,
     RETENTION_UNCONFIRMED,
@@ -211,6 +214,25 @@ def test_processed_webhook_bodies_are_deleted_after_the_retention_period(
     assert sorted(left, key=str) == sorted([T0 + timedelta(days=5), None], key=str)
 
 
+def test_spent_hourly_ceiling_counters_are_pruned_and_current_ones_kept(
+    clock: FrozenClock, runtime: Runtime
+) -> None:
+    with runtime.session() as session:
+        for hours in (-49, -25, -23, 0, 5):
+            reserve_send_time(session, per_hour=10, now=T0 + timedelta(hours=hours), take=True)
+        counters.increment(session, "confirmations.total")
+    clock.set(T0)
+    assert apply_retention(runtime).hourly_windows_pruned == 2
+    with runtime.session() as session:
+        names = sorted(session.scalars(select(Counter.name)))
+    assert names == [
+        "confirmations.hour.2026-03-01T10",
+        "confirmations.hour.2026-03-02T09",
+        "confirmations.hour.2026-03-02T14",
+        "confirmations.total",
+    ]
+
+
 def test_retention_run_prints_what_it_did(clock: FrozenClock, runtime: Runtime) -> None:
     add_subscriber(runtime, "lapsed@example.com", SubscriberStatus.PENDING)
     clock.set(T0 + timedelta(days=31))
@@ -219,6 +241,7 @@ def test_retention_run_prints_what_it_did(clock: FrozenClock, runtime: Runtime) 
     assert "Unconfirmed signups erased (older than 30 days): 1" in result.output
     assert "anonymised (after 24 months): 0" in result.output
     assert "Processed webhook batches deleted (after 7 days): 0" in result.output
+    assert "Spent hourly confirmation counters pruned: 0" in result.output
 
 
 def test_beat_starts_the_retention_task_and_workers_know_it(runtime: Runtime) -> None:
