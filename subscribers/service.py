@@ -136,5 +136,5 @@ def resume(runtime: Runtime, session: Session, email: str) -> Enrollment:
     if enrollment is None:
         raise SubscriberError(f"{subscriber.email} has no paused course to resume")
     course = runtime.courses.get(enrollment.course_slug)
-    enrollments.resume(enrollment, course, subscriber.timezone, runtime.now(), runtime.settings)
+    enrollments.resume(enrollment, course, subscriber, runtime.now(), runtime.settings)
     return enrollment
