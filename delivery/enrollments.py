@@ -184,15 +184,9 @@ def resume_ended_pauses(
     for enrollment in ended_pauses(session, now):
         course = courses.get(enrollment.course_slug)
         if resume(enrollment, course, enrollment.subscriber, now, settings):
-            record_preference(
-                session,
-                subscriber_id=enrollment.subscriber_id,
-                kind=PreferenceEventKind.RESUME,
-                source=DISPATCHER,
-                now=now,
-                course_slug=enrollment.course_slug,
-                value="auto",
-            )
+            subscriber_id, slug = enrollment.subscriber_id, enrollment.course_slug
+            kind = PreferenceEventKind.RESUME
+            record_preference(session, subscriber_id, slug, kind, DISPATCHER, now, value="auto")
             resumed += 1
     return resumed
 

@@ -23,9 +23,6 @@ from delivery.preference_log import PAGE, record_preference
 from delivery.schedule import cadence_for
 from runtime import Runtime
 from store.models import (
-    Delivery,
-    DeliveryKind,
-    DeliveryState,
     Enrollment,
     PreferenceEventKind,
     Subscriber,
@@ -139,34 +136,10 @@ def _receiving(session: Session, subscriber_id: int) -> Subscriber | None:
     return subscriber
 
 
-def last_lesson_day(session: Session, subscriber_id: int) -> int:
-    """Return the day of the last lesson SUBSCRIBER_ID was sent (0: none yet)."""
-    day = session.scalar(
-        select(Delivery.day)
-        .where(
-            Delivery.subscriber_id == subscriber_id,
-            Delivery.kind == DeliveryKind.LESSON,
-            Delivery.state == DeliveryState.SENT,
-        )
-        .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
-        .limit(1)
-    )
-    return int(day or 0)
-
-
 def _record(
     session: Session, subscriber: Subscriber, kind: str, now: datetime, **extra: str | None
 ) -> None:
-    record_preference(
-        session,
-        subscriber_id=subscriber.id,
-        kind=kind,
-        source=PAGE,
-        now=now,
-        course_slug=subscriber.course_slug,
-        day=last_lesson_day(session, subscriber.id),
-        **extra,
-    )
+    record_preference(session, subscriber.id, subscriber.course_slug, kind, PAGE, now, **extra)
 
 
 def pause(runtime: Runtime, session: Session, subscriber_id: int, *, week: bool) -> bool:
