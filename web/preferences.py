@@ -52,10 +52,11 @@ def _zones(current: str) -> list[str]:
     return sorted(names | {current, "UTC"})
 
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    nurture = runtime()
+def _page(template: str, status: int = 200, *, slug: str | None = None, **context: Any) -> Response:
+    """Render TEMPLATE for the course SLUG (default: the installation's course)."""
+    course = runtime().courses.get(slug)
     response = Response(
-        render_template(template, course=nurture.courses.get(), **context),
+        render_template(template, course=course, **context),
         status=status,
         mimetype="text/html",
     )
@@ -86,6 +87,7 @@ def _show(token: str, subscriber_id: int, status: int = 200, **context: Any) -> 
         return _page(
             "public/preferences.html",
             status,
+            slug=standing.subscriber.course_slug,
             token=token,
             standing=standing,
             next_lesson=dutch_moment(

@@ -272,11 +272,14 @@ def _confirm_answer(outcome: service.ConfirmOutcome) -> Response:
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> ResponseReturnValue:
     """Show a button; a GET never unsubscribes, as mail scanners fetch links."""
+    tokens = runtime().tokens
     try:
-        runtime().tokens.read_unsubscribe(token)
+        subscriber_id = tokens.read_unsubscribe(token)
     except TokenError:
         return _page("public/unsubscribe_invalid.html", 400)
-    return _page("public/unsubscribe.html", token=token)
+    # Some would rather pause or move the hour than leave: offer their preferences page.
+    preferences = url_for("preferences.page", token=tokens.make_preferences(subscriber_id))
+    return _page("public/unsubscribe.html", token=token, preferences=preferences)
 
 
 @bp.post("/unsubscribe/<token>")

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from lessons import deliveries_of, dispatch_pass, enroll
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError
 from subscribers_support import consent_events
 
 from delivery.sender import Sender
@@ -24,6 +25,7 @@ from store.models import (
     Subscriber,
     SubscriberStatus,
 )
+from subscribers.privacy import export_subscriber
 
 # Monday 2 March 2026, 09:00 in Amsterdam: day 1 is due now.
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -308,3 +310,36 @@ def test_the_dashboard_shows_the_reasons_per_lesson(
     assert cells == ["2", "0", "0", "0", "0", "1", "3"]
     assert "Eén per week is genoeg &lt;b&gt;echt&lt;/b&gt;" in page  # escaped, never markup
     assert "Alleen een opmerking" in page
+
+
+def test_forget_erases_the_comment_keeps_the_reason_and_the_history_is_append_only(
+    client: Any, runtime: Runtime, reader: int, runner: Any, settings: Any
+) -> None:
+    _send_due_lessons(runtime)
+    form = {"reden": "past-niet", "toelichting": "Mijn naam is Anna, bel me op 0612345678"}
+    client.post(_url(runtime, reader, "uitschrijven"), data=form)
+    with runtime.session() as session:
+        subscriber = session.get(Subscriber, reader)
+        assert subscriber is not None
+        exported = export_subscriber(session, subscriber)
+    assert [e["comment"] for e in exported["preference_events"]] == [form["toelichting"]]
+    result = runner("subscribers", "forget", "lezer0@example.org", "--yes")
+    assert result.exit_code == 0, result.output
+    with runtime.session() as session:
+        [event] = session.scalars(select(PreferenceEvent))
+        assert (event.kind, event.day, event.value, event.comment) == (
+            "unsubscribe_reason",
+            1,
+            "past-niet",
+            None,
+        )
+    if settings.is_sqlite:
+        return
+    # On PostgreSQL a trigger refuses any other change, whatever the code does.
+    for statement in (
+        update(PreferenceEvent).values(value="te-veel"),
+        update(PreferenceEvent).values(comment="nieuw"),
+        delete(PreferenceEvent),
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), runtime.session() as session:
+            session.execute(statement)

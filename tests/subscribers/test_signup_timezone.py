@@ -127,10 +127,19 @@ def test_the_confirm_page_fills_in_a_zone_the_signup_did_not_give(
     assert _zone_of(runtime, "onzin@example.com") is None
 
 
-def test_the_signup_and_confirm_pages_carry_the_zone_field_and_its_script(client: Any) -> None:
+def test_the_signup_and_confirm_pages_carry_the_zone_field_and_its_script(
+    client: Any, runtime: Runtime
+) -> None:
     page = client.get("/").get_data(as_text=True)
     assert '<input type="hidden" name="timezone" value="" data-timezone>' in page
     assert '<script src="/static/timezone.js" defer></script>' in page
+    _sign_up(client, "pagina@example.com")
+    subscriber = subscriber_by_email(runtime, "pagina@example.com")
+    assert subscriber is not None
+    confirm_page = client.get(confirm_path(runtime, subscriber.id)).get_data(as_text=True)
+    assert '<input type="hidden" name="timezone" value="" data-timezone>' in confirm_page
+    # The zone script runs before the one that presses the button.
+    assert confirm_page.index("/static/timezone.js") < confirm_page.index("/static/confirm.js")
     script = client.get("/static/timezone.js")
     assert script.status_code == 200
     assert "Intl.DateTimeFormat().resolvedOptions().timeZone" in script.get_data(as_text=True)
