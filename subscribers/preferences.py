@@ -113,12 +113,14 @@ def standing(runtime: Runtime, session: Session, subscriber_id: int) -> Standing
 
 
 def _hour_of(send_time: str | None) -> str:
+    """Name the choice SEND_TIME stands for on the page (None: the course's morning)."""
     if send_time is None:
         return MORNING
     return next((name for name, at in HOURS.items() if at == send_time), EXACT)
 
 
 def _latest(session: Session, subscriber_id: int, *, lock: bool) -> Enrollment | None:
+    """Return SUBSCRIBER_ID's newest enrollment (whatever its state), locked if LOCK."""
     query = (
         select(Enrollment)
         .where(Enrollment.subscriber_id == subscriber_id)
@@ -139,6 +141,7 @@ def _receiving(session: Session, subscriber_id: int) -> Subscriber | None:
 def _record(
     session: Session, subscriber: Subscriber, kind: str, now: datetime, **extra: str | None
 ) -> None:
+    """Append the reader's change of KIND to their preference history (source "page")."""
     record_preference(session, subscriber.id, subscriber.course_slug, kind, PAGE, now, **extra)
 
 

@@ -55,6 +55,7 @@ class UnsubscribeReasons:
 
 
 def _label(code: str | None) -> str:
+    """Return the label the reader saw for reason CODE."""
     return REASONS.get(code or NO_REASON, "Geen reden gekozen")
 
 

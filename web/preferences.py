@@ -67,10 +67,12 @@ def _page(template: str, status: int = 200, *, slug: str | None = None, **contex
 
 
 def _message(status: int, message: str) -> Response:
+    """Answer with a short Dutch page saying MESSAGE."""
     return _page("public/message.html", status, title="Voorkeuren", message=message)
 
 
 def _subscriber_id(token: str) -> int | Response:
+    """Return the subscriber id TOKEN names, or the Dutch page saying it does not work."""
     try:
         return runtime().tokens.read_preferences(token)
     except TokenError:
@@ -78,6 +80,7 @@ def _subscriber_id(token: str) -> int | Response:
 
 
 def _show(token: str, subscriber_id: int, status: int = 200, **context: Any) -> Response:
+    """Render SUBSCRIBER_ID's preferences page (CONTEXT: errors and the form sent back)."""
     nurture = runtime()
     with nurture.session() as session:
         standing = preferences.standing(nurture, session, subscriber_id)
@@ -114,6 +117,7 @@ def page(token: str) -> ResponseReturnValue:
 
 
 def _after(token: str, changed: bool, done: str) -> Response:
+    """Send the browser back to the page, saying DONE, or that nothing changed."""
     target = url_for("preferences.page", token=token, gedaan=done if changed else "niets")
     return redirect(target + "#melding", 303)  # type: ignore[return-value]
 
