@@ -45,6 +45,10 @@ class Accepted(Protocol):
     def timezone(self) -> str | None:
         """The subscriber's time zone, when known."""
 
+    @property
+    def send_time(self) -> str | None:
+        """The subscriber's own hour ("HH:MM"), when they chose one."""
+
 
 def record_accepted(
     executor: Executor,
@@ -62,7 +66,7 @@ def record_accepted(
     marked = mark_all_sent(
         executor, [item.delivery_id for item in items], sent_at=sent_at, message_id=message_id
     )
-    due_by_zone: dict[tuple[str, str | None], datetime] = {}
+    due_by_zone: dict[tuple[str, str | None, str | None], datetime] = {}
     advances = []
     for item in items:
         if (
@@ -75,9 +79,9 @@ def record_accepted(
         last_day = item.day >= course.days
         next_due = None
         if not last_day:
-            key = (item.course_slug, item.timezone)
+            key = (item.course_slug, item.timezone, item.send_time)
             if key not in due_by_zone:
-                cadence = cadence_for(settings, course, item.timezone)
+                cadence = cadence_for(settings, course, item.timezone, item.send_time)
                 due_by_zone[key] = next_due_after(sent_at, cadence)
             next_due = due_by_zone[key]
         advances.append(Advance(item.enrollment_id, item.day, last_day, next_due))

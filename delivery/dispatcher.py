@@ -3,7 +3,8 @@
 Beat runs `dispatch_due` every dispatch_interval_seconds. One pass:
 1. ingests pending webhook batches (the caller hands in tracking's ingest step), so the
    provider's latest evidence is in the event table;
-2. settles stale 'sending' claims by that evidence (delivery.evidence);
+2. settles stale 'sending' claims by that evidence (delivery.evidence), and resumes the
+   enrollments whose timed pause has ended (delivery.enrollments);
 3. materialises due enrollments: one indexed query on ix_enrollments_due, one bulk insert of
    queued deliveries (unique per enrollment and day, so a repeat is a no-op), and the
    enrollments' next_due_at cleared, all in one transaction (one statement on PostgreSQL),
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from config import Settings
 from delivery.background import BackgroundEnqueue, Enqueue
+from delivery.enrollments import resume_ended_pauses
 from delivery.evidence import resolve_stale_claims
 from delivery.transitions import deliveries, enrollments
 from runtime import Runtime
@@ -254,6 +256,8 @@ def run_dispatch_pass(
     resolution = resolve_stale_claims(runtime, now)
     report.sent_by_evidence = resolution.sent_by_evidence
     report.requeued_stale = resolution.requeued
+    with runtime.session() as session:
+        resume_ended_pauses(session, now, settings, runtime.courses)
     # Keep going while batches come back full, within half an interval, so a morning burst
     # larger than one batch doesn't wait for the next beat.
     budget = settings.dispatch_interval_seconds / 2

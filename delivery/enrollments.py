@@ -1,5 +1,7 @@
-"""Enrollment state changes: enroll, advance past a sent lesson, pause, resume, cancel.
+"""Enrollment state changes: enroll, advance, pause, resume, reschedule, restart, cancel.
 
+Each change a reader or the clinic asks for is guarded on the state it starts from and says
+whether it happened, so a double POST or a race with the dispatcher changes nothing twice.
 Advancing is shared by the send path (after a 202) and the evidence resolver (after a
 processed event), guarded so the two can never advance one enrollment twice.
 """
@@ -12,14 +14,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, or_, select, update
+from sqlalchemy import Integer, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from config import Settings
-from course.loader import Course
-from delivery.schedule import cadence_for, first_due_at, resume_due_at
+from course.loader import Course, CourseStore
+from delivery.preference_log import DISPATCHER, record_preference
+from delivery.schedule import cadence_for, first_due_at, rescheduled_due_at, resume_due_at
 from delivery.transitions import Executor, enrollments
-from store.models import Enrollment, EnrollmentStatus, Subscriber, UtcDateTime
+from store.models import (
+    Delivery,
+    DeliveryKind,
+    Enrollment,
+    EnrollmentStatus,
+    PreferenceEventKind,
+    Subscriber,
+    UtcDateTime,
+)
 
 # Several enrollments at once: a batch of sends is one lesson, so they share the day, and
 # mostly the next due time too (it differs only by timezone). One statement moves them all.
@@ -92,7 +103,7 @@ def enroll(
     session: Session, subscriber: Subscriber, course: Course, now: datetime, settings: Settings
 ) -> Enrollment:
     """Start COURSE for SUBSCRIBER: day 1 becomes due at once or at the next send time."""
-    cadence = cadence_for(settings, course, subscriber.timezone)
+    cadence = cadence_for(settings, course, subscriber.timezone, subscriber.send_time)
     enrollment = Enrollment(
         subscriber_id=subscriber.id,
         course_slug=course.slug,
@@ -115,20 +126,111 @@ def latest_enrollment(session: Session, subscriber_id: int, status: str) -> Enro
     ).first()
 
 
-def pause(enrollment: Enrollment, now: datetime) -> None:
-    """Pause ENROLLMENT (active): nothing is due until it is resumed."""
+def pause(enrollment: Enrollment, now: datetime, until: datetime | None = None) -> bool:
+    """Pause ENROLLMENT (active or paused): nothing is due until UNTIL, or until resumed.
+
+    Pausing a paused enrollment only changes when the pause ends. False: not running.
+    """
+    if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED):
+        return False
+    if enrollment.status == EnrollmentStatus.ACTIVE:
+        enrollment.paused_at = now
     enrollment.status = EnrollmentStatus.PAUSED
     enrollment.next_due_at = None
-    enrollment.paused_at = now
+    enrollment.paused_until = until
+    return True
 
 
 def resume(
-    enrollment: Enrollment, course: Course, timezone: str | None, now: datetime, settings: Settings
-) -> None:
-    """Resume ENROLLMENT (paused) at the day it stopped, due at the next send time."""
+    enrollment: Enrollment,
+    course: Course,
+    subscriber: Subscriber,
+    now: datetime,
+    settings: Settings,
+) -> bool:
+    """Resume ENROLLMENT (paused) at the day it stopped, due at the reader's next send time."""
+    if enrollment.status != EnrollmentStatus.PAUSED:
+        return False
+    cadence = cadence_for(settings, course, subscriber.timezone, subscriber.send_time)
     enrollment.status = EnrollmentStatus.ACTIVE
     enrollment.paused_at = None
-    enrollment.next_due_at = resume_due_at(now, cadence_for(settings, course, timezone))
+    enrollment.paused_until = None
+    enrollment.next_due_at = resume_due_at(now, cadence)
+    return True
+
+
+def ended_pauses(session: Session, now: datetime, limit: int = 500) -> list[Enrollment]:
+    """Return paused enrollments whose set pause has ended by NOW, locked, oldest end first."""
+    return list(
+        session.scalars(
+            select(Enrollment)
+            .where(
+                Enrollment.status == EnrollmentStatus.PAUSED,
+                Enrollment.paused_until.is_not(None),
+                Enrollment.paused_until <= now,
+            )
+            .order_by(Enrollment.paused_until)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def resume_ended_pauses(
+    session: Session, now: datetime, settings: Settings, courses: CourseStore
+) -> int:
+    """Resume every enrollment whose set pause has ended (a dispatcher step); return how many."""
+    resumed = 0
+    for enrollment in ended_pauses(session, now):
+        course = courses.get(enrollment.course_slug)
+        if resume(enrollment, course, enrollment.subscriber, now, settings):
+            subscriber_id, slug = enrollment.subscriber_id, enrollment.course_slug
+            kind = PreferenceEventKind.RESUME
+            record_preference(session, subscriber_id, slug, kind, DISPATCHER, now, value="auto")
+            resumed += 1
+    return resumed
+
+
+def reschedule(
+    session: Session,
+    enrollment: Enrollment,
+    course: Course,
+    subscriber: Subscriber,
+    now: datetime,
+    settings: Settings,
+) -> bool:
+    """Move ENROLLMENT's coming lesson to the reader's (new) hour and zone, same local day.
+
+    Only a lesson not yet due moves: one already due is being sent now.
+    """
+    due_at = enrollment.next_due_at
+    if enrollment.status != EnrollmentStatus.ACTIVE or due_at is None or due_at <= now:
+        return False
+    cadence = cadence_for(settings, course, subscriber.timezone, subscriber.send_time)
+    enrollment.next_due_at = rescheduled_due_at(
+        due_at, now, last_lesson_sent_at(session, enrollment.id), cadence
+    )
+    return True
+
+
+def last_lesson_sent_at(session: Session, enrollment_id: int) -> datetime | None:
+    """Return when ENROLLMENT_ID's latest lesson was sent, or None before day 1."""
+    return session.scalar(
+        select(func.max(Delivery.sent_at)).where(
+            Delivery.enrollment_id == enrollment_id, Delivery.kind == DeliveryKind.LESSON
+        )
+    )
+
+
+def restart(
+    session: Session, subscriber: Subscriber, course: Course, now: datetime, settings: Settings
+) -> Enrollment:
+    """Start COURSE again from day 1 for SUBSCRIBER (confirmed): the running one is cancelled.
+
+    A new enrollment, so the old one's lessons and numbers stay as they were.
+    """
+    cancel_all_of(session, subscriber.id, now)
+    return enroll(session, subscriber, course, now, settings)
 
 
 def cancel_all_of(executor: Executor, subscriber_id: int, now: datetime) -> int:

@@ -42,6 +42,7 @@ class _Stale:
     day: int
     claimed_at: datetime
     timezone: str | None
+    send_time: str | None
 
 
 @dataclass
@@ -78,6 +79,7 @@ def _stale_claims(session: Session, cutoff: datetime, limit: int) -> list[_Stale
             deliveries.c.day,
             deliveries.c.claimed_at,
             subscribers.c.timezone,
+            subscribers.c.send_time,
         )
         .select_from(deliveries.join(subscribers, subscribers.c.id == deliveries.c.subscriber_id))
         .where(deliveries.c.state == DeliveryState.SENDING, deliveries.c.claimed_at < cutoff)

@@ -31,10 +31,21 @@ class Cadence:
 
 
 def cadence_for(
-    settings: Settings, course: Course | None = None, timezone: str | None = None
+    settings: Settings,
+    course: Course | None = None,
+    timezone: str | None = None,
+    send_time: str | None = None,
 ) -> Cadence:
-    """Combine settings, the course's [cadence] and the subscriber's zone (most specific wins)."""
-    send_time = (course.send_time if course and course.send_time else None) or settings.send_time
+    """Combine settings, the course's [cadence] and the reader's own zone and hour.
+
+    The most specific wins: the reader's TIMEZONE and SEND_TIME ("HH:MM", their local time),
+    then the course's, then the settings'.
+    """
+    send_time = (
+        send_time
+        or (course.send_time if course and course.send_time else None)
+        or settings.send_time
+    )
     skip = (
         course.skip_weekends
         if course and course.skip_weekends is not None
@@ -90,6 +101,19 @@ def next_due_after(sent_at: datetime, cadence: Cadence) -> datetime:
         return sent_at + timedelta(seconds=cadence.day_seconds)
     tomorrow = sent_at.astimezone(cadence.zone).date() + timedelta(days=1)
     return next_send_time(sent_at + MIN_GAP, cadence, earliest_day=tomorrow)
+
+
+def rescheduled_due_at(
+    due_at: datetime, now: datetime, last_sent_at: datetime | None, cadence: Cadence
+) -> datetime:
+    """Move a lesson due at DUE_AT to CADENCE's hour on the same local day (or later).
+
+    Never before NOW, and never closer than MIN_GAP to the lesson sent at LAST_SENT_AT.
+    """
+    if cadence.compressed:
+        return due_at
+    after = now if last_sent_at is None else max(now, last_sent_at + MIN_GAP)
+    return next_send_time(after, cadence, earliest_day=due_at.astimezone(cadence.zone).date())
 
 
 def resume_due_at(now: datetime, cadence: Cadence) -> datetime:

@@ -45,6 +45,7 @@ class Claim:
     first_name: str | None
     subscriber_status: str
     timezone: str | None
+    send_time: str | None
     enrollment_status: str | None
     claimed_at: datetime
 
@@ -91,6 +92,7 @@ _CLAIM = (
         _of_subscriber(subscribers.c.first_name),
         _of_subscriber(subscribers.c.status),
         _of_subscriber(subscribers.c.timezone),
+        _of_subscriber(subscribers.c.send_time),
         select(enrollments.c.status)
         .where(enrollments.c.id == deliveries.c.enrollment_id)
         .correlate(deliveries)
@@ -217,6 +219,7 @@ def queue_confirmation(
     now: datetime,
     *,
     requested_name: str | None = None,
+    requested_timezone: str | None = None,
     not_before: datetime | None = None,
     skip_reason: str | None = None,
 ) -> int:
@@ -237,7 +240,8 @@ def queue_confirmation(
         not_before=due,
         enqueued_at=now if skip_reason is None and due <= now else None,
         last_error=f"not sent: {skip_reason}" if skip_reason else None,
-        requested_name=requested_name,  # applied only when this one is confirmed
+        requested_name=requested_name,  # these two apply only when this one is confirmed
+        requested_timezone=requested_timezone,
     )
     session.add(delivery)
     session.flush()

@@ -2,8 +2,9 @@
 
 Markdown, Jinja2 and CSS inlining are the expensive steps, and none depends on the recipient.
 So each template is rendered once with unique placeholder markers where per-recipient values
-go (greeting, unsubscribe link, open pixel, tracked links), CSS is inlined, and the result is
-turned into a `str.format` string. Per email only `format()` runs, with escaped values.
+go (greeting, unsubscribe and preferences links, open pixel, tracked links), CSS is inlined,
+and the result is turned into a `str.format` string. Per email only `format()` runs, with
+escaped values.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ GREETING_SLOT = 0
 UNSUBSCRIBE_SLOT = 1
 PIXEL_SLOT = 2
 CONFIRM_SLOT = 3
-FIRST_LINK_SLOT = 4
+PREFERENCES_SLOT = 4  # a lesson's link to the reader's preferences page
+FIRST_LINK_SLOT = 5
 
 # Letters and digits only, so Markdown, Jinja's escaping and the HTML serialiser of css-inline
 # all pass it through untouched.

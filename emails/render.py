@@ -1,7 +1,7 @@
 """Build personalised lesson and confirmation emails from per-lesson fill-ins, fast.
 
 Per lesson (once per Renderer and course object): Markdown, Jinja2 layout and CSS inlining,
-see emails/layout.py. Per recipient: a cleaned first name, two or three signed tokens per
+see emails/layout.py. Per recipient: a cleaned first name, two to four signed tokens per
 email plus one per distinct link, and two `str.format` calls.
 """
 
@@ -21,6 +21,7 @@ from emails import markup
 from emails.bulk import Bulk, Personal
 from emails.layout import (
     CONFIRM_SLOT,
+    PREFERENCES_SLOT,
     FillIn,
     LinkSlots,
     check_free_of_markers,
@@ -92,6 +93,7 @@ def _build_lesson(course: Course, day: int) -> FillIn:
         "cta_text": course.cta_text,
         "cta_label": course.cta_label,
         "cta_href": cta_href,
+        "preferences_url": marker(PREFERENCES_SLOT),
     }
     return render_fill_in(
         "lesson",
@@ -177,6 +179,12 @@ class Renderer:
             f"{self.base_url}/unsubscribe/{self.tokens.make_unsubscribe(recipient.subscriber_id)}"
         )
 
+    def _preferences_url(self, recipient: Recipient) -> str:
+        if recipient.preview:
+            return f"{self.base_url}/voorkeuren/{PREVIEW_TOKEN}"
+        token = self.tokens.make_preferences(recipient.subscriber_id)
+        return f"{self.base_url}/voorkeuren/{token}"
+
     def _personal(
         self,
         course: Course,
@@ -246,12 +254,13 @@ class Renderer:
         else:
             links, pixel = list(fill_in.links), ""
             tags = Tags(kind="test", course=course.slug, day=day)
+        preferences = self._preferences_url(recipient)
         return self._personal(
             course,
             fill_in,
             recipient,
-            text_values=("", "", *links),
-            html_values=(pixel, "", *[escape(link) for link in links]),
+            text_values=("", "", preferences, *links),
+            html_values=(pixel, "", escape(preferences), *[escape(link) for link in links]),
             tags=tags,
             category=f"{course.slug}-dag-{day}",
         )
@@ -270,8 +279,8 @@ class Renderer:
             course,
             fill_in,
             recipient,
-            text_values=("", confirm_url),
-            html_values=("", escape(confirm_url)),
+            text_values=("", confirm_url, ""),
+            html_values=("", escape(confirm_url), ""),
             tags=tags,
             category=f"{course.slug}-bevestiging",
         ).message

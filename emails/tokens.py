@@ -1,4 +1,4 @@
-"""Signed tokens for links in mail: confirm, unsubscribe, open pixel and tracked clicks.
+"""Signed tokens for links in mail: confirm, unsubscribe, preferences, open pixel, clicks.
 
 One Tokens object per runtime holds the derived keys; it signs with the current secret key
 and the injectable clock (a confirm link expires by the clock, so tests expire it by moving
@@ -84,7 +84,7 @@ class Tokens:
     """Make and read the signed tokens of one installation."""
 
     # One salt per purpose, so an open-pixel token can never be replayed as an unsubscribe.
-    PURPOSES = ("unsubscribe", "open", "click")
+    PURPOSES = ("unsubscribe", "preferences", "open", "click")
 
     def __init__(self, secret_keys: str | Sequence[str], clock: Clock) -> None:
         """Derive the signers for SECRET_KEYS; CLOCK stamps and ages confirm links.
@@ -157,6 +157,14 @@ class Tokens:
     def read_unsubscribe(self, token: str) -> int:
         """Return the subscriber id of an unsubscribe token."""
         return _as_id(self._load("unsubscribe", token))
+
+    def make_preferences(self, subscriber_id: int) -> str:
+        """Sign a preferences-page token; like the unsubscribe link it never expires."""
+        return self._fast["preferences"].sign_json(_id_json(subscriber_id))
+
+    def read_preferences(self, token: str) -> int:
+        """Return the subscriber id of a preferences-page token."""
+        return _as_id(self._load("preferences", token))
 
     def make_open(self, delivery_id: int) -> str:
         """Sign an open-pixel token for one delivery."""

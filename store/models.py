@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.base import Base, BigId, UtcDateTime
+from store.preferences import PreferenceEvent, PreferenceEventKind
 from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
@@ -79,6 +80,8 @@ class Subscriber(Base):
     first_name: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.PENDING)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The reader's own hour for lessons ("HH:MM", local to timezone); None: the course's.
+    send_time: Mapped[str | None] = mapped_column(String(5))
     course_slug: Mapped[str] = mapped_column(String(100))
     signup_source: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
@@ -112,6 +115,8 @@ class Enrollment(Base):
     next_due_at: Mapped[datetime | None]
     started_at: Mapped[datetime]
     paused_at: Mapped[datetime | None]
+    # A pause for a set time ends here (the dispatcher resumes it); None: until resumed.
+    paused_until: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
 
@@ -128,6 +133,12 @@ class Enrollment(Base):
             sqlite_where=text("status = 'active' AND next_due_at IS NOT NULL"),
         ),
         Index(None, "subscriber_id"),
+        Index(
+            "ix_enrollments_pause_ends",
+            "paused_until",
+            postgresql_where=text("status = 'paused' AND paused_until IS NOT NULL"),
+            sqlite_where=text("status = 'paused' AND paused_until IS NOT NULL"),
+        ),
     )
 
 
@@ -162,6 +173,8 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # A confirmation's: the first name typed with that signup, applied when it is confirmed.
     requested_name: Mapped[str | None] = mapped_column(String(100))
+    # The time zone the signup's browser gave, applied when this confirmation is confirmed.
+    requested_timezone: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime | None]
     first_opened_at: Mapped[datetime | None]
     human_opens: Mapped[int] = mapped_column(Integer, default=0)
@@ -249,6 +262,8 @@ __all__ = [
     "BigId",
     "ConsentEvent",
     "ConsentEventKind",
+    "PreferenceEvent",
+    "PreferenceEventKind",
     "Suppression",
     "UtcDateTime",
 ]

@@ -3,9 +3,10 @@
 A GET of the link only shows a button (mail scanners fetch every link), and
 `confirm_standing` tells that page what a POST would do without changing anything. The POST
 (`confirm`) is where a signup takes effect: the status becomes confirmed, the name typed with
-that signup becomes the first name, a return after unsubscribing ends the opt-out, and the
-consent history records it. Only the newest confirmation that went out counts; an older
-link, or one from before a later unsubscribe, changes nothing.
+that signup becomes the first name and its browser's time zone the reader's zone, a return
+after unsubscribing ends the opt-out, and the consent history records it. Only the newest
+confirmation that went out counts; an older link, or one from before a later unsubscribe,
+changes nothing.
 """
 
 from __future__ import annotations
@@ -58,9 +59,18 @@ def confirm_standing(runtime: Runtime, session: Session, confirmation_id: int) -
 
 
 def confirm(
-    runtime: Runtime, session: Session, confirmation_id: int, ip: str | None
+    runtime: Runtime,
+    session: Session,
+    confirmation_id: int,
+    ip: str | None,
+    timezone: str | None = None,
 ) -> ConfirmOutcome:
-    """Complete the signup of confirmation CONFIRMATION_ID: confirm, record, enroll."""
+    """Complete the signup of confirmation CONFIRMATION_ID: confirm, record, enroll.
+
+    TIMEZONE is the (checked) zone the confirm page's browser gave. The signup form's zone
+    comes first: a mail scanner that runs the page's script sits in its own data centre's
+    zone. The confirm page's fills in when the signup gave none (an embed without script).
+    """
     confirmation = session.get(Delivery, confirmation_id)
     subscriber = _subscriber_of(session, confirmation, lock=True)
     standing = _standing(runtime, session, confirmation, subscriber)
@@ -78,6 +88,9 @@ def confirm(
     subscriber.unsubscribed_at = None  # the opt-out stays in the consent history
     if confirmation.requested_name:
         subscriber.first_name = confirmation.requested_name
+    zone = confirmation.requested_timezone or timezone
+    if zone:
+        subscriber.timezone = zone
     enrollments.enroll(session, subscriber, course, now, settings)
     counters.increment(session, counters.CONFIRMATIONS)
     log.info(

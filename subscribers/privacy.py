@@ -16,8 +16,10 @@ from providers.sendgrid.scrub import ERASED, without_address
 from store.models import (
     ConsentEvent,
     Delivery,
+    DeliveryKind,
     EmailEvent,
     Enrollment,
+    PreferenceEvent,
     Subscriber,
     SubscriberStatus,
     WebhookBatch,
@@ -58,12 +60,18 @@ def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any
         .where(ConsentEvent.subscriber_id == subscriber.id)
         .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
     ).all()
+    preferences = session.scalars(
+        select(PreferenceEvent)
+        .where(PreferenceEvent.subscriber_id == subscriber.id)
+        .order_by(PreferenceEvent.occurred_at, PreferenceEvent.id)
+    ).all()
     return {
         "subscriber": _row(subscriber),
         "enrollments": [_row(row) for row in enrollments],
         "deliveries": [_row(row) for row in deliveries],
         "events": [_row(row) for row in events],
         "consent_events": [_row(row) for row in consent],
+        "preference_events": [_row(row) for row in preferences],
     }
 
 
@@ -98,11 +106,17 @@ def erase_subscriber(
         .where(EmailEvent.subscriber_id == subscriber.id)
         .values(user_agent=None, url=None, reason=None)
     )
-    # A confirmation keeps the first name typed with its signup until it is confirmed.
+    # A confirmation keeps the name and zone of its signup until it is confirmed.
     session.execute(
         update(Delivery)
-        .where(Delivery.subscriber_id == subscriber.id, Delivery.requested_name.is_not(None))
-        .values(requested_name=None)
+        .where(Delivery.subscriber_id == subscriber.id, Delivery.kind == DeliveryKind.CONFIRMATION)
+        .values(requested_name=None, requested_timezone=None)
+    )
+    # What a reader typed as their reason to leave; the chosen reason and day stay.
+    session.execute(
+        update(PreferenceEvent)
+        .where(PreferenceEvent.subscriber_id == subscriber.id, PreferenceEvent.comment.is_not(None))
+        .values(comment=None)
     )
     erase_errors_of(session, subscriber.id, ERASED)
     if email:

@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from course.loader import Course
 from delivery import enrollments
+from delivery.preference_log import CLI, record_preference
 from runtime import Runtime
 from store.models import (
     ConsentEventKind,
     Enrollment,
     EnrollmentStatus,
+    PreferenceEventKind,
     Subscriber,
     SubscriberStatus,
 )
@@ -124,6 +126,8 @@ def pause(runtime: Runtime, session: Session, email: str) -> Enrollment:
     if enrollment is None:
         raise SubscriberError(f"{subscriber.email} has no active course to pause")
     enrollments.pause(enrollment, runtime.now())
+    kind = PreferenceEventKind.PAUSE
+    record_preference(session, subscriber.id, enrollment.course_slug, kind, CLI, runtime.now())
     return enrollment
 
 
@@ -136,5 +140,7 @@ def resume(runtime: Runtime, session: Session, email: str) -> Enrollment:
     if enrollment is None:
         raise SubscriberError(f"{subscriber.email} has no paused course to resume")
     course = runtime.courses.get(enrollment.course_slug)
-    enrollments.resume(enrollment, course, subscriber.timezone, runtime.now(), runtime.settings)
+    enrollments.resume(enrollment, course, subscriber, runtime.now(), runtime.settings)
+    kind = PreferenceEventKind.RESUME
+    record_preference(session, subscriber.id, enrollment.course_slug, kind, CLI, runtime.now())
     return enrollment

@@ -1,12 +1,13 @@
 """An anonymous signup: store the request, never change anyone, and answer all alike.
 
 Anyone can post any address, so a signup never changes an existing subscriber's name,
-status or history: the name typed goes on the confirmation delivery and a return after
-unsubscribing waits for that confirmation (subscribers.optin). Every signup does the same
-work whoever the address belongs to (new, pending, confirmed, suppressed, capped): the same
-queries and the same rows (a subscriber row insert-or-find, a counter, a confirmation
-delivery written queued or skipped, a consent event), so neither the answer nor its timing
-tells whether an address is known. The caller publishes the confirmation either way.
+status, time zone or history: the name and the browser's time zone go on the confirmation
+delivery (applied when it is confirmed), and a return after unsubscribing waits for that
+confirmation (subscribers.optin). Every signup does the same work whoever the address
+belongs to (new, pending, confirmed, suppressed, capped): the same queries and the same
+rows (a subscriber row insert-or-find, a counter, a confirmation delivery written queued or
+skipped, a consent event), so neither the answer nor its timing tells whether an address is
+known. The caller publishes the confirmation either way.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def subscribe(
     settings = runtime.settings
     course = runtime.courses.get()  # the course whose form and consent text were shown
     suppressed = is_suppressed(session, settings.secret_keys, signup.email)
-    subscriber, created = _find_or_insert(session, signup.email, course.slug, source, now)
+    subscriber, created = _find_or_insert(session, signup, course.slug, source, now)
     counters.increment(session, counters.SIGNUPS if created else counters.REPEAT_SIGNUPS)
     recent = caps.recent_confirmations(session, subscriber.id, now)
     reason = _no_mail_reason(subscriber, suppressed) or caps.address_cap(recent, settings, now)
@@ -90,6 +91,7 @@ def subscribe(
         subscriber.course_slug,
         now,
         requested_name=signup.first_name,
+        requested_timezone=signup.timezone,
         not_before=send_at,
         skip_reason=reason,
     )
@@ -137,20 +139,23 @@ def _no_mail_reason(subscriber: Subscriber, suppressed: bool) -> str | None:
 
 
 def _find_or_insert(
-    session: Session, email: str, course_slug: str, source: str | None, now: datetime
+    session: Session, signup: Signup, course_slug: str, source: str | None, now: datetime
 ) -> tuple[Subscriber, bool]:
-    """Return the subscriber with EMAIL (locked), inserting a pending one when there is none.
+    """Return the subscriber of SIGNUP's address (locked), inserting a pending one if none.
 
     The INSERT runs for every address and does nothing on a known one, then the same SELECT
     finds the row: one path for all, and a concurrent signup for the same address simply
-    finds the row the other one made. A new row has no first name until confirmed.
+    finds the row the other one made. A new row has no first name until confirmed; it takes
+    the browser's time zone (nobody's data to protect yet), a known row keeps its own.
     """
+    email = signup.email
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(Subscriber)
         .values(
             email=email,
             first_name=None,
+            timezone=signup.timezone,
             status=SubscriberStatus.PENDING,
             course_slug=course_slug,
             signup_source=source[:200] if source else None,

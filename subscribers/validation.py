@@ -5,7 +5,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -13,6 +15,8 @@ NAME_MAX_CHARS = 100  # the subscribers.first_name column
 SCAN_FACTOR = 8  # how much raw input per kept character we look at (room for stripped junk)
 EMAIL_MAX_CHARS = 254  # RFC 5321's path limit; email-validator enforces it too
 HONEYPOT_FIELD = "website"
+TIMEZONE_FIELD = "timezone"  # filled by the browser (web/static/timezone.js); never shown
+ZONE_MAX_CHARS = 64  # the subscribers.timezone column
 # What a checkbox or a JSON client may send for "yes".
 CONSENT_YES = frozenset({"on", "true", "1", "yes", "ja", "y"})
 # Control characters, surrogates (unencodable) and unassigned code points never enter a row.
@@ -36,6 +40,7 @@ class Signup:
 
     email: str
     first_name: str | None
+    timezone: str | None = None  # an IANA zone name from the browser, when it gave a valid one
 
 
 @dataclass
@@ -59,6 +64,23 @@ def clean_name(value: str, limit: int = NAME_MAX_CHARS) -> str | None:
     )
     collapsed = " ".join(kept.split())[:limit].strip()
     return collapsed or None
+
+
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """Return the IANA time zone names this system knows (a pure memo of the tz database)."""
+    return frozenset(available_timezones())
+
+
+def clean_timezone(value: Any) -> str | None:
+    """Return VALUE when it names an IANA time zone, else None (the course's zone applies).
+
+    Only names from the database count: ZoneInfo() would also open odd keys and files.
+    """
+    if not isinstance(value, str) or not value or len(value) > ZONE_MAX_CHARS:
+        return None
+    zone = value.strip()
+    return zone if zone in iana_zones() else None
 
 
 def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
@@ -101,7 +123,9 @@ def check_signup(data: Mapping[str, Any], *, check_deliverability: bool = False)
     if not _is_yes(data.get("consent")):
         check.errors["consent"] = MESSAGES["consent_missing"]
     if not check.errors and email is not None:
-        check.signup = Signup(email=email, first_name=name)
+        # A zone that is missing or unknown is no error: the visitor never saw the field.
+        zone = clean_timezone(data.get(TIMEZONE_FIELD))
+        check.signup = Signup(email=email, first_name=name, timezone=zone)
     return check
 
 

@@ -22,6 +22,7 @@ from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
 from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
 from tracking.timeline import search_subscribers, timeline
+from tracking.unsubscribe_reasons import unsubscribe_reasons
 from web.admin_lockout import WINDOW_SECONDS, take_slot
 from web.context import hit_intake, runtime
 from web.status import status_panel
@@ -99,6 +100,7 @@ def dashboard() -> ResponseReturnValue:
         signups = signups_per_day(session, course, settings.zone, nurture.now())
         suppressed = suppression_count(session)
         waiting = waiting_confirmations(session, nurture.now())
+        reasons = unsubscribe_reasons(session, course)
     return render_template(
         "admin/dashboard.html",
         funnel=numbers,
@@ -109,6 +111,7 @@ def dashboard() -> ResponseReturnValue:
         warning_rate=COMPLAINT_WARNING_RATE,
         suppressed=suppressed,
         waiting_confirmations=waiting,
+        unsubscribe_reasons=reasons,
         # `nurture doctor`'s checks: the cheap ones live, the slow ones as last stored.
         status=status_panel(nurture),
     )

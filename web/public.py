@@ -29,7 +29,7 @@ from delivery.transitions import unstamp_enqueued
 from emails.tokens import TokenError, TokenExpired
 from subscribers import optin, service, signup
 from subscribers.origins import OriginCheck, check_origin, cors_headers, preflight_headers
-from subscribers.validation import SignupCheck, check_signup
+from subscribers.validation import TIMEZONE_FIELD, SignupCheck, check_signup, clean_timezone
 from tasks.sending import send_batch
 from web.context import celery, runtime, wants_json
 
@@ -247,7 +247,8 @@ def confirm(token: str) -> ResponseReturnValue:
     if isinstance(confirmation_id, Response):
         return confirmation_id
     with nurture.session() as session:
-        outcome = service.confirm(nurture, session, confirmation_id, request.remote_addr)
+        zone = clean_timezone(request.form.get(TIMEZONE_FIELD))  # the browser's (timezone.js)
+        outcome = service.confirm(nurture, session, confirmation_id, request.remote_addr, zone)
     return _confirm_answer(outcome)
 
 
@@ -271,11 +272,14 @@ def _confirm_answer(outcome: service.ConfirmOutcome) -> Response:
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> ResponseReturnValue:
     """Show a button; a GET never unsubscribes, as mail scanners fetch links."""
+    tokens = runtime().tokens
     try:
-        runtime().tokens.read_unsubscribe(token)
+        subscriber_id = tokens.read_unsubscribe(token)
     except TokenError:
         return _page("public/unsubscribe_invalid.html", 400)
-    return _page("public/unsubscribe.html", token=token)
+    # Some would rather pause or move the hour than leave: offer their preferences page.
+    preferences = url_for("preferences.page", token=tokens.make_preferences(subscriber_id))
+    return _page("public/unsubscribe.html", token=token, preferences=preferences)
 
 
 @bp.post("/unsubscribe/<token>")

@@ -17,6 +17,7 @@ from delivery.schedule import (
     cadence_for,
     first_due_at,
     next_due_after,
+    rescheduled_due_at,
     resume_due_at,
 )
 
@@ -179,6 +180,63 @@ def test_cadence_for_prefers_subscriber_zone(monkeypatch):
     assert rules.send_time == time(8, 5)
     assert rules.skip_weekends is True
     assert cadence_for(base).zone == ZoneInfo(base.timezone)
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_readers_own_hour_beats_the_course_and_the_settings(monkeypatch):
+    monkeypatch.setenv("NURTURE_SEND_TIME", "07:30")
+    base = load_settings(mail_backend="outbox")
+    rules = cadence_for(base, None, "America/New_York", "19:00")
+    assert (rules.zone, rules.send_time) == (NEW_YORK, time(19, 0))
+    assert cadence_for(base, None, None, None).send_time == time(7, 30)
+
+
+def test_a_readers_evening_hour_in_new_york_stays_local_across_us_dst():
+    # 8 March 2026: New York goes from EST (-5) to EDT (-4); Europe changes three weeks later.
+    sends = run_course(local(NEW_YORK, 2026, 3, 6, 19, 0), cadence(NEW_YORK, time(19, 0)))
+    assert [s.astimezone(NEW_YORK).replace(tzinfo=None) for s in sends] == [
+        datetime(2026, 3, d, 19, 0) for d in (6, 7, 8, 9, 10)
+    ]
+    assert [s.astimezone(UTC).hour for s in sends] == [0, 0, 23, 23, 23]
+    assert sends[2] - sends[1] == timedelta(hours=23)
+
+
+def test_a_readers_hour_in_the_autumn_overlap_is_sent_once():
+    # 1 November 2026 01:30 happens twice in New York; the lesson goes out at the first one.
+    sends = run_course(local(NEW_YORK, 2026, 10, 30, 1, 30), cadence(NEW_YORK, time(1, 30)))
+    firsts = [s.astimezone(NEW_YORK) for s in sends]
+    assert [moment.day for moment in firsts] == [30, 31, 1, 2, 3]
+    assert all(moment.hour == 1 and moment.minute == 30 for moment in firsts)
+    assert sends[2].astimezone(UTC) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # EDT, fold 0
+
+
+def test_a_new_hour_moves_the_coming_lesson_within_its_local_day():
+    sent = local(AMS, 2026, 3, 2, 7, 30)
+    due = next_due_after(sent, cadence())  # Tuesday 07:30
+    evening = cadence(at=time(19, 0))
+    assert rescheduled_due_at(due, sent + timedelta(hours=2), sent, evening) == local(
+        AMS, 2026, 3, 3, 19, 0
+    )
+    # Earlier in the day is fine, as long as it keeps the minimum gap after the last lesson.
+    early = cadence(at=time(6, 0))
+    assert rescheduled_due_at(due, sent + timedelta(hours=2), sent, early) == local(
+        AMS, 2026, 3, 3, 6, 0
+    )
+    late_sent = local(AMS, 2026, 3, 2, 22, 0)
+    moved = rescheduled_due_at(due, late_sent, late_sent, early)
+    assert moved - late_sent >= MIN_GAP and moved == local(AMS, 2026, 3, 4, 6, 0)
+    # Never into the past: the hour has gone by today, so tomorrow.
+    now = local(AMS, 2026, 3, 3, 8, 0)
+    assert rescheduled_due_at(local(AMS, 2026, 3, 3, 9, 0), now, sent, early) == local(
+        AMS, 2026, 3, 4, 6, 0
+    )
+    # Another zone: the same local day there.
+    new_york = cadence(NEW_YORK, time(7, 30))
+    assert rescheduled_due_at(due, sent + timedelta(hours=1), sent, new_york) == local(
+        NEW_YORK, 2026, 3, 3, 7, 30
+    )
 
 
 zones = st.sampled_from([AMS, AUCKLAND, TOKYO, ZoneInfo("America/New_York")])

@@ -35,6 +35,7 @@ def test_tokens_signed_with_a_fallback_key_still_verify() -> None:
     rotated = Tokens([NEW, MIDDLE, OLD], system_clock)
     for signed_with in (old, Tokens(MIDDLE, system_clock)):
         assert rotated.read_unsubscribe(signed_with.make_unsubscribe(42)) == 42
+        assert rotated.read_preferences(signed_with.make_preferences(42)) == 42
         assert rotated.read_open(signed_with.make_open(7)) == 7
         assert rotated.read_click(signed_with.make_click(7, TARGET)) == (7, TARGET)
         assert rotated.read_confirm(signed_with.make_confirm(42)) == 42
@@ -50,6 +51,7 @@ def test_new_tokens_are_signed_with_the_current_key_only() -> None:
     # So once the old key is dropped from the list, nothing new depends on it...
     for make, read in (
         (lambda: rotated.make_unsubscribe(42), old.read_unsubscribe),
+        (lambda: rotated.make_preferences(42), old.read_preferences),
         (lambda: rotated.make_open(7), old.read_open),
         (lambda: rotated.make_click(7, TARGET), old.read_click),
         (lambda: rotated.make_confirm(42), old.read_confirm),

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from course.loader import Course, load_course_from
 from emails.message import Tags
 from emails.render import Recipient, Renderer
+from emails.tokens import TokenError
 from providers.outbox import to_email_message
 from providers.sendgrid.contract import custom_args
 from providers.sendgrid.requests import build_request_body
@@ -110,6 +111,7 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(
         Recipient(subscriber_id=7, email="anna@example.nl", first_name="Anna", delivery_id=4242),
     )
     targets = set()
+    preferences = []
     for href in HREF.findall(message.html):
         href = href.replace("&amp;", "&")
         if href.startswith(f"{BASE}/c/"):
@@ -119,8 +121,17 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(
             assert href in message.text  # the text part carries the same tracked links
         elif href.startswith(f"{BASE}/unsubscribe/"):
             assert renderer.tokens.read_unsubscribe(href.removeprefix(f"{BASE}/unsubscribe/")) == 7
+        elif href.startswith(f"{BASE}/voorkeuren/"):
+            # The footer's preferences page: the reader's, untracked, never expiring.
+            token = href.removeprefix(f"{BASE}/voorkeuren/")
+            assert renderer.tokens.read_preferences(token) == 7
+            with pytest.raises(TokenError):
+                renderer.tokens.read_unsubscribe(token)  # one purpose per token
+            assert href in message.text
+            preferences.append(href)
         else:
             assert href == "mailto:info@kliniek.example"  # not trackable, left alone
+    assert len(preferences) == 1
     assert targets == {
         "https://example.org/studie?a=1&b=2",
         "https://example.org/oefeningen",

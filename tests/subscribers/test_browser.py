@@ -7,13 +7,12 @@ import email
 import email.policy
 import http.client
 import re
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import screenshot_path, serve_app
+from browser_support import screenshot_path
 from helpers import wait_until
 from sqlalchemy import select
 from subscribers_support import confirmations_of, subscriber_by_email
@@ -22,22 +21,8 @@ from workers import thread_worker
 from config import Settings
 from runtime import Runtime
 from store.models import DeliveryState, Enrollment, EnrollmentStatus, SubscriberStatus
-from web import create_app
 
 ADDRESS = "browser.test@example.com"
-
-
-@pytest.fixture
-def live_runtime(configure: Any, make_runtime: Any) -> Iterator[tuple[str, Runtime]]:
-    """Serve the real app on a free port, with BASE_URL pointing at it; yield URL and runtime."""
-    built: list[Runtime] = []
-
-    def app_at(base_url: str) -> Any:
-        built.append(make_runtime(configure(base_url=base_url)))
-        return create_app(runtime=built[0])
-
-    with serve_app(app_at) as base_url:
-        yield base_url, built[0]
 
 
 def _newest_confirm_link(outbox: Path) -> str | None:

@@ -30,6 +30,7 @@ from store.models import (
     EmailEvent,
     Enrollment,
     EnrollmentStatus,
+    PreferenceEvent,
     Subscriber,
     SubscriberStatus,
     WebhookBatch,
@@ -179,6 +180,13 @@ def test_pause_and_resume_continue_at_the_same_day(
         assert enrollment.next_due_at - clock.current <= timedelta(days=1)
     code, _, err = invoke(runtime, "subscribers", "resume", ADDRESS)
     assert code != 0 and "no paused course to resume" in err
+    # The clinic's changes are in the reader's preference history, as the reader's own are.
+    with runtime.session() as session:
+        events = session.scalars(select(PreferenceEvent).order_by(PreferenceEvent.id)).all()
+        assert [(e.kind, e.source, e.subscriber_id) for e in events] == [
+            ("pause", "cli", confirmed),
+            ("resume", "cli", confirmed),
+        ]
 
 
 @pytest.mark.parametrize("command", ["export", "forget", "pause", "resume"])

@@ -4,12 +4,11 @@ script confirms for a browser by itself; a plain HTTP GET (a mail scanner) confi
 from __future__ import annotations
 
 import http.client
-from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
 import pytest
-from browser_support import screenshot_path, serve_app
+from browser_support import screenshot_path
 from subscribers_support import (
     confirm_path,
     latest_confirmation,
@@ -26,19 +25,6 @@ from web import create_app
 
 FOLDER = "subscribers"
 VIEWPORT = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def live_runtime(configure: Any, make_runtime: Any) -> Iterator[tuple[str, Runtime]]:
-    """Serve the real app on a free port, with BASE_URL pointing at it; yield URL and runtime."""
-    built: list[Runtime] = []
-
-    def app_at(base_url: str) -> Any:
-        built.append(make_runtime(configure(base_url=base_url)))
-        return create_app(runtime=built[0], RATELIMIT_ENABLED=False)
-
-    with serve_app(app_at) as base_url:
-        yield base_url, built[0]
 
 
 def _sign_up(runtime: Runtime, address: str, name: str) -> tuple[int, str]:

@@ -200,6 +200,9 @@ def test_get_on_the_unsubscribe_link_only_shows_a_button(
     assert response.status_code == 200
     assert f'<form method="post" action="/unsubscribe/{token}">' in page
     assert "Ja, meld mij af" in page
+    # Another way out for those who only want fewer mails: their preferences page.
+    preferences = f'<a href="/voorkeuren/{runtime.tokens.make_preferences(subscriber_id)}">'
+    assert preferences in page
     assert _snapshot(runtime, subscriber_id)[0] == SubscriberStatus.CONFIRMED
     with runtime.session() as session:
         delivery = session.get(Delivery, delivery_id)
