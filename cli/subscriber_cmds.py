@@ -120,6 +120,10 @@ def retention_run() -> None:
         "Processed webhook batches deleted "
         f"(after {settings.webhook_batch_retention_days} days): {report.webhook_batches_deleted}"
     )
+    click.echo(
+        "Lesson comments deleted "
+        f"(after {settings.feedback_comment_retention_months} months): {report.comments_deleted}"
+    )
 
 
 COMMANDS = [subscribers, retention]

@@ -1,4 +1,4 @@
-"""Signed tokens for links in mail: confirm, unsubscribe, open pixel and tracked clicks.
+"""Signed tokens for links in mail: confirm, unsubscribe, pixel, clicks, ratings, bookings.
 
 One Tokens object per runtime holds the derived keys; it signs with the current secret key
 and the injectable clock (a confirm link expires by the clock, so tests expire it by moving
@@ -84,7 +84,7 @@ class Tokens:
     """Make and read the signed tokens of one installation."""
 
     # One salt per purpose, so an open-pixel token can never be replayed as an unsubscribe.
-    PURPOSES = ("unsubscribe", "open", "click")
+    PURPOSES = ("unsubscribe", "open", "click", "rating", "conversion")
 
     def __init__(self, secret_keys: str | Sequence[str], clock: Clock) -> None:
         """Derive the signers for SECRET_KEYS; CLOCK stamps and ages confirm links.
@@ -165,6 +165,22 @@ class Tokens:
     def read_open(self, token: str) -> int:
         """Return the delivery id of an open-pixel token."""
         return _as_id(self._load("open", token))
+
+    def make_rating(self, delivery_id: int) -> str:
+        """Sign a lesson-rating token for one delivery; it never expires (old mail stays usable)."""
+        return self._fast["rating"].sign_json(_id_json(delivery_id))
+
+    def read_rating(self, token: str) -> int:
+        """Return the delivery id of a lesson-rating token."""
+        return _as_id(self._load("rating", token))
+
+    def make_conversion(self, delivery_id: int) -> str:
+        """Sign the booking reference the call to action carries to the booking page."""
+        return self._fast["conversion"].sign_json(_id_json(delivery_id))
+
+    def read_conversion(self, token: str) -> int:
+        """Return the delivery id of a booking reference."""
+        return _as_id(self._load("conversion", token))
 
     def make_click(self, delivery_id: int, url: str) -> str:
         """Sign a tracked link: the redirect target lives inside the token, so no open redirect."""

@@ -1,10 +1,15 @@
-"""GET /o/<token>.gif (open pixel) and GET /c/<token> (tracked link): signed, no open redirect."""
+"""GET /o/<token>.gif (open pixel) and GET /c/<token> (tracked link): signed, no open redirect.
+
+GET /links/controle is where a lesson's trap link leads (emails.lesson_links): only scanners
+get there, and they get an empty page.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, redirect, request
 from flask.typing import ResponseReturnValue
 
+from emails.lesson_links import TRAP_PATH
 from emails.tokens import TokenError
 from web.context import hit_intake, runtime
 
@@ -27,6 +32,12 @@ BAD_LINK_PAGE = """<!doctype html>
 <body><main><h1>Deze link werkt niet</h1>
 <p>De link is onvolledig of aangepast. Open de link opnieuw vanuit de e-mail,
 of kopieer het volledige adres in uw browser.</p></main></body></html>
+"""
+
+TRAP_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<title>Controle</title></head><body><main><p>Deze pagina is alleen voor het controleren van
+links.</p></main></body></html>
 """
 
 
@@ -58,6 +69,14 @@ def tracked_click(token: str) -> ResponseReturnValue:
     response = redirect(url, code=302)
     response.headers.update(NO_CACHE_HEADERS)
     return response
+
+
+@bp.get(TRAP_PATH)
+def trap_target() -> ResponseReturnValue:
+    """Answer the trap link's redirect: nothing to see, nothing to index."""
+    return Response(
+        TRAP_PAGE, mimetype="text/html", headers={**NO_CACHE_HEADERS, "X-Robots-Tag": "noindex"}
+    )
 
 
 def init_app(app: Flask) -> None:

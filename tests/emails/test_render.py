@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from emails_support import (
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from course.loader import Course, load_course_from
+from emails.lesson_links import REF_PARAM, TRAP_PATH, is_trap, without_ref
 from emails.message import Tags
 from emails.render import Recipient, Renderer
 from providers.outbox import to_email_message
@@ -115,10 +117,23 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(
         if href.startswith(f"{BASE}/c/"):
             delivery_id, url = renderer.tokens.read_click(href.removeprefix(f"{BASE}/c/"))
             assert delivery_id == 4242
+            if is_trap(url):
+                # The trap is for scanners of the HTML only: no person sees it, in either part.
+                assert url == BASE + TRAP_PATH and href not in message.text
+                continue
+            if REF_PARAM in url:
+                # The call to action carries the booking reference of this delivery.
+                ref = parse_qs(urlsplit(url).query)[REF_PARAM][0]
+                assert renderer.tokens.read_conversion(ref) == 4242
+                url = without_ref(url)
             targets.add(url)
             assert href in message.text  # the text part carries the same tracked links
         elif href.startswith(f"{BASE}/unsubscribe/"):
             assert renderer.tokens.read_unsubscribe(href.removeprefix(f"{BASE}/unsubscribe/")) == 7
+        elif href.startswith(f"{BASE}/r/"):
+            token, answer = href.removeprefix(f"{BASE}/r/").split("/")
+            assert renderer.tokens.read_rating(token) == 4242 and answer in {"ja", "nee"}
+            assert href in message.text
         else:
             assert href == "mailto:info@kliniek.example"  # not trackable, left alone
     assert targets == {
