@@ -88,8 +88,9 @@ def erase_subscriber(
     """Erase SUBSCRIBER's personal data everywhere we keep it (forget, and the retention job).
 
     Kept: the anonymous row (status, course, dates), its deliveries and events without free
-    text, its lesson ratings unlinked and without comments, the consent events (no address; the IP only as a keyed hash), and the suppression
-    hash, so an address that bounced or complained is still never mailed again.
+    text, its lesson ratings unlinked and without comments, the consent events (no address;
+    the IP only as a keyed hash), and the suppression hash, so an address that bounced or
+    complained is still never mailed again.
     """
     email = subscriber.email
     stop_all_mail(

@@ -152,7 +152,7 @@ def test_dashboard_shows_share_count_and_escaped_comments(
 def test_forget_deletes_comments_and_keeps_the_anonymous_answer(
     client: Any, runtime: Runtime, clock: FrozenClock
 ) -> None:
-    made, links = reader(runtime, "dora@example.com", clock, days=1)
+    _made, links = reader(runtime, "dora@example.com", clock, days=1)
     answer(client, links[1].ja, "Mijn knie (Dora, 52) doet ook pijn.")
     export = CliRunner().invoke(
         cli, ["subscribers", "export", "dora@example.com"], obj={"runtime": runtime}
