@@ -7,8 +7,8 @@ is filled in, so they cost no extra slot numbers and no other template change:
   recorded as a click too, so a scanner walking the mail shows in its burst of links;
 - the trap is a tracked link no person sees (hidden from sight and from screen readers):
   only a scanner that fetches every link in the HTML follows it (tracking.clicks);
-- the call to action is a tracked link whose target carries a signed booking reference
-  (`nurture_ref`), which the booking page may report back with POST /api/conversions.
+- the call to action is a tracked link marked as such: its redirect adds a signed booking
+  reference (`nurture_ref`) that the booking page may report with POST /api/conversions.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ def cta_placeholder(url: str) -> str:
 
 
 def with_ref(url: str, ref: str) -> str:
-    """Return URL with the booking reference REF added to its query."""
+    """Return URL with the booking reference REF (URL-safe already) added to its query."""
     parts = urlsplit(url)
-    query = [*parse_qsl(parts.query, keep_blank_values=True), (REF_PARAM, ref)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=f"{query}{REF_PARAM}={ref}"))
 
 
 def without_ref(url: str) -> str:
@@ -75,10 +75,10 @@ class LinkResolver:
         self.delivery_id = delivery_id
         self._rating: str | None = None
 
-    def _click(self, url: str) -> str:
+    def _click(self, url: str, *, cta: bool = False) -> str:
         if self.delivery_id is None:
             return url
-        return f"{self.base_url}/c/{self.tokens.make_click(self.delivery_id, url)}"
+        return f"{self.base_url}/c/{self.tokens.make_click(self.delivery_id, url, cta=cta)}"
 
     def resolve(self, target: str) -> str:
         """Return the URL for TARGET in this reader's email."""
@@ -94,7 +94,6 @@ class LinkResolver:
             return f"{self.base_url}/r/{self._rating}/{RATING_ANSWERS[target]}"
         if target == TRAP:
             return self._click(self.base_url + TRAP_PATH)
-        url = target.removeprefix(CTA_PREFIX)
-        if self.delivery_id is None:
-            return url
-        return self._click(with_ref(url, self.tokens.make_conversion(self.delivery_id)))
+        # The booking reference is added by the redirect (web.tracking), not signed in here:
+        # one token fewer per email, and the CTA's target stays the same for everyone.
+        return self._click(target.removeprefix(CTA_PREFIX), cta=True)

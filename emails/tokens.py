@@ -182,22 +182,31 @@ class Tokens:
         """Return the delivery id of a booking reference."""
         return _as_id(self._load("conversion", token))
 
-    def make_click(self, delivery_id: int, url: str) -> str:
-        """Sign a tracked link: the redirect target lives inside the token, so no open redirect."""
-        payload = b"[" + _id_json(delivery_id) + b"," + _json_string(url) + b"]"
-        return self._fast["click"].sign_json(payload)
+    def make_click(self, delivery_id: int, url: str, *, cta: bool = False) -> str:
+        """Sign a tracked link: the redirect target lives inside the token, so no open redirect.
+
+        CTA marks the call to action: its redirect adds the booking reference (web.tracking).
+        """
+        payload = b"[" + _id_json(delivery_id) + b"," + _json_string(url)
+        return self._fast["click"].sign_json(payload + (b",1]" if cta else b"]"))
 
     def read_click(self, token: str) -> tuple[int, str]:
         """Return (delivery id, target URL) of a tracked-link token."""
+        delivery_id, url, _cta = self.read_click_target(token)
+        return delivery_id, url
+
+    def read_click_target(self, token: str) -> tuple[int, str, bool]:
+        """Return (delivery id, target URL, whether it is the call to action) of a link token."""
         value = self._load("click", token)
         if (
             not isinstance(value, list)
-            or len(value) != 2
+            or len(value) not in (2, 3)
             or not isinstance(value[1], str)
             or not value[1].startswith(("https://", "http://"))
+            or (len(value) == 3 and value[2] != 1)
         ):
             raise TokenError("bad click token")
-        return _as_id(value[0]), value[1]
+        return _as_id(value[0]), value[1], len(value) == 3
 
 
 def _id_json(value: int) -> bytes:

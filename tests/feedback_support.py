@@ -51,10 +51,10 @@ def links_in(runtime: Runtime, html: str) -> MailLinks:
     for href in (unescape(h) for h in HREF.findall(html)):
         path = href.removeprefix(base)
         if path.startswith("/c/"):
-            _delivery, url = runtime.tokens.read_click(path.removeprefix("/c/"))
+            _delivery, url, cta = runtime.tokens.read_click_target(path.removeprefix("/c/"))
             if is_trap(url):
                 found.trap = path
-            elif REF_PARAM in url:
+            elif cta:
                 found.cta = path
             else:
                 found.others.append(path)
@@ -92,11 +92,6 @@ def row_cells(page: str, row_id: str) -> list[str]:
     """Return the text of the <td> cells of the table row with id ROW_ID."""
     row = page.split(f'<tr id="{row_id}">')[1].split("</tr>")[0]
     return [cell.split("</td>")[0].strip() for cell in row.split("<td>")[1:]]
-
-
-def cta_target(runtime: Runtime, path: str) -> str:
-    """Return where the tracked call-to-action link PATH leads (with its booking reference)."""
-    return runtime.tokens.read_click(path.removeprefix("/c/"))[1]
 
 
 def ref_of(url: str) -> str:

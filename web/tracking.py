@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, redirect, request
 from flask.typing import ResponseReturnValue
 
-from emails.lesson_links import TRAP_PATH
+from emails.lesson_links import TRAP_PATH, with_ref
 from emails.tokens import TokenError
 from web.context import hit_intake, runtime
 
@@ -59,14 +59,17 @@ def open_pixel(token: str) -> ResponseReturnValue:
 @bp.get("/c/<token>")
 def tracked_click(token: str) -> ResponseReturnValue:
     """Redirect to the URL signed inside the token and record the click; refuse anything else."""
+    tokens = runtime().tokens
     try:
-        delivery_id, url = runtime().tokens.read_click(token)
+        delivery_id, url, cta = tokens.read_click_target(token)
     except TokenError:
         return Response(BAD_LINK_PAGE, status=404, mimetype="text/html")
     hit_intake().record(
         "click", delivery_id, request.headers.get("User-Agent"), url, client=request.remote_addr
     )
-    response = redirect(url, code=302)
+    # The call to action takes its email's booking reference along (docs/conversions.md).
+    target = with_ref(url, tokens.make_conversion(delivery_id)) if cta else url
+    response = redirect(target, code=302)
     response.headers.update(NO_CACHE_HEADERS)
     return response
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from emails_support import (
@@ -21,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from course.loader import Course, load_course_from
-from emails.lesson_links import REF_PARAM, TRAP_PATH, is_trap, without_ref
+from emails.lesson_links import TRAP_PATH, is_trap
 from emails.message import Tags
 from emails.render import Recipient, Renderer
 from providers.outbox import to_email_message
@@ -115,17 +114,15 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(
     for href in HREF.findall(message.html):
         href = href.replace("&amp;", "&")
         if href.startswith(f"{BASE}/c/"):
-            delivery_id, url = renderer.tokens.read_click(href.removeprefix(f"{BASE}/c/"))
+            token = href.removeprefix(f"{BASE}/c/")
+            delivery_id, url, cta = renderer.tokens.read_click_target(token)
             assert delivery_id == 4242
             if is_trap(url):
                 # The trap is for scanners of the HTML only: no person sees it, in either part.
                 assert url == BASE + TRAP_PATH and href not in message.text
                 continue
-            if REF_PARAM in url:
-                # The call to action carries the booking reference of this delivery.
-                ref = parse_qs(urlsplit(url).query)[REF_PARAM][0]
-                assert renderer.tokens.read_conversion(ref) == 4242
-                url = without_ref(url)
+            # Only the call to action is marked so (its redirect adds the booking reference).
+            assert cta == (url == course.cta_url)
             targets.add(url)
             assert href in message.text  # the text part carries the same tracked links
         elif href.startswith(f"{BASE}/unsubscribe/"):

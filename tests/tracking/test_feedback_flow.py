@@ -12,7 +12,6 @@ from feedback_support import (
     BROWSER_UA,
     SCANNER_UA,
     admin_headers,
-    cta_target,
     links_in,
     ref_of,
     row_cells,
@@ -25,12 +24,24 @@ from workers import thread_worker
 
 from runtime import Runtime
 from store.clock import FrozenClock
-from store.models import Conversion, EmailEvent, LessonRating
+from store.models import Conversion, Delivery, EmailEvent, LessonRating, Subscriber
 from tasks.dispatch import dispatch_once
 from tracking.hits import queued_hits
 
 pytestmark = pytest.mark.usefixtures("fresh_spool")
 START = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)
+
+
+def reader_delivery(runtime: Runtime) -> int:
+    """Return the delivery id of lezer0's lesson 1."""
+    with runtime.session() as session:
+        return int(
+            session.scalar(
+                select(Delivery.id)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .where(Subscriber.email == "lezer0@example.org")
+            )
+        )
 
 
 def stored_clicks(runtime: Runtime) -> int:
@@ -59,7 +70,12 @@ def test_lesson_links_from_the_sent_mail_through_a_worker_to_the_dashboard(
         assert runtime.settings.base_url + reader.trap not in text
 
         clock.advance(minutes=30)
-        assert visit(client, reader.cta, BROWSER_UA).status_code == 302
+        cta = visit(client, reader.cta, BROWSER_UA)
+        assert cta.status_code == 302
+        # The booking page gets the reference of this email, and nothing personal.
+        target = cta.headers["Location"]
+        assert target.startswith("https://umoya.example/afspraak?nurture_ref=")
+        assert runtime.tokens.read_conversion(ref_of(target)) == reader_delivery(runtime)
         clock.advance(minutes=1)  # back in the mail, the reader answers the question
         assert visit(client, reader.ja, BROWSER_UA).status_code == 200
         client.post(reader.ja, headers={"User-Agent": BROWSER_UA, "Accept": "application/json"})
@@ -71,7 +87,7 @@ def test_lesson_links_from_the_sent_mail_through_a_worker_to_the_dashboard(
     assert queued_hits(runtime) == 0
 
     # The booking page reports the booking with the reference the CTA carried.
-    ref = ref_of(cta_target(runtime, reader.cta))
+    ref = ref_of(target)
     assert client.post("/api/conversions", json={"token": ref}).status_code == 201
     page = client.get("/admin", headers=admin_headers()).get_data(as_text=True)
     # human clicks, readers who clicked, first click in this lesson, scanner clicks, bookings
