@@ -15,6 +15,7 @@ from providers import MailBackend
 from providers.sendgrid.scrub import ERASED, without_address
 from store.models import (
     ConsentEvent,
+    Conversion,
     Delivery,
     EmailEvent,
     Enrollment,
@@ -71,6 +72,14 @@ def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any
         "events": [_row(row) for row in events],
         "consent_events": [_row(row) for row in consent],
         "lesson_ratings": [_row(row) for row in rated],
+        "bookings": [
+            _row(row)
+            for row in session.scalars(
+                select(Conversion)
+                .where(Conversion.subscriber_id == subscriber.id)
+                .order_by(Conversion.id)
+            )
+        ],
     }
 
 

@@ -4,10 +4,12 @@ a worker drains them, and the dashboard shows the numbers; the booking page repo
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from feedback_support import (
     BROWSER_UA,
     SCANNER_UA,
@@ -22,6 +24,7 @@ from lessons import delivery_states, emails_in, enroll
 from sqlalchemy import func, select
 from workers import thread_worker
 
+from cli.main import cli
 from runtime import Runtime
 from store.clock import FrozenClock
 from store.models import Conversion, Delivery, EmailEvent, LessonRating, Subscriber
@@ -131,3 +134,9 @@ def test_conversions_count_once_per_mail_and_refuse_bad_tokens_and_sites(
     with runtime.session() as session:
         days = sorted(session.scalars(select(Conversion.day)))
     assert days == [1, 2]
+    # An access request shows the person's bookings too.
+    export = CliRunner().invoke(
+        cli, ["subscribers", "export", "boeker@example.com"], obj={"runtime": runtime}
+    )
+    assert export.exit_code == 0, export.output
+    assert sorted(b["day"] for b in json.loads(export.output)["bookings"]) == [1, 2]

@@ -159,6 +159,7 @@ def test_forget_deletes_comments_and_keeps_the_anonymous_answer(
     )
     assert export.exit_code == 0, export.output
     exported = json.loads(export.output)["lesson_ratings"]
+    assert json.loads(export.output)["bookings"] == []
     assert [(r["day"], r["useful"], r["comment"]) for r in exported] == [
         (1, True, "Mijn knie (Dora, 52) doet ook pijn.")
     ]
