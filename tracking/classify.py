@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Characters of a user agent stored with an open or click (and compared with a rating's).
+USER_AGENT_LIMIT = 500
 
 # A proxy fetch this soon after the mail was sent or delivered is a prefetch, not a reader:
 # a person rarely opens a lesson within seconds of it landing.

@@ -8,6 +8,7 @@ convicts become machine clicks (never the other way):
 - several different links of one email within BURST_SECONDS: a scanner walking the mail;
 - the trap link, which no person sees: it convicts itself and the clicks of that email from
   the same user agent within TRAP_WINDOW_SECONDS.
+A rating-page visit convicted so takes back the answer its script posted (tracking.ratings).
 A delivery's `clicks` counter counts human clicks, so a click turned machine takes one off.
 """
 
@@ -27,12 +28,13 @@ from emails.lesson_links import is_rating, is_trap, without_ref
 from runtime import Runtime
 from store.models import EmailEvent
 from tracking.classify import is_machine_click
+from tracking.ratings import RATING_SOURCE, drop_scanned_ratings
 from tracking.record import NewEvent
 
 BURST_SECONDS = 1.0
 TRAP_WINDOW_SECONDS = 60.0
 # EmailEvent.source of a click, by what was clicked.
-LINK, CTA, TRAP, RATING = "link", "cta", "trap", "rating"
+LINK, CTA, TRAP, RATING = "link", "cta", "trap", RATING_SOURCE
 
 
 def click_source(runtime: Runtime, course_slug: str | None, url: str | None) -> str:
@@ -109,11 +111,15 @@ def flag_click_patterns(session: Session, fresh: Sequence[NewEvent]) -> int:
     for row in rows:
         by_delivery[row.delivery_id].append(row)
     turned: dict[int, list[int]] = {}
+    scanned_visits: list[tuple[int, datetime]] = []
     for delivery_id, clicks in by_delivery.items():
         convicted = _convicted(clicks)
-        ids = [row.id for row in clicks if row.id in convicted and not row.machine]
-        if ids:
-            turned[delivery_id] = ids
+        now_machine = [row for row in clicks if row.id in convicted and not row.machine]
+        if now_machine:
+            turned[delivery_id] = [row.id for row in now_machine]
+            scanned_visits.extend(
+                (delivery_id, row.occurred_at) for row in now_machine if row.source == RATING
+            )
     if not turned:
         return 0
     every_id = [event_id for ids in turned.values() for event_id in ids]
@@ -124,4 +130,6 @@ def flag_click_patterns(session: Session, fresh: Sequence[NewEvent]) -> int:
         .execution_options(synchronize_session=False)
     )
     add_engagement(session, [Engagement(d, clicks=-len(ids)) for d, ids in turned.items()])
+    # A scanner that ran the rating page's script may have answered before this judgement.
+    drop_scanned_ratings(session, scanned_visits)
     return len(every_id)

@@ -32,7 +32,7 @@ import redis
 
 from runtime import Runtime
 from store.models import Delivery
-from tracking.classify import in_networks, is_machine_open
+from tracking.classify import USER_AGENT_LIMIT, in_networks, is_machine_open
 from tracking.clicks import flag_click_patterns, judge_click
 from tracking.poison import store_or_set_aside
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
@@ -48,7 +48,6 @@ LOCK_KEY = "nurture:tracking:hits:lock"
 SHIPPED_KEY = "nurture:tracking:hits:shipped"
 DRAIN_BATCH = 2000
 LOCK_SECONDS = 120
-USER_AGENT_LIMIT = 500
 # Hex characters of the client's HMAC in a hit's key (96 bits: no two clients collide).
 HIT_DIGEST_CHARS = 24
 # A hit's flags (its seventh field): "n" when the client's IP is in NURTURE_SCANNER_NETWORKS.

@@ -190,3 +190,29 @@ def test_retention_deletes_old_comments_and_keeps_the_answers(
         (made.subscriber_id, 1, True, None),
         (made.subscriber_id, 2, False, "Te lang."),
     ]
+
+
+def test_a_scanner_walking_the_mail_takes_back_its_scripted_answer(
+    app: Any, client: Any, runtime: Runtime, clock: FrozenClock
+) -> None:
+    made, links = reader(runtime, "fien@example.com", clock, days=1)
+    sandbox = BROWSER_UA + " Sandbox"
+    # A sandbox opens the call to action and the "ja" page within a second and runs the
+    # page's script, which posts at once: before the hits are stored, the answer counts...
+    visit(client, links[1].cta, sandbox)
+    clock.advance(seconds=0.3)
+    visit(client, links[1].ja, sandbox)
+    answer(client, links[1].ja, user_agent=sandbox)
+    assert ratings_of(runtime) == [(made.subscriber_id, 1, True, None)]
+    # ...until the visits are stored and judged together: a scanner, so the answer goes.
+    store_all(app, runtime)
+    assert ratings_of(runtime) == []
+    # Its script posting again later changes nothing; the reader, on their phone, counts.
+    clock.advance(seconds=20)
+    answer(client, links[1].ja, user_agent=sandbox)
+    assert ratings_of(runtime) == []
+    clock.advance(minutes=5)
+    visit(client, links[1].nee, PHONE_UA, "198.51.100.3")
+    answer(client, links[1].nee, user_agent=PHONE_UA)
+    store_all(app, runtime)
+    assert ratings_of(runtime) == [(made.subscriber_id, 1, False, None)]
