@@ -13,7 +13,7 @@ is filled in, so they cost no extra slot numbers and no other template change:
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from emails.tokens import Tokens
 
@@ -39,15 +39,6 @@ def with_ref(url: str, ref: str) -> str:
     parts = urlsplit(url)
     query = f"{parts.query}&" if parts.query else ""
     return urlunsplit(parts._replace(query=f"{query}{REF_PARAM}={ref}"))
-
-
-def without_ref(url: str) -> str:
-    """Return URL without a booking reference (to compare it with the course's CTA)."""
-    parts = urlsplit(url)
-    if REF_PARAM not in parts.query:
-        return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != REF_PARAM]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def rating_click_url(base_url: str, answer: str) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from course.loader import CourseError
 from delivery.engagement import Engagement, add_engagement
-from emails.lesson_links import is_rating, is_trap, without_ref
+from emails.lesson_links import is_rating, is_trap
 from runtime import Runtime
 from store.models import EmailEvent
 from tracking.classify import is_machine_click
@@ -33,12 +33,24 @@ from tracking.record import NewEvent
 
 BURST_SECONDS = 1.0
 TRAP_WINDOW_SECONDS = 60.0
+# A hit's flags (its seventh field, tracking.hits): the client's IP is in
+# NURTURE_SCANNER_NETWORKS; the link was the email's call-to-action button.
+SCANNER_NETWORK = "n"
+CTA_BUTTON = "c"
 # EmailEvent.source of a click, by what was clicked.
 LINK, CTA, TRAP, RATING = "link", "cta", "trap", RATING_SOURCE
 
 
-def click_source(runtime: Runtime, course_slug: str | None, url: str | None) -> str:
-    """Say what URL is in a lesson of COURSE_SLUG: the call to action, the trap, or a link."""
+def click_source(
+    runtime: Runtime, course_slug: str | None, url: str | None, *, cta: bool = False
+) -> str:
+    """Say what URL is in a lesson of COURSE_SLUG: the call to action, the trap, or a link.
+
+    CTA says the link was the email's call-to-action button; a link in the lesson text to
+    the same booking page is the same call to action.
+    """
+    if cta:
+        return CTA
     if is_trap(url):
         return TRAP
     if is_rating(url):
@@ -47,7 +59,7 @@ def click_source(runtime: Runtime, course_slug: str | None, url: str | None) -> 
         cta_url = runtime.courses.get(course_slug).cta_url if course_slug else None
     except (CourseError, OSError):
         return LINK  # a course removed since: its clicks still count, as plain links
-    return CTA if url and cta_url and without_ref(url) == cta_url else LINK
+    return CTA if url and url == cta_url else LINK
 
 
 def judge_click(
@@ -56,16 +68,19 @@ def judge_click(
     user_agent: str | None,
     url: str | None,
     clicked_at: datetime,
-    scanner_network: bool,
+    flags: str,
 ) -> tuple[bool, str]:
-    """Return (machine, source) for one click of DELIVERY (a row of DELIVERY_COLUMNS)."""
-    source = click_source(runtime, delivery.course_slug, url)
+    """Return (machine, source) for one click of DELIVERY (a row of DELIVERY_COLUMNS).
+
+    FLAGS are the hit's (tracking.hits): SCANNER_NETWORK, CTA_BUTTON.
+    """
+    source = click_source(runtime, delivery.course_slug, url, cta=CTA_BUTTON in flags)
     machine = source == TRAP or is_machine_click(
         user_agent,
         clicked_at,
         delivery.delivered_at or delivery.sent_at,
         within_seconds=runtime.settings.machine_click_seconds,
-        scanner_network=scanner_network,
+        scanner_network=SCANNER_NETWORK in flags,
     )
     return machine, source
 

@@ -33,7 +33,7 @@ import redis
 from runtime import Runtime
 from store.models import Delivery
 from tracking.classify import USER_AGENT_LIMIT, in_networks, is_machine_open
-from tracking.clicks import flag_click_patterns, judge_click
+from tracking.clicks import CTA_BUTTON, SCANNER_NETWORK, flag_click_patterns, judge_click
 from tracking.poison import store_or_set_aside
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
 from tracking.spool import Spool, ship_folder, spool_dir
@@ -50,8 +50,6 @@ DRAIN_BATCH = 2000
 LOCK_SECONDS = 120
 # Hex characters of the client's HMAC in a hit's key (96 bits: no two clients collide).
 HIT_DIGEST_CHARS = 24
-# A hit's flags (its seventh field): "n" when the client's IP is in NURTURE_SCANNER_NETWORKS.
-SCANNER_NETWORK = "n"
 
 # Move up to ARGV[1] hits from the queue to the processing list in one atomic step.
 _MOVE_BATCH = """
@@ -98,13 +96,19 @@ class HitIntake:
         user_agent: str | None,
         url: str | None = None,
         client: str | None = None,
+        *,
+        cta: bool = False,
     ) -> None:
-        """Record an open or click of DELIVERY_ID by CLIENT (its IP): spool, Redis, database."""
+        """Record an open or click of DELIVERY_ID by CLIENT (its IP): spool, Redis, database.
+
+        CTA marks a click on the email's call-to-action button.
+        """
         stamp = self.runtime.now().timestamp()
         agent = (user_agent or "")[:USER_AGENT_LIMIT]
         key = self.hit_key(delivery_id, stamp, client, agent, url)
         # The client's IP is never stored: only whether it lies in a scanner network.
         flags = SCANNER_NETWORK if in_networks(client, self._scanner_networks) else ""
+        flags += CTA_BUTTON if cta else ""
         hit = [kind, delivery_id, key, stamp, agent, url or "", flags]
         line = json.dumps(hit, separators=(",", ":")).encode() + b"\n"
         try:
@@ -205,15 +209,15 @@ def store_hits(runtime: Runtime, hits: Sequence[list[Any]]) -> int:
             if delivery is None:
                 continue  # signed for a delivery since deleted: nothing to count against
             occurred_at = datetime.fromtimestamp(stamp, UTC)
-            network = bool(rest) and SCANNER_NETWORK in rest[0]
+            flags = rest[0] if rest else ""
             if kind == "open":
                 source = "pixel"
-                machine = network or is_machine_open(
+                machine = SCANNER_NETWORK in flags or is_machine_open(
                     user_agent, occurred_at, delivery.delivered_at or delivery.sent_at
                 )
             else:
                 machine, source = judge_click(
-                    runtime, delivery, user_agent, url, occurred_at, network
+                    runtime, delivery, user_agent, url, occurred_at, flags
                 )
             events.append(
                 NewEvent(

@@ -65,7 +65,12 @@ def tracked_click(token: str) -> ResponseReturnValue:
     except TokenError:
         return Response(BAD_LINK_PAGE, status=404, mimetype="text/html")
     hit_intake().record(
-        "click", delivery_id, request.headers.get("User-Agent"), url, client=request.remote_addr
+        "click",
+        delivery_id,
+        request.headers.get("User-Agent"),
+        url,
+        client=request.remote_addr,
+        cta=cta,
     )
     # The call to action takes its email's booking reference along (docs/conversions.md).
     target = with_ref(url, tokens.make_conversion(delivery_id)) if cta else url

@@ -197,3 +197,21 @@ def test_old_spooled_hits_without_flags_are_still_stored(
     )
     drain_hits(runtime)
     assert click_flags(runtime, made.delivery_ids[1]) == [("cta", False)]
+
+
+def test_the_cta_button_counts_even_after_the_course_moved_its_booking_page(
+    app, client, runtime: Runtime, clock: FrozenClock
+) -> None:
+    made = make_subscriber(runtime, "hein@example.com", sent_days=1)
+    delivery_id = made.delivery_ids[1]
+    # A mail sent before the clinic changed `[cta] url`: its button still is the button.
+    old_page = "https://umoya.example/oude-afsprakenpagina"
+    button = f"/c/{runtime.tokens.make_click(delivery_id, old_page, cta=True)}"
+    plain = f"/c/{runtime.tokens.make_click(delivery_id, 'https://umoya.example/blog')}"
+    clock.set(T0 + timedelta(hours=5))
+    response = visit(client, button, BROWSER_UA)
+    assert response.headers["Location"].startswith(old_page + "?nurture_ref=")
+    clock.advance(minutes=2)
+    assert visit(client, plain, BROWSER_UA).headers["Location"] == "https://umoya.example/blog"
+    store_all(app, runtime)
+    assert click_flags(runtime, delivery_id) == [("cta", False), ("link", False)]
