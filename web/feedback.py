@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from course.loader import Course, CourseError
-from emails.lesson_links import rating_click_url
+from emails.lesson_links import PREVIEW_TOKEN, rating_click_url
 from emails.tokens import TokenError
 from subscribers.origins import OriginCheck, check_origin, cors_headers, preflight_headers
 from tracking import conversions, ratings
@@ -31,6 +31,8 @@ MESSAGES = {
     "too_long": f"Je opmerking is te lang: schrijf maximaal {ratings.COMMENT_MAX_CHARS} tekens.",
     "bad_token": "De boekingscode ontbreekt of klopt niet.",
     "origin": "Boekingen melden vanaf deze website is niet toegestaan.",
+    "preview": "Dit is een proefmail. In een echte les opent deze link een bedankpagina met "
+    "ruimte voor een opmerking, en telt het antwoord van de lezer mee.",
 }
 
 
@@ -88,6 +90,9 @@ def _title(lesson: ratings.RatedLesson) -> str:
 @bp.get("/r/<token>/<answer>")
 def rating_page(token: str, answer: str) -> ResponseReturnValue:
     """Show thanks and a comment box; the page's script (or its button) posts the answer."""
+    if token == PREVIEW_TOKEN:
+        # A proof mail (`nurture send-test`): nobody's answer to save.
+        return _page("public/message.html", title="Proefmail", message=MESSAGES["preview"])
     lesson = _lesson(token, answer)
     if lesson is None:
         return _bad_link()

@@ -123,6 +123,8 @@ def test_bad_links_and_long_comments_get_a_dutch_answer(
         assert response.status_code == 400
         assert "Deze link werkt niet" in response.get_data(as_text=True)
         assert answer(client, path).status_code == 400
+    proof = visit(client, "/r/voorbeeld/ja", BROWSER_UA)  # the links of `nurture send-test`
+    assert proof.status_code == 200 and "Dit is een proefmail" in proof.get_data(as_text=True)
     too_long = "x" * (COMMENT_MAX_CHARS + 1)
     response = answer(client, links[1].ja, too_long)
     assert response.status_code == 400
