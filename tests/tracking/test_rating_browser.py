@@ -4,7 +4,9 @@ dashboard's new sections. Screenshots go to test-output/tracking/ (and /work/not
 
 from __future__ import annotations
 
+import http.client
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -135,7 +137,9 @@ def test_rating_in_chromium_phone_and_desktop_with_and_without_javascript(
         shot(page, "rated-phone.png")
     assert answers(runtime)[1] == (noor.subscriber_id, False, None)
 
-    # Phone, JavaScript on, for the screenshot of what most readers see.
+    # Phone, JavaScript on, for the screenshot of what most readers see. A person changes
+    # their answer seconds later, not within a second (that is a scanner walking both links).
+    time.sleep(1.5)
     with closing(chromium.new_context(viewport=PHONE, user_agent=PHONE_UA)) as context:
         page = context.new_page()
         page.goto(base + noor_links.ja)
@@ -153,6 +157,15 @@ def test_rating_in_chromium_phone_and_desktop_with_and_without_javascript(
     assert wait_until(lambda: len(answers(runtime)) == 2, 1)
     assert [a[0] for a in answers(runtime)] == [anna.subscriber_id, noor.subscriber_id]
 
+    # Anna books from the mail: the button's redirect, as her browser would follow it.
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", links.cta, headers={"User-Agent": BROWSER_UA})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.status == 302 and "nurture_ref=" in response.getheader("Location", "")
+
     # The dashboard's new sections, comments escaped, at both widths.
     credentials = {"username": "beheer", "password": "test-admin-password"}
     for name, viewport in (
@@ -164,6 +177,8 @@ def test_rating_in_chromium_phone_and_desktop_with_and_without_javascript(
         ) as context:
             page = context.new_page()
             page.goto(base + "/admin")
+            # The dashboard stores waiting hits first: Anna's click is there.
+            assert page.locator("#cta-day-1 td").first.inner_text() == "1"
             assert page.locator("#feedback-comments .comment-text").inner_text() == (
                 "Heel duidelijk.\n<b>Meer</b> oefeningen graag!"
             )
