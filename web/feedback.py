@@ -104,15 +104,28 @@ def rating_page(token: str, answer: str) -> ResponseReturnValue:
         rating_click_url(runtime().settings.base_url, answer),
         client=request.remote_addr,
     )
+    return _rating_page(lesson, token, answer)
+
+
+def _rating_page(
+    lesson: ratings.RatedLesson,
+    token: str,
+    answer: str,
+    status: int = 200,
+    *,
+    comment: str = "",
+    error: str | None = None,
+) -> Response:
     return _page(
         "public/rating.html",
+        status,
         slug=lesson.course_slug,
         token=token,
         answer=answer,
         day=lesson.day,
         lesson_title=_title(lesson),
-        comment="",
-        error=None,
+        comment=comment,
+        error=error,
     )
 
 
@@ -128,17 +141,7 @@ def rate(token: str, answer: str) -> ResponseReturnValue:
             response = jsonify(errors={"opmerking": MESSAGES["too_long"]})
             response.status_code = 400
             return response
-        return _page(
-            "public/rating.html",
-            400,
-            slug=lesson.course_slug,
-            token=token,
-            answer=answer,
-            day=lesson.day,
-            lesson_title=_title(lesson),
-            comment=comment,
-            error=MESSAGES["too_long"],
-        )
+        return _rating_page(lesson, token, answer, 400, comment=comment, error=MESSAGES["too_long"])
     vote = ratings.Vote(
         useful=ANSWERS[answer],
         comment=comment,
