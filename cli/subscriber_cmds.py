@@ -121,6 +121,10 @@ def retention_run() -> None:
         f"(after {settings.webhook_batch_retention_days} days): {report.webhook_batches_deleted}"
     )
     click.echo(f"Spent hourly confirmation counters pruned: {report.hourly_windows_pruned}")
+    click.echo(
+        "Lesson comments deleted "
+        f"(after {settings.feedback_comment_retention_months} months): {report.comments_deleted}"
+    )
 
 
 COMMANDS = [subscribers, retention]

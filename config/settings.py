@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     admin_failed_logins_total: int = Field(default=50, ge=1)
     # A pixel or click counts at most once per delivery, client and this many seconds.
     hit_replay_window_seconds: int = Field(default=60, ge=1)
+    # A click (or a lesson rating) this soon after the lesson was delivered is a link
+    # scanner's: Safe Links and security gateways fetch every link on arrival.
+    machine_click_seconds: int = Field(default=10, ge=0)
+    # Networks (CIDR) of mail security scanners and proxies whose clicks never count as a
+    # reader's: add your recipients' gateways (Mimecast, Proofpoint, ...) as you learn them.
+    scanner_networks: list[str] = Field(default_factory=list)
+    # Free-text comments on lessons are deleted this many months after they were written.
+    feedback_comment_retention_months: int = Field(default=12, ge=1)
     # Retention: processed webhook bodies, unconfirmed signups, finished or stopped people.
     webhook_batch_retention_days: int = Field(default=7, ge=0)
     unconfirmed_retention_days: int = Field(default=30, ge=1)
@@ -172,6 +180,14 @@ class Settings(BaseSettings):
                 f"use at least {METRICS_TOKEN_MIN_LENGTH} characters (or leave it unset)"
             )
         return value
+
+    @field_validator("scanner_networks")
+    @classmethod
+    def _check_scanner_networks(cls, value: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_network(item.strip(), strict=False)) for item in value]
+        except ValueError as exc:
+            raise ValueError('expected a JSON list of networks, such as ["192.0.2.0/24"]') from exc
 
     @field_validator("timezone")
     @classmethod

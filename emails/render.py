@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from config import Settings
 from course.loader import Course
-from emails import markup
+from emails import lesson_links, markup
 from emails.bulk import Bulk, Personal
 from emails.layout import (
     CONFIRM_SLOT,
@@ -28,13 +28,13 @@ from emails.layout import (
     marker,
     render_fill_in,
 )
+from emails.lesson_links import PREVIEW_TOKEN, LinkResolver
 from emails.message import Message, Tags
 from emails.names import checked_address, clean_first_name, clean_line, greeting_for
 from emails.tokens import Tokens
 
 CATEGORY = "nurture"
 CATEGORY_MAX = 255
-PREVIEW_TOKEN = "voorbeeld"  # noqa: S105 (a placeholder in proof mails, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,8 @@ def _build_lesson(course: Course, day: int) -> FillIn:
     )
     body_html, body_text = _markdown(lesson.body, links)
     cta_url = course.cta_url
-    cta_href = links.slot(cta_url) if cta_url.startswith(markup.TRACKABLE_SCHEMES) else cta_url
+    trackable = cta_url.startswith(markup.TRACKABLE_SCHEMES)
+    cta_href = links.slot(lesson_links.cta_placeholder(cta_url)) if trackable else cta_url
     context = {
         **_course_context(course),
         "day": day,
@@ -94,6 +95,10 @@ def _build_lesson(course: Course, day: int) -> FillIn:
         "cta_label": course.cta_label,
         "cta_href": cta_href,
         "preferences_url": marker(PREFERENCES_SLOT),
+        # Per-reader links (emails.lesson_links): the rating answers and the scanner trap.
+        "rating_yes_href": links.slot(lesson_links.RATING_YES),
+        "rating_no_href": links.slot(lesson_links.RATING_NO),
+        "trap_href": links.slot(lesson_links.TRAP),
     }
     return render_fill_in(
         "lesson",
@@ -238,8 +243,8 @@ class Renderer:
         base_url = self.base_url
         delivery_id = recipient.delivery_id
         if delivery_id is not None and not recipient.preview:
-            make_click = self.tokens.make_click
-            links = [f"{base_url}/c/{make_click(delivery_id, url)}" for url in fill_in.links]
+            resolve = LinkResolver(base_url, self.tokens, delivery_id).resolve
+            links = [resolve(url) for url in fill_in.links]
             pixel = (
                 f'<img src="{escape(base_url)}/o/{self.tokens.make_open(delivery_id)}.gif" '
                 'width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;">'
@@ -252,7 +257,8 @@ class Renderer:
                 subscriber_id=recipient.subscriber_id,
             )
         else:
-            links, pixel = list(fill_in.links), ""
+            resolve = LinkResolver(base_url, self.tokens, None).resolve
+            links, pixel = [resolve(url) for url in fill_in.links], ""
             tags = Tags(kind="test", course=course.slug, day=day)
         preferences = self._preferences_url(recipient)
         return self._personal(

@@ -1,4 +1,4 @@
-"""Signed tokens for links in mail: confirm, unsubscribe, preferences, open pixel, clicks.
+"""Signed mail links: confirm, unsubscribe, preferences, pixel, clicks, ratings, bookings.
 
 One Tokens object per runtime holds the derived keys; it signs with the current secret key
 and the injectable clock (a confirm link expires by the clock, so tests expire it by moving
@@ -84,7 +84,7 @@ class Tokens:
     """Make and read the signed tokens of one installation."""
 
     # One salt per purpose, so an open-pixel token can never be replayed as an unsubscribe.
-    PURPOSES = ("unsubscribe", "preferences", "open", "click")
+    PURPOSES = ("unsubscribe", "preferences", "open", "click", "rating", "conversion")
 
     def __init__(self, secret_keys: str | Sequence[str], clock: Clock) -> None:
         """Derive the signers for SECRET_KEYS; CLOCK stamps and ages confirm links.
@@ -174,22 +174,47 @@ class Tokens:
         """Return the delivery id of an open-pixel token."""
         return _as_id(self._load("open", token))
 
-    def make_click(self, delivery_id: int, url: str) -> str:
-        """Sign a tracked link: the redirect target lives inside the token, so no open redirect."""
-        payload = b"[" + _id_json(delivery_id) + b"," + _json_string(url) + b"]"
-        return self._fast["click"].sign_json(payload)
+    def make_rating(self, delivery_id: int) -> str:
+        """Sign a lesson-rating token for one delivery; it never expires (old mail stays usable)."""
+        return self._fast["rating"].sign_json(_id_json(delivery_id))
+
+    def read_rating(self, token: str) -> int:
+        """Return the delivery id of a lesson-rating token."""
+        return _as_id(self._load("rating", token))
+
+    def make_conversion(self, delivery_id: int) -> str:
+        """Sign the booking reference the call to action carries to the booking page."""
+        return self._fast["conversion"].sign_json(_id_json(delivery_id))
+
+    def read_conversion(self, token: str) -> int:
+        """Return the delivery id of a booking reference."""
+        return _as_id(self._load("conversion", token))
+
+    def make_click(self, delivery_id: int, url: str, *, cta: bool = False) -> str:
+        """Sign a tracked link: the redirect target lives inside the token, so no open redirect.
+
+        CTA marks the call to action: its redirect adds the booking reference (web.tracking).
+        """
+        payload = b"[" + _id_json(delivery_id) + b"," + _json_string(url)
+        return self._fast["click"].sign_json(payload + (b",1]" if cta else b"]"))
 
     def read_click(self, token: str) -> tuple[int, str]:
         """Return (delivery id, target URL) of a tracked-link token."""
+        delivery_id, url, _cta = self.read_click_target(token)
+        return delivery_id, url
+
+    def read_click_target(self, token: str) -> tuple[int, str, bool]:
+        """Return (delivery id, target URL, whether it is the call to action) of a link token."""
         value = self._load("click", token)
         if (
             not isinstance(value, list)
-            or len(value) != 2
+            or len(value) not in (2, 3)
             or not isinstance(value[1], str)
             or not value[1].startswith(("https://", "http://"))
+            or (len(value) == 3 and value[2] != 1)
         ):
             raise TokenError("bad click token")
-        return _as_id(value[0]), value[1]
+        return _as_id(value[0]), value[1], len(value) == 3
 
 
 def _id_json(value: int) -> bytes:

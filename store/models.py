@@ -1,7 +1,8 @@
 """The tables: subscribers, enrollments, deliveries, email events and the webhook inbox.
 
-The consent, suppression and audit tables live in store.trust; they are re-exported here, so
-`store.models` names every table (and Alembic sees them all through Base.metadata).
+The consent, suppression and audit tables live in store.trust, the lesson ratings and bookings
+in store.feedback; they are re-exported here, so `store.models` names every table (and Alembic
+sees them all through Base.metadata).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.base import Base, BigId, UtcDateTime
+from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
 from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
@@ -262,6 +264,8 @@ __all__ = [
     "BigId",
     "ConsentEvent",
     "ConsentEventKind",
+    "Conversion",
+    "LessonRating",
     "PreferenceEvent",
     "PreferenceEventKind",
     "Suppression",

@@ -15,10 +15,12 @@ from providers import MailBackend
 from providers.sendgrid.scrub import ERASED, without_address
 from store.models import (
     ConsentEvent,
+    Conversion,
     Delivery,
     DeliveryKind,
     EmailEvent,
     Enrollment,
+    LessonRating,
     PreferenceEvent,
     Subscriber,
     SubscriberStatus,
@@ -65,6 +67,11 @@ def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any
         .where(PreferenceEvent.subscriber_id == subscriber.id)
         .order_by(PreferenceEvent.occurred_at, PreferenceEvent.id)
     ).all()
+    rated = session.scalars(
+        select(LessonRating)
+        .where(LessonRating.subscriber_id == subscriber.id)
+        .order_by(LessonRating.course_slug, LessonRating.day)
+    ).all()
     return {
         "subscriber": _row(subscriber),
         "enrollments": [_row(row) for row in enrollments],
@@ -72,6 +79,15 @@ def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any
         "events": [_row(row) for row in events],
         "consent_events": [_row(row) for row in consent],
         "preference_events": [_row(row) for row in preferences],
+        "lesson_ratings": [_row(row) for row in rated],
+        "bookings": [
+            _row(row)
+            for row in session.scalars(
+                select(Conversion)
+                .where(Conversion.subscriber_id == subscriber.id)
+                .order_by(Conversion.id)
+            )
+        ],
     }
 
 
@@ -89,8 +105,9 @@ def erase_subscriber(
     """Erase SUBSCRIBER's personal data everywhere we keep it (forget, and the retention job).
 
     Kept: the anonymous row (status, course, dates), its deliveries and events without free
-    text, the consent events (no address; the IP only as a keyed hash), and the suppression
-    hash, so an address that bounced or complained is still never mailed again.
+    text, its lesson ratings unlinked and without comments, the consent events (no address;
+    the IP only as a keyed hash), and the suppression hash, so an address that bounced or
+    complained is still never mailed again.
     """
     email = subscriber.email
     stop_all_mail(
@@ -106,6 +123,7 @@ def erase_subscriber(
         .where(EmailEvent.subscriber_id == subscriber.id)
         .values(user_agent=None, url=None, reason=None)
     )
+    _erase_ratings(session, subscriber.id)
     # A confirmation keeps the name and zone of its signup until it is confirmed.
     session.execute(
         update(Delivery)
@@ -123,6 +141,20 @@ def erase_subscriber(
         _scrub_webhook_bodies(session, email)
         # Development's outbox keeps every mail as a file (SendGrid keeps nothing of ours).
         mail.forget(email)
+
+
+def _erase_ratings(session: Session, subscriber_id: int) -> None:
+    """Delete the person's lesson comments and unlink their ratings; the answers still count.
+
+    Deleted, not only unlinked: a comment is free text, and text can name its writer or
+    tell their health story, which no unlinking makes anonymous. A "ja" or "nee" cannot.
+    """
+    session.execute(
+        update(LessonRating)
+        .where(LessonRating.subscriber_id == subscriber_id)
+        .values(subscriber_id=None, delivery_id=None, comment=None, commented_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _scrub_webhook_bodies(session: Session, email: str) -> None:

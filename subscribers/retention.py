@@ -6,6 +6,8 @@
   anonymised once NURTURE_INACTIVE_RETENTION_MONTHS (24) passed since then.
 - A processed webhook body is deleted NURTURE_WEBHOOK_BATCH_RETENTION_DAYS (7) after it was
   processed; its events are stored by then, without the body.
+- A reader's comment on a lesson is deleted NURTURE_FEEDBACK_COMMENT_RETENTION_MONTHS (12)
+  after it was written: the clinic has read it by then; the "ja" or "nee" stays.
 
 Erasing means what `subscribers forget` does (subscribers.privacy.erase_subscriber): the row
 stays, anonymous, with status "forgotten". Deleting it instead would make the numbers lie:
@@ -23,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from runtime import Runtime
@@ -32,6 +34,7 @@ from store.models import (
     DeliveryKind,
     Enrollment,
     EnrollmentStatus,
+    LessonRating,
     Subscriber,
     SubscriberStatus,
     WebhookBatch,
@@ -55,6 +58,7 @@ class RetentionReport:
     inactive_anonymised: int = 0
     webhook_batches_deleted: int = 0
     hourly_windows_pruned: int = 0
+    comments_deleted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Return the numbers as a plain dict (a task's result, a log line)."""
@@ -160,6 +164,18 @@ def delete_processed_batches(runtime: Runtime, cutoff: datetime) -> int:
     return int(deleted or 0)
 
 
+def delete_old_comments(runtime: Runtime, cutoff: datetime) -> int:
+    """Delete lesson comments written before CUTOFF; the ratings themselves stay."""
+    with runtime.session() as session:
+        deleted = session.execute(
+            update(LessonRating)
+            .where(LessonRating.commented_at < cutoff)
+            .values(comment=None, commented_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    return int(deleted or 0)
+
+
 def apply_retention(runtime: Runtime) -> RetentionReport:
     """Erase and delete whatever has outlived its retention period; return the numbers."""
     settings = runtime.settings
@@ -177,6 +193,9 @@ def apply_retention(runtime: Runtime) -> RetentionReport:
         ),
         webhook_batches_deleted=delete_processed_batches(
             runtime, now - timedelta(days=settings.webhook_batch_retention_days)
+        ),
+        comments_deleted=delete_old_comments(
+            runtime, months_before(now, settings.feedback_comment_retention_months)
         ),
     )
     with runtime.session() as session:

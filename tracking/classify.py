@@ -1,9 +1,15 @@
-"""Tell machine opens (privacy proxies, prefetchers, scanners) from opens by a person."""
+"""Tell machine opens and clicks (privacy proxies, prefetchers, scanners) from a person's."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Sequence
 from datetime import datetime
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Characters of a user agent stored with an open or click (and compared with a rating's).
+USER_AGENT_LIMIT = 500
 
 # A proxy fetch this soon after the mail was sent or delivered is a prefetch, not a reader:
 # a person rarely opens a lesson within seconds of it landing.
@@ -56,4 +62,40 @@ def is_machine_open(
         return True
     if sent_at is not None and is_proxy(agent):
         return abs((opened_at - sent_at).total_seconds()) <= PROXY_PREFETCH_SECONDS
+    return False
+
+
+def in_networks(client: str | None, networks: Sequence[IPNetwork]) -> bool:
+    """Tell whether the IP address CLIENT lies in one of NETWORKS."""
+    if not client or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    return any(address in network for network in networks if network.version == address.version)
+
+
+def is_machine_click(
+    user_agent: str | None,
+    clicked_at: datetime,
+    delivered_at: datetime | None,
+    *,
+    within_seconds: int,
+    scanner_network: bool = False,
+) -> bool:
+    """Tell whether a click (or a rating) was made by a scanner rather than a reader.
+
+    Machine: from a scanner network, with no or a scanner's user agent, from an image proxy
+    (a proxy fetches images, a person clicks in their own browser), or within WITHIN_SECONDS
+    of delivery (link scanners fetch every link on arrival). The patterns across a lesson's
+    clicks (several links within a second, the trap link) are judged in tracking.clicks.
+    """
+    if scanner_network:
+        return True
+    agent = (user_agent or "").strip()
+    if not agent or _always_machine.search(agent) or is_proxy(agent):
+        return True
+    if delivered_at is not None:
+        return abs((clicked_at - delivered_at).total_seconds()) <= within_seconds
     return False

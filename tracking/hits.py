@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -31,7 +32,8 @@ import redis
 
 from runtime import Runtime
 from store.models import Delivery
-from tracking.classify import is_machine_open
+from tracking.classify import USER_AGENT_LIMIT, in_networks, is_machine_open
+from tracking.clicks import CTA_BUTTON, SCANNER_NETWORK, flag_click_patterns, judge_click
 from tracking.poison import store_or_set_aside
 from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
 from tracking.spool import Spool, ship_folder, spool_dir
@@ -46,7 +48,6 @@ LOCK_KEY = "nurture:tracking:hits:lock"
 SHIPPED_KEY = "nurture:tracking:hits:shipped"
 DRAIN_BATCH = 2000
 LOCK_SECONDS = 120
-USER_AGENT_LIMIT = 500
 # Hex characters of the client's HMAC in a hit's key (96 bits: no two clients collide).
 HIT_DIGEST_CHARS = 24
 
@@ -84,6 +85,9 @@ class HitIntake:
         self.spool = Spool(spool_dir(runtime.settings), self.push)
         self._client_key = runtime.settings.secret_key.encode("utf-8")
         self._window_seconds = runtime.settings.hit_replay_window_seconds
+        self._scanner_networks = [
+            ipaddress.ip_network(network) for network in runtime.settings.scanner_networks
+        ]
 
     def record(
         self,
@@ -92,12 +96,20 @@ class HitIntake:
         user_agent: str | None,
         url: str | None = None,
         client: str | None = None,
+        *,
+        cta: bool = False,
     ) -> None:
-        """Record an open or click of DELIVERY_ID by CLIENT (its IP): spool, Redis, database."""
+        """Record an open or click of DELIVERY_ID by CLIENT (its IP): spool, Redis, database.
+
+        CTA marks a click on the email's call-to-action button.
+        """
         stamp = self.runtime.now().timestamp()
         agent = (user_agent or "")[:USER_AGENT_LIMIT]
         key = self.hit_key(delivery_id, stamp, client, agent, url)
-        hit = [kind, delivery_id, key, stamp, agent, url or ""]
+        # The client's IP is never stored: only whether it lies in a scanner network.
+        flags = SCANNER_NETWORK if in_networks(client, self._scanner_networks) else ""
+        flags += CTA_BUTTON if cta else ""
+        hit = [kind, delivery_id, key, stamp, agent, url or "", flags]
         line = json.dumps(hit, separators=(",", ":")).encode() + b"\n"
         try:
             self.spool.append(line)
@@ -166,9 +178,10 @@ def _parse(raw: bytes | str) -> list[Any] | None:
     except ValueError:
         return None
     # Anything malformed is dropped here: one bad entry must not jam the queue for good.
-    if not (isinstance(hit, list) and len(hit) == 6 and hit[0] in {"open", "click"}):
+    # Six fields (hits spooled before flags existed) or seven.
+    if not (isinstance(hit, list) and len(hit) in (6, 7) and hit[0] in {"open", "click"}):
         return None
-    _kind, delivery_id, hit_id, stamp, user_agent, url = hit
+    _kind, delivery_id, hit_id, stamp, user_agent, url, *rest = hit
     if not (
         isinstance(delivery_id, int)
         and 0 < delivery_id < 2**63
@@ -177,6 +190,7 @@ def _parse(raw: bytes | str) -> list[Any] | None:
         and 0 < stamp < 1e11  # a unix time datetime can hold
         and isinstance(user_agent, str)
         and isinstance(url, str)
+        and all(isinstance(flag, str) for flag in rest)
     ):
         return None
     return hit
@@ -190,18 +204,25 @@ def store_hits(runtime: Runtime, hits: Sequence[list[Any]]) -> int:
             row.id: row for row in session.query(*DELIVERY_COLUMNS).filter(Delivery.id.in_(ids))
         }
         events = []
-        for kind, delivery_id, hit_id, stamp, user_agent, url in hits:
+        for kind, delivery_id, hit_id, stamp, user_agent, url, *rest in hits:
             delivery = deliveries.get(delivery_id)
             if delivery is None:
                 continue  # signed for a delivery since deleted: nothing to count against
             occurred_at = datetime.fromtimestamp(stamp, UTC)
-            machine = kind == "open" and is_machine_open(
-                user_agent, occurred_at, delivery.delivered_at or delivery.sent_at
-            )
+            flags = rest[0] if rest else ""
+            if kind == "open":
+                source = "pixel"
+                machine = SCANNER_NETWORK in flags or is_machine_open(
+                    user_agent, occurred_at, delivery.delivered_at or delivery.sent_at
+                )
+            else:
+                machine, source = judge_click(
+                    runtime, delivery, user_agent, url, occurred_at, flags
+                )
             events.append(
                 NewEvent(
                     kind=kind,
-                    source="pixel" if kind == "open" else "link",
+                    source=source,
                     event_key=f"{kind}:{hit_id}",
                     occurred_at=occurred_at,
                     delivery_id=delivery.id,
@@ -214,6 +235,8 @@ def store_hits(runtime: Runtime, hits: Sequence[list[Any]]) -> int:
                 )
             )
         fresh = store_events(session, events, runtime.now())
+        # Scanners show across an email's clicks (a burst, the trap), in any order of arrival.
+        flag_click_patterns(session, fresh)
         count_hits(session, fresh)  # for /metrics (tracking.tallies)
         return len(fresh)
 

@@ -104,7 +104,8 @@ def _apply_to_deliveries(session: Session, events: Sequence[NewEvent]) -> None:
                 # First open means the first a person made; proxies open everything.
                 change.first_opened_at = _min(change.first_opened_at, event.occurred_at)
         elif event.kind == "click":
-            change.clicks += 1
+            # Human clicks only: a scanner's click says nothing about the reader.
+            change.clicks += 0 if event.machine else 1
         else:
             change.delivered_at = _min(change.delivered_at, event.occurred_at)
     add_engagement(session, list(changes.values()))

@@ -17,7 +17,9 @@ from subscribers import audit
 from subscribers.caps import waiting_confirmations
 from subscribers.suppression import suppression_count
 from tracking.charts import lesson_chart, signups_chart
+from tracking.cta import cta_numbers
 from tracking.export import events_csv, subscribers_csv
+from tracking.feedback_stats import lesson_feedback
 from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
 from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
@@ -101,6 +103,9 @@ def dashboard() -> ResponseReturnValue:
         suppressed = suppression_count(session)
         waiting = waiting_confirmations(session, nurture.now())
         reasons = unsubscribe_reasons(session, course)
+        days = [lesson.day for lesson in numbers.lessons]
+        feedback = lesson_feedback(session, course, days)
+        actions = cta_numbers(session, course, days)
     return render_template(
         "admin/dashboard.html",
         funnel=numbers,
@@ -112,6 +117,8 @@ def dashboard() -> ResponseReturnValue:
         suppressed=suppressed,
         waiting_confirmations=waiting,
         unsubscribe_reasons=reasons,
+        feedback=feedback,
+        actions=actions,
         # `nurture doctor`'s checks: the cheap ones live, the slow ones as last stored.
         status=status_panel(nurture),
     )

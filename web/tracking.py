@@ -1,10 +1,15 @@
-"""GET /o/<token>.gif (open pixel) and GET /c/<token> (tracked link): signed, no open redirect."""
+"""GET /o/<token>.gif (open pixel) and GET /c/<token> (tracked link): signed, no open redirect.
+
+GET /links/controle is where a lesson's trap link leads (emails.lesson_links): only scanners
+get there, and they get an empty page.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, redirect, request
 from flask.typing import ResponseReturnValue
 
+from emails.lesson_links import TRAP_PATH, with_ref
 from emails.tokens import TokenError
 from web.context import hit_intake, runtime
 
@@ -29,6 +34,12 @@ BAD_LINK_PAGE = """<!doctype html>
 of kopieer het volledige adres in uw browser.</p></main></body></html>
 """
 
+TRAP_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<title>Controle</title></head><body><main><p>Deze pagina is alleen voor het controleren van
+links.</p></main></body></html>
+"""
+
 
 @bp.get("/o/<token>.gif")
 def open_pixel(token: str) -> ResponseReturnValue:
@@ -48,16 +59,32 @@ def open_pixel(token: str) -> ResponseReturnValue:
 @bp.get("/c/<token>")
 def tracked_click(token: str) -> ResponseReturnValue:
     """Redirect to the URL signed inside the token and record the click; refuse anything else."""
+    tokens = runtime().tokens
     try:
-        delivery_id, url = runtime().tokens.read_click(token)
+        delivery_id, url, cta = tokens.read_click_target(token)
     except TokenError:
         return Response(BAD_LINK_PAGE, status=404, mimetype="text/html")
     hit_intake().record(
-        "click", delivery_id, request.headers.get("User-Agent"), url, client=request.remote_addr
+        "click",
+        delivery_id,
+        request.headers.get("User-Agent"),
+        url,
+        client=request.remote_addr,
+        cta=cta,
     )
-    response = redirect(url, code=302)
+    # The call to action takes its email's booking reference along (docs/conversions.md).
+    target = with_ref(url, tokens.make_conversion(delivery_id)) if cta else url
+    response = redirect(target, code=302)
     response.headers.update(NO_CACHE_HEADERS)
     return response
+
+
+@bp.get(TRAP_PATH)
+def trap_target() -> ResponseReturnValue:
+    """Answer the trap link's redirect: nothing to see, nothing to index."""
+    return Response(
+        TRAP_PAGE, mimetype="text/html", headers={**NO_CACHE_HEADERS, "X-Robots-Tag": "noindex"}
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -17,6 +17,8 @@ from config import ConfigError, load_settings
         ("TIMEZONE", "Mars/Olympus", "NURTURE_TIMEZONE"),
         ("DAY_SECONDS", "0", "NURTURE_DAY_SECONDS"),
         ("SEND_TIME", "25:00", "NURTURE_SEND_TIME"),
+        ("SCANNER_NETWORKS", '["not a network"]', "NURTURE_SCANNER_NETWORKS"),
+        ("MACHINE_CLICK_SECONDS", "-1", "NURTURE_MACHINE_CLICK_SECONDS"),
     ],
 )
 def test_bad_setting_names_the_variable(monkeypatch, variable, value, expected):

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from course.loader import Course, load_course_from
+from emails.lesson_links import TRAP_PATH, is_trap
 from emails.message import Tags
 from emails.render import Recipient, Renderer
 from emails.tokens import TokenError
@@ -115,8 +116,15 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(
     for href in HREF.findall(message.html):
         href = href.replace("&amp;", "&")
         if href.startswith(f"{BASE}/c/"):
-            delivery_id, url = renderer.tokens.read_click(href.removeprefix(f"{BASE}/c/"))
+            token = href.removeprefix(f"{BASE}/c/")
+            delivery_id, url, cta = renderer.tokens.read_click_target(token)
             assert delivery_id == 4242
+            if is_trap(url):
+                # The trap is for scanners of the HTML only: no person sees it, in either part.
+                assert url == BASE + TRAP_PATH and href not in message.text
+                continue
+            # Only the call to action is marked so (its redirect adds the booking reference).
+            assert cta == (url == course.cta_url)
             targets.add(url)
             assert href in message.text  # the text part carries the same tracked links
         elif href.startswith(f"{BASE}/unsubscribe/"):
@@ -129,6 +137,10 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(
                 renderer.tokens.read_unsubscribe(token)  # one purpose per token
             assert href in message.text
             preferences.append(href)
+        elif href.startswith(f"{BASE}/r/"):
+            token, answer = href.removeprefix(f"{BASE}/r/").split("/")
+            assert renderer.tokens.read_rating(token) == 4242 and answer in {"ja", "nee"}
+            assert href in message.text
         else:
             assert href == "mailto:info@kliniek.example"  # not trackable, left alone
     assert len(preferences) == 1
