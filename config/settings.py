@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     retry_window_hours: float = Field(default=24.0, gt=0)
     retry_backoff_base_seconds: float = Field(default=30.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # The circuit breaker (delivery.breaker): after this many provider requests in a row fail
+    # with a 5xx or a broken connection, the dispatcher holds sends and lets one small probe
+    # batch through every probe interval (doubling up to 16 times it) until one gets through.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_probe_seconds: float = Field(default=60.0, gt=0)
+
+    # Where the clinic hears about trouble (tasks.alerts): a short Dutch email, at most once a
+    # day per condition. Empty: the dashboard still shows the banners, nobody is mailed.
+    alert_email: str = ""
 
     worker_pool: Literal["prefork", "threads", "gevent", "solo"] = "threads"
     # Threads per worker process: each runs one batch at a time, so 8 keep a process's

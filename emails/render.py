@@ -11,6 +11,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 
 from markupsafe import Markup
@@ -19,6 +20,7 @@ from config import Settings
 from course.loader import Course
 from emails import markup
 from emails.bulk import Bulk, Personal
+from emails.closing import build_closing
 from emails.layout import (
     CONFIRM_SLOT,
     FillIn,
@@ -227,6 +229,29 @@ class Renderer:
         return self._cached(course, "lesson", day, lambda: _build_lesson(course, day))
 
     def _lesson(self, course: Course, fill_in: FillIn, day: int, recipient: Recipient) -> Personal:
+        return self._tracked(
+            course, fill_in, recipient, kind="lesson", day=day, category=f"{course.slug}-dag-{day}"
+        )
+
+    def closing_bulk(self, course: Course, recipients: Sequence[Recipient]) -> Bulk:
+        """Build COURSE's closing email for RECIPIENTS as one Bulk (tracked like a lesson)."""
+        build = partial(build_closing, course, _course_context(course), _markdown)
+        fill_in = self._cached(course, "closing", 0, build)
+        category = f"{course.slug}-afsluiting"
+        track = partial(self._tracked, course, fill_in, kind="closing", day=None, category=category)
+        return Bulk(tuple(track(recipient) for recipient in recipients))
+
+    def _tracked(
+        self,
+        course: Course,
+        fill_in: FillIn,
+        recipient: Recipient,
+        *,
+        kind: str,
+        day: int | None,
+        category: str,
+    ) -> Personal:
+        """Fill FILL_IN for RECIPIENT with tracked links and the open pixel (real sends)."""
         base_url = self.base_url
         delivery_id = recipient.delivery_id
         if delivery_id is not None and not recipient.preview:
@@ -237,7 +262,7 @@ class Renderer:
                 'width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;">'
             )
             tags = Tags(
-                kind="lesson",
+                kind=kind,
                 course=course.slug,
                 day=day,
                 delivery_id=delivery_id,
@@ -253,7 +278,7 @@ class Renderer:
             text_values=("", "", *links),
             html_values=(pixel, "", *[escape(link) for link in links]),
             tags=tags,
-            category=f"{course.slug}-dag-{day}",
+            category=category,
         )
 
     def confirmation(self, course: Course, recipient: Recipient, confirm_url: str) -> Message:
