@@ -8,6 +8,7 @@ from closing_support import CLOSING_TOML, content_with_closing
 from course.loader import CONTENT_DIR, CourseError, load_course_from
 
 COURSE = "rugpijn-en-training"
+SUBJECT = 'subject = "Bedankt voor het volgen van de cursus"'
 
 
 def test_the_shipped_course_has_no_closing_email():
@@ -33,8 +34,8 @@ def test_after_days_zero_switches_it_off(tmp_path):
         (("after_days = 3", 'after_days = "drie"'), "after_days must be a whole number from 0"),
         (("after_days = 3", "after_days = 61"), "after_days must be a whole number from 0 to 60"),
         (("[closing]", "[closing]\nbutton = 'x'"), "[closing] has unknown key button"),
-        (('subject = "Bedankt voor het volgen van de cursus"\n', ""), "missing subject"),
-        (('subject = "Bedankt voor het volgen van de cursus"', 'subject = " "'), "may not be empty"),
+        ((f"{SUBJECT}\n", ""), "missing subject"),
+        ((SUBJECT, 'subject = " "'), "may not be empty"),
     ],
 )
 def test_a_broken_closing_table_is_refused_by_name(tmp_path, change, message):

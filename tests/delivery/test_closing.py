@@ -24,9 +24,11 @@ from store.models import (
     DeliveryKind,
     DeliveryState,
     EnrollmentStatus,
+    Subscriber,
 )
 from subscribers.service import unsubscribe
 from tasks.dispatch import dispatch_once
+from tracking.timeline import timeline
 
 AMS = ZoneInfo("Europe/Amsterdam")
 START = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)  # a Monday, 07:30 in Amsterdam
@@ -114,6 +116,9 @@ def test_closing_email_goes_once_days_later_then_nothing_more(
     assert fake_sendgrid.counts[("slot0@example.org", "rugpijn-en-training", "closing")] == 1
     assert emails_in(fake_sendgrid) == 6 and fake_sendgrid.duplicates == 0
     assert len(completed_events(runtime)) == 1
+    with runtime.session() as session:
+        entries = [e.what for e in timeline(session, session.get(Subscriber, subscriber_id))]
+    assert "Afsluitmail ingepland" in entries and entries[-1] == "Afsluitmail verzonden"
 
 
 def test_unsubscribed_before_the_closing_email_gets_none(closing_runtime, fake_sendgrid, clock):
