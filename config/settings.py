@@ -182,6 +182,16 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("alert_email")
+    @classmethod
+    def _check_alert_email(cls, value: str) -> str:
+        value = value.strip()
+        local, at, domain = value.partition("@")
+        # One plain address: it goes into a mail header, so no spaces, commas or line breaks.
+        if value and not (at and local and "." in domain and not set(value) & set(" ,;<>\r\n")):
+            raise ValueError("expected one email address, such as praktijk@example.nl")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:

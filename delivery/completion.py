@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from store.models import (
     CLOSING_DAY,
@@ -78,3 +78,17 @@ def record_completed(
             for enrollment_id, subscriber_id, course_slug in completed
         ],
     )
+
+
+def skip_waiting_closings(executor: Executor, subscriber_id: int) -> int:
+    """Skip SUBSCRIBER_ID's queued closing emails (they start another run); return how many."""
+    statement = (
+        update(deliveries_table)
+        .where(
+            deliveries_table.c.subscriber_id == subscriber_id,
+            deliveries_table.c.kind == DeliveryKind.CLOSING,
+            deliveries_table.c.state == DeliveryState.QUEUED,
+        )
+        .values(state=DeliveryState.SKIPPED, last_error="not sent: another course run started")
+    )
+    return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from config import Settings
 from course.loader import Course
-from delivery.completion import record_completed
+from delivery.completion import record_completed, skip_waiting_closings
 from delivery.schedule import cadence_for, first_due_at, resume_due_at
 from delivery.transitions import Executor, enrollments
 from store.models import Enrollment, EnrollmentStatus, Subscriber, UtcDateTime
@@ -106,7 +106,11 @@ def advance_enrollments(executor: Executor, advances: Sequence[Advance], *, now:
 def enroll(
     session: Session, subscriber: Subscriber, course: Course, now: datetime, settings: Settings
 ) -> Enrollment:
-    """Start COURSE for SUBSCRIBER: day 1 becomes due at once or at the next send time."""
+    """Start COURSE for SUBSCRIBER: day 1 becomes due at once or at the next send time.
+
+    A closing email still waiting from an earlier run is skipped: it would land mid-course.
+    """
+    skip_waiting_closings(session, subscriber.id)
     cadence = cadence_for(settings, course, subscriber.timezone)
     enrollment = Enrollment(
         subscriber_id=subscriber.id,

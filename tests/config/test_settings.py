@@ -17,6 +17,9 @@ from config import ConfigError, load_settings
         ("TIMEZONE", "Mars/Olympus", "NURTURE_TIMEZONE"),
         ("DAY_SECONDS", "0", "NURTURE_DAY_SECONDS"),
         ("SEND_TIME", "25:00", "NURTURE_SEND_TIME"),
+        ("ALERT_EMAIL", "praktijk@example.nl\nBcc: x@example.org", "NURTURE_ALERT_EMAIL"),
+        ("ALERT_EMAIL", "a@example.nl, b@example.nl", "NURTURE_ALERT_EMAIL"),
+        ("BREAKER_FAILURES", "0", "NURTURE_BREAKER_FAILURES"),
     ],
 )
 def test_bad_setting_names_the_variable(monkeypatch, variable, value, expected):

@@ -17,6 +17,7 @@ from lessons import emails_in, enroll, enrollment_of
 from sqlalchemy import select
 from workers import thread_worker
 
+from delivery.enrollments import enroll as start_again
 from store.models import (
     CLOSING_DAY,
     ConsentEvent,
@@ -147,3 +148,25 @@ def test_without_a_closing_setting_the_course_just_completes(
     clock.advance(days=30)
     assert dispatch_once(runtime).enqueued == 0
     assert emails_in(fake_sendgrid) == 5
+
+
+def test_starting_another_run_skips_the_waiting_closing_email(
+    closing_runtime, fake_sendgrid, clock
+):
+    runtime = closing_runtime
+    [subscriber_id] = enroll(runtime, 1, START, prefix="opnieuw")
+    with thread_worker(runtime):
+        run_course(runtime, clock, fake_sendgrid)
+        # A second run of the course (the preferences page's "restart" enrolls again).
+        with runtime.session() as session:
+            subscriber = session.get(Subscriber, subscriber_id)
+            course = runtime.courses.get(subscriber.course_slug)
+            start_again(session, subscriber, course, clock(), runtime.settings)
+        assert dispatch_once(runtime).enqueued == 1  # day 1 of the new run
+        assert wait_until(lambda: emails_in(fake_sendgrid) == 6, 20)
+        clock.advance(days=4)
+        dispatch_once(runtime)
+    [closing] = closing_rows(runtime)
+    assert closing.state == DeliveryState.SKIPPED
+    assert "another course run" in (closing.last_error or "")
+    assert fake_sendgrid.counts[("opnieuw0@example.org", "rugpijn-en-training", "closing")] == 0
