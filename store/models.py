@@ -233,6 +233,8 @@ class EmailEvent(Base):
         Index(None, "subscriber_id"),
         Index(None, "course_slug", "day", "kind"),
         Index(None, "occurred_at"),
+        # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range.
+        Index(None, "kind", "occurred_at"),
     )
 
 

@@ -1,4 +1,4 @@
-"""closing emails and alerts: the alerts table, indexes for the alerts' rates and failures
+"""closing emails and alerts: the alerts table; indexes for the alerts' rates and failures
 
 Revision ID: a3b4c5d6e7f8
 Revises: c7d8e9f0a1b2
@@ -49,6 +49,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_deliveries_sent_at"), "deliveries", ["sent_at"])
     op.create_index(
+        op.f("ix_email_events_kind_occurred_at"), "email_events", ["kind", "occurred_at"]
+    )
+    op.create_index(
         "ix_deliveries_failed",
         "deliveries",
         ["claimed_at"],
@@ -59,6 +62,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_deliveries_failed", table_name="deliveries")
+    op.drop_index(op.f("ix_email_events_kind_occurred_at"), table_name="email_events")
     op.drop_index(op.f("ix_deliveries_sent_at"), table_name="deliveries")
     op.drop_index("ix_alerts_open", table_name="alerts")
     op.drop_table("alerts")
