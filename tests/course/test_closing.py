@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 from closing_support import CLOSING_TOML, content_with_closing
+from emails_support import mail_env, renderer_for
 
 from course.loader import CONTENT_DIR, CourseError, load_course_from
+from emails.preview import write_preview
+
+__all__ = ["mail_env"]  # the fixture, imported so pytest finds it here
 
 COURSE = "rugpijn-en-training"
 SUBJECT = 'subject = "Bedankt voor het volgen van de cursus"'
@@ -49,3 +53,14 @@ def test_a_broken_closing_table_is_refused_by_name(tmp_path, change, message):
     with pytest.raises(CourseError, match=message.replace("[", r"\[")) as raised:
         load_course_from(folder)
     assert str(toml) in str(raised.value)
+
+
+def test_the_preview_shows_the_closing_email_when_switched_on(mail_env, tmp_path):
+    course = load_course_from(content_with_closing(tmp_path / "courses", after_days=3) / COURSE)
+    out = tmp_path / "preview"
+    write_preview(renderer_for(mail_env), course, out)
+    text = (out / "afsluiting.txt").read_text(encoding="utf-8")
+    assert text.startswith("Hallo Sanne,") and "Plan een beoordeling: https://" in text
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "Afsluitmail (3 dagen na de laatste les): Bedankt voor het volgen" in index
+    assert index.count('href="afsluiting.') == 2
