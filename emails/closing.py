@@ -15,8 +15,7 @@ from collections.abc import Callable
 from markupsafe import Markup
 
 from course.loader import Course
-from emails import markup
-from emails.layout import FillIn, LinkSlots, check_free_of_markers, render_fill_in
+from emails.layout import FillIn, LinkSlots, check_free_of_markers, cta_values, render_fill_in
 from emails.names import clean_line
 
 # See the module docstring: where the closing email's feedback link will come from.
@@ -38,17 +37,12 @@ def build_closing(
     check_free_of_markers(closing.subject, closing.preheader, closing.text)
     links = LinkSlots()
     body_html, body_text = markdown(closing.text, links)
-    cta_url = course.cta_url
-    cta_href = links.slot(cta_url) if cta_url.startswith(markup.TRACKABLE_SCHEMES) else cta_url
-    feedback_href = links.slot(FEEDBACK_URL) if FEEDBACK_URL else ""
     values = {
         **context,
         "body_html": body_html,
         "body_text": body_text.rstrip("\n"),
-        "cta_text": course.cta_text,
-        "cta_label": course.cta_label,
-        "cta_href": cta_href,
-        "feedback_href": feedback_href,
+        **cta_values(course.cta_url, course.cta_label, course.cta_text, links),
+        "feedback_href": links.slot(FEEDBACK_URL) if FEEDBACK_URL else "",
     }
     return render_fill_in(
         "closing",

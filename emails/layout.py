@@ -18,6 +18,8 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from emails.markup import TRACKABLE_SCHEMES
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 # Slot numbers; link slots follow FIRST_LINK_SLOT in the order links first appear.
@@ -80,6 +82,12 @@ class LinkSlots:
     def links(self) -> tuple[str, ...]:
         """Return the link targets in slot order."""
         return tuple(self._slots)
+
+
+def cta_values(url: str, label: str, text: str, links: LinkSlots) -> dict[str, str]:
+    """Return the call to action's template values; an http(s) URL gets a tracked slot."""
+    href = links.slot(url) if url.startswith(TRACKABLE_SCHEMES) else url
+    return {"cta_text": text, "cta_label": label, "cta_href": href}
 
 
 def check_free_of_markers(*texts: str) -> None:

@@ -26,6 +26,7 @@ from emails.layout import (
     FillIn,
     LinkSlots,
     check_free_of_markers,
+    cta_values,
     marker,
     render_fill_in,
 )
@@ -77,8 +78,7 @@ def _build_lesson(course: Course, day: int) -> FillIn:
         _markdown(course.welcome, links) if day == 1 and course.welcome else (Markup(""), "")
     )
     body_html, body_text = _markdown(lesson.body, links)
-    cta_url = course.cta_url
-    cta_href = links.slot(cta_url) if cta_url.startswith(markup.TRACKABLE_SCHEMES) else cta_url
+    cta = cta_values(course.cta_url, course.cta_label, course.cta_text, links)
     context = {
         **_course_context(course),
         "day": day,
@@ -91,9 +91,7 @@ def _build_lesson(course: Course, day: int) -> FillIn:
         "teaser": lesson.teaser,
         # Course authors often start the teaser with "Morgen" already; don't say it twice.
         "teaser_label": "" if lesson.teaser.lower().startswith("morgen") else "Morgen:",
-        "cta_text": course.cta_text,
-        "cta_label": course.cta_label,
-        "cta_href": cta_href,
+        **cta,
     }
     return render_fill_in(
         "lesson",
