@@ -6,7 +6,7 @@ import click
 from sqlalchemy import func, select
 
 from cli.common import fail, refuse_unsafe_to_serve, require_services, runtime_or_exit
-from store.models import Delivery, DeliveryState, Subscriber
+from store.models import Delivery, DeliveryKind, DeliveryState, Subscriber
 
 
 @click.command()
@@ -68,8 +68,9 @@ def list_deliveries(state: str | None, limit: int) -> None:
     summary = ", ".join(f"{name} {counts[name]}" for name in sorted(counts)) or "none yet"
     click.echo(f"Deliveries: {summary}")
     for delivery, email in rows:
+        what = f"day {delivery.day}" if delivery.kind == DeliveryKind.LESSON else delivery.kind
         line = (
-            f"#{delivery.id} {email or '(forgotten)'} {delivery.course_slug} day {delivery.day}: "
+            f"#{delivery.id} {email or '(forgotten)'} {delivery.course_slug} {what}: "
             f"{delivery.state}, {delivery.attempts} attempts"
         )
         if delivery.last_error:

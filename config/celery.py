@@ -36,6 +36,8 @@ BROKER_SPARE_CONNECTIONS = 10
 PUBLISH_CONNECT_RETRIES = 1
 PUBLISH_RETRY_WAIT_SECONDS = 0.2
 RETENTION_INTERVAL_SECONDS = 3600.0
+# The alert watch (tasks.alerts) runs beside the dispatcher, so a dead dispatcher is noticed.
+WATCH_INTERVAL_SECONDS = 60.0
 
 
 def dispatch_interval(settings: Settings) -> float:
@@ -101,7 +103,11 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
             Queue(DEFAULT_QUEUE, routing_key=DEFAULT_QUEUE),
             Queue(DISPATCH_QUEUE, routing_key=DISPATCH_QUEUE),
         ),
-        "task_routes": {"tasks.dispatch.dispatch_due": {"queue": DISPATCH_QUEUE}},
+        # The watch rides the dispatcher's short queue: never behind a backlog of sends.
+        "task_routes": {
+            "tasks.dispatch.dispatch_due": {"queue": DISPATCH_QUEUE},
+            "tasks.alerts.watch": {"queue": DISPATCH_QUEUE},
+        },
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "timezone": "UTC",
@@ -112,6 +118,12 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
                 "schedule": interval,
                 # A pass older than one interval is superseded by the next; don't pile them up.
                 "options": {"expires": interval},
+            },
+            # Alert the clinic about trouble (tasks.alerts), at most once a day per condition.
+            "watch-for-trouble": {
+                "task": "tasks.alerts.watch",
+                "schedule": WATCH_INTERVAL_SECONDS,
+                "options": {"expires": WATCH_INTERVAL_SECONDS},
             },
             # Erase what outlived its retention period (subscribers.retention). Hourly is
             # plenty for periods of days and months; a missed run is caught up by the next.

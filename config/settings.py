@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     retry_window_hours: float = Field(default=24.0, gt=0)
     retry_backoff_base_seconds: float = Field(default=30.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # The circuit breaker (delivery.breaker): after this many provider requests in a row fail
+    # with a 5xx or a broken connection, the dispatcher holds sends and lets one small probe
+    # batch through every probe interval (doubling up to 16 times it) until one gets through.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_probe_seconds: float = Field(default=60.0, gt=0)
+
+    # Where the clinic hears about trouble (tasks.alerts): a short Dutch email, at most once a
+    # day per condition. Empty: the dashboard still shows the banners, nobody is mailed.
+    alert_email: str = ""
 
     worker_pool: Literal["prefork", "threads", "gevent", "solo"] = "threads"
     # Threads per worker process: each runs one batch at a time, so 8 keep a process's
@@ -188,6 +197,16 @@ class Settings(BaseSettings):
             return [str(ipaddress.ip_network(item.strip(), strict=False)) for item in value]
         except ValueError as exc:
             raise ValueError('expected a JSON list of networks, such as ["192.0.2.0/24"]') from exc
+
+    @field_validator("alert_email")
+    @classmethod
+    def _check_alert_email(cls, value: str) -> str:
+        value = value.strip()
+        local, at, domain = value.partition("@")
+        # One plain address: it goes into a mail header, so no spaces, commas or line breaks.
+        if value and not (at and local and "." in domain and not set(value) & set(" ,;<>\r\n")):
+            raise ValueError("expected one email address, such as praktijk@example.nl")
+        return value
 
     @field_validator("timezone")
     @classmethod

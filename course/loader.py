@@ -10,10 +10,12 @@ from typing import Any
 
 import yaml
 
+from course.closing import CLOSING_OPTIONAL, CLOSING_REQUIRED, Closing, ClosingError, read_closing
+
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 
 COURSE_KEYS_REQUIRED = {"title", "language", "sender_name", "clinic", "cta", "confirmation"}
-COURSE_KEYS_OPTIONAL = {"welcome", "cadence", "consent"}
+COURSE_KEYS_OPTIONAL = {"welcome", "cadence", "consent", "closing"}
 CLINIC_KEYS = {"name", "postal_address", "website"}
 CTA_KEYS = {"url", "label", "text"}
 CONFIRMATION_KEYS = {"subject", "preheader", "intro", "button", "outro"}
@@ -64,6 +66,8 @@ class Course:
     skip_weekends: bool | None
     timezone: str | None
     lessons: tuple[Lesson, ...] = field(default_factory=tuple)
+    # None: no closing email (the default); the course simply ends after its last lesson.
+    closing: Closing | None = None
 
     @property
     def days(self) -> int:
@@ -199,6 +203,16 @@ def load_course_from(folder: Path) -> Course:
     consent = _section(toml_path, data, "consent", CONSENT_KEYS, set())
     cadence = _section(toml_path, data, "cadence", CADENCE_KEYS, set())
     lessons = [load_lesson(path) for path in sorted(folder.glob("*.md"))]
+    closing = None
+    if "closing" in data:
+        section = data["closing"]
+        if not isinstance(section, dict):
+            raise CourseError(f"{toml_path}: [closing] must be a table")
+        _check_keys(toml_path, "[closing]", section, CLOSING_REQUIRED, CLOSING_OPTIONAL)
+        try:
+            closing = read_closing(toml_path, section)
+        except ClosingError as exc:
+            raise CourseError(str(exc)) from None
     return Course(
         slug=folder.name,
         path=folder,
@@ -219,6 +233,7 @@ def load_course_from(folder: Path) -> Course:
         skip_weekends=cadence.get("skip_weekends"),
         timezone=cadence.get("timezone"),
         lessons=_order_lessons(folder, lessons),
+        closing=closing,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 from config import Settings
 from course.loader import CourseStore
 from delivery.enrollments import Advance, advance_enrollments
-from delivery.schedule import cadence_for, next_due_after
+from delivery.schedule import cadence_for, closing_due_at, next_due_after
 from delivery.transitions import Executor, mark_all_sent
 from store.models import DeliveryKind
 
@@ -66,7 +66,7 @@ def record_accepted(
     marked = mark_all_sent(
         executor, [item.delivery_id for item in items], sent_at=sent_at, message_id=message_id
     )
-    due_by_zone: dict[tuple[str, str | None, str | None], datetime] = {}
+    due_by_zone: dict[tuple[str, str | None, str | None, bool], datetime] = {}
     advances = []
     for item in items:
         if (
@@ -77,13 +77,18 @@ def record_accepted(
             continue
         course = courses.get(item.course_slug)
         last_day = item.day >= course.days
-        next_due = None
-        if not last_day:
-            key = (item.course_slug, item.timezone, item.send_time)
-            if key not in due_by_zone:
-                cadence = cadence_for(settings, course, item.timezone, item.send_time)
+        key = (item.course_slug, item.timezone, item.send_time, last_day)
+        if key not in due_by_zone:
+            cadence = cadence_for(settings, course, item.timezone, item.send_time)
+            # After the last day, the one thing due is the closing email, if the course has one.
+            if not last_day:
                 due_by_zone[key] = next_due_after(sent_at, cadence)
-            next_due = due_by_zone[key]
-        advances.append(Advance(item.enrollment_id, item.day, last_day, next_due))
+            elif course.closing is not None:
+                due_by_zone[key] = closing_due_at(sent_at, cadence, course.closing.after_days)
+        due = due_by_zone.get(key)
+        if last_day:
+            advances.append(Advance(item.enrollment_id, item.day, True, None, due))
+        else:
+            advances.append(Advance(item.enrollment_id, item.day, False, due))
     advance_enrollments(executor, advances, now=sent_at)
     return marked

@@ -17,10 +17,11 @@ Beat runs `dispatch_due` every dispatch_interval_seconds. One pass:
    messages lost between our commit and Redis (or a flushed Redis). The claim makes an
    extra message harmless.
 
-No lesson is ever scheduled as an ETA/countdown task: Redis redelivers those after the
-visibility timeout, and they sit in worker memory. Time lives in the database instead.
-Two beats or a manual `nurture dispatch --once` beside beat are harmless: PostgreSQL skips
-rows another pass has locked, SQLite serialises writers, and every write is guarded.
+While the provider is down (delivery.breaker), steps 3 and 4 hold: one small probe batch
+is enqueued now and then instead. No lesson is ever an ETA/countdown task (Redis redelivers
+those after the visibility timeout); time lives in the database. Two beats, or `nurture
+dispatch --once` beside beat, are harmless: PostgreSQL skips rows another pass has locked,
+SQLite serialises writers, and every write is guarded.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from config import Settings
+from delivery import breaker
 from delivery.background import BackgroundEnqueue, Enqueue
 from delivery.enrollments import resume_ended_pauses
 from delivery.evidence import resolve_stale_claims
@@ -60,6 +62,7 @@ class DispatchReport:
     materialised: int = 0
     enqueued: int = 0
     seconds: float = 0.0
+    breaker: str = "closed"
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as plain data (the task's log line, the CLI's output)."""
@@ -228,6 +231,16 @@ def claim_for_enqueue(
     return [(r[0], r[1], r[2]) for r in session.execute(statement)]
 
 
+def _probe(runtime: Runtime, publisher: BackgroundEnqueue, now: datetime) -> int:
+    """Enqueue one small batch to ask the failing provider again; return its size."""
+    with runtime.session() as session:
+        ready = claim_for_enqueue(session, now, breaker.PROBE_SIZE, runtime.settings)
+        if not ready:
+            ready = materialise_due(session, now, breaker.PROBE_SIZE).queued
+    publisher.submit(batches_of(ready, breaker.PROBE_SIZE))
+    return len(ready)
+
+
 def run_dispatch_pass(
     runtime: Runtime,
     enqueue: Enqueue,
@@ -262,31 +275,35 @@ def run_dispatch_pass(
     # larger than one batch doesn't wait for the next beat.
     budget = settings.dispatch_interval_seconds / 2
     # Stamped first, published second, in both loops: if publishing fails, the stamp ages out
-    # and the next passes enqueue these again; the reverse could lose nothing either, but
-    # would enqueue twice on every pass while the commit kept failing. Each batch is
-    # published in the background while the next database step runs; the pass returns only
-    # once every message is in Redis.
+    # and the next passes enqueue these again (the reverse would enqueue twice on every pass
+    # while the commit kept failing). Each batch is published in the background while the
+    # next database step runs; the pass returns once every message is in Redis.
     with BackgroundEnqueue(enqueue) as publisher:
-        # A small first step gets the publisher (and so the workers) going sooner.
-        step_limit = min(limit, FIRST_STEP)
-        while True:
-            with runtime.session() as session:
-                step = materialise_due(session, now, step_limit)
-            if step.queued:
-                publisher.submit(batches_of(step.queued, send_size))
-            report.materialised += step.due
-            report.enqueued += len(step.queued)
-            if step.due < step_limit or time.perf_counter() - started > budget:
-                break
-            step_limit = limit
-        while True:
-            with runtime.session() as session:
-                ready = claim_for_enqueue(session, now, limit, settings)
-            if ready:
-                publisher.submit(batches_of(ready, send_size))
-            report.enqueued += len(ready)
-            if len(ready) < limit or time.perf_counter() - started > budget:
-                break
+        report.breaker = breaker.gate(runtime)
+        if report.breaker == breaker.PROBE:
+            report.enqueued = _probe(runtime, publisher, now)
+        # While the provider is down (delivery.breaker), due mail stays in the database.
+        if report.breaker == breaker.CLOSED:
+            # A small first step gets the publisher (and so the workers) going sooner.
+            step_limit = min(limit, FIRST_STEP)
+            while True:
+                with runtime.session() as session:
+                    step = materialise_due(session, now, step_limit)
+                if step.queued:
+                    publisher.submit(batches_of(step.queued, send_size))
+                report.materialised += step.due
+                report.enqueued += len(step.queued)
+                if step.due < step_limit or time.perf_counter() - started > budget:
+                    break
+                step_limit = limit
+            while True:
+                with runtime.session() as session:
+                    ready = claim_for_enqueue(session, now, limit, settings)
+                if ready:
+                    publisher.submit(batches_of(ready, send_size))
+                report.enqueued += len(ready)
+                if len(ready) < limit or time.perf_counter() - started > budget:
+                    break
     report.seconds = time.perf_counter() - started
     if report.materialised or report.enqueued or report.sent_by_evidence or report.requeued_stale:
         log.info("dispatch pass: %s", report.as_dict())

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from config import Settings
 from course.loader import Course, CourseStore
+from delivery.completion import record_completed, skip_waiting_closings
 from delivery.preference_log import DISPATCHER, record_preference
 from delivery.schedule import cadence_for, first_due_at, rescheduled_due_at, resume_due_at
 from delivery.transitions import Executor, enrollments
@@ -53,6 +54,8 @@ _COMPLETE = (
         status=EnrollmentStatus.COMPLETED,
         completed_at=bindparam("p_now", type_=UtcDateTime()),
     )
+    # Only the rows this statement completed: each gets its event (and closing) once.
+    .returning(enrollments.c.id, enrollments.c.subscriber_id, enrollments.c.course_slug)
 )
 _ADVANCE = (
     update(enrollments)
@@ -83,26 +86,42 @@ class Advance:
     day: int
     last_day: bool
     next_due_at: datetime | None
+    # After the last day: when the course's closing email is due (None: it has none).
+    closing_due_at: datetime | None = None
 
 
 def advance_enrollments(executor: Executor, advances: Sequence[Advance], *, now: datetime) -> None:
-    """Advance several enrollments: one statement per (day, last day, next due time)."""
+    """Advance several enrollments: one statement per (day, last day, next due time).
+
+    Those completed get their `completed` event and closing email (delivery.completion).
+    """
     groups: defaultdict[tuple[int, bool, datetime | None], list[int]] = defaultdict(list)
     for advance in advances:
-        key = (advance.day, advance.last_day, advance.next_due_at)
-        groups[key].append(advance.enrollment_id)
-    for (day, last_day, next_due_at), enrollment_ids in groups.items():
+        due = advance.closing_due_at if advance.last_day else advance.next_due_at
+        groups[(advance.day, advance.last_day, due)].append(advance.enrollment_id)
+    for (day, last_day, due), enrollment_ids in groups.items():
         params: dict[str, Any] = {"p_enrollment_ids": enrollment_ids, "p_day": day}
         if last_day:
-            executor.execute(_COMPLETE, {**params, "p_now": now})
+            completed = executor.execute(_COMPLETE, {**params, "p_now": now}).all()
+            record_completed(
+                executor,
+                [(row[0], row[1], row[2]) for row in completed],
+                day=day,
+                now=now,
+                closing_due_at=due,
+            )
         else:
-            executor.execute(_ADVANCE, {**params, "p_next_due_at": next_due_at})
+            executor.execute(_ADVANCE, {**params, "p_next_due_at": due})
 
 
 def enroll(
     session: Session, subscriber: Subscriber, course: Course, now: datetime, settings: Settings
 ) -> Enrollment:
-    """Start COURSE for SUBSCRIBER: day 1 becomes due at once or at the next send time."""
+    """Start COURSE for SUBSCRIBER: day 1 becomes due at once or at the next send time.
+
+    A closing email still waiting from an earlier run is skipped: it would land mid-course.
+    """
+    skip_waiting_closings(session, subscriber.id)
     cadence = cadence_for(settings, course, subscriber.timezone, subscriber.send_time)
     enrollment = Enrollment(
         subscriber_id=subscriber.id,

@@ -41,7 +41,8 @@ def pre_send_verdict(claim: Claim) -> str | None:
     dispatcher queued the mail still wins. A confirmation goes only to a pending signup,
     or to someone who unsubscribed and signed up again (they stay unsubscribed until they
     confirm; their unsubscribe skipped every confirmation queued before it); a lesson only
-    to a confirmed subscriber whose enrollment is active.
+    to a confirmed subscriber whose enrollment is active; a closing email only to a
+    confirmed subscriber whose enrollment is completed.
     """
     if not claim.email:
         return "skipped"
@@ -49,6 +50,9 @@ def pre_send_verdict(claim: Claim) -> str | None:
         return None if claim.subscriber_status in CONFIRMABLE else "skipped"
     if claim.subscriber_status != SubscriberStatus.CONFIRMED:
         return "skipped"
+    if claim.kind == DeliveryKind.CLOSING:
+        # Only after a course that ran to its end (a cancelled one was stopped on purpose).
+        return None if claim.enrollment_status == EnrollmentStatus.COMPLETED else "skipped"
     if claim.enrollment_status == EnrollmentStatus.PAUSED:
         return "held"
     if claim.enrollment_status != EnrollmentStatus.ACTIVE:

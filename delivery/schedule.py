@@ -121,3 +121,11 @@ def resume_due_at(now: datetime, cadence: Cadence) -> datetime:
     if cadence.compressed:
         return now
     return next_send_time(now, cadence)
+
+
+def closing_due_at(last_sent_at: datetime, cadence: Cadence, after_days: int) -> datetime:
+    """Return when the closing email is due: AFTER_DAYS days after the last lesson, send time."""
+    if cadence.compressed:
+        return last_sent_at + timedelta(seconds=cadence.day_seconds * after_days)
+    day = last_sent_at.astimezone(cadence.zone).date() + timedelta(days=after_days)
+    return next_send_time(last_sent_at, cadence, earliest_day=day)

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from delivery.accepted import record_accepted
+from delivery.breaker import provider_down, record_outcome
 from delivery.outcomes import (
     await_evidence,
     ids_of,
@@ -78,11 +79,16 @@ class Sender:
         return outcomes
 
     def _send_lesson_to(self, course_slug: str, day: int, claims: list[Claim]) -> dict[int, str]:
-        """Send lesson DAY to every claim's subscriber in as few requests as allowed."""
+        """Send lesson DAY (or the closing email) to every claim's subscriber, in few requests."""
         runtime = self.runtime
         try:
             course = runtime.courses.get(course_slug)
-            bulk = runtime.renderer.lesson_bulk(course, day, [_recipient(c) for c in claims])
+            recipients = [_recipient(c) for c in claims]
+            # A batch is one lesson, or the closing emails of one course (CLOSING_DAY).
+            if claims[0].kind == DeliveryKind.CLOSING:
+                bulk = runtime.renderer.closing_bulk(course, recipients)
+            else:
+                bulk = runtime.renderer.lesson_bulk(course, day, recipients)
         except Exception as exc:
             if len(claims) > 1:
                 # One recipient's bad data (say an address the renderer refuses) must not
@@ -138,6 +144,8 @@ class Sender:
                 extra={"delivery_ids": [claim.delivery_id for claim in claims]},
             )
             return {claim.delivery_id: await_evidence(runtime, claim, exc) for claim in claims}
+        # Any answer from the provider closes the breaker; a 5xx or no connection counts.
+        record_outcome(runtime, reached=not provider_down(results))
         outcomes = {}
         accepted: defaultdict[str | None, list[Claim]] = defaultdict(list)
         for claim, result in zip(claims, results, strict=True):

@@ -19,6 +19,9 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from emails import lesson_links
+from emails.markup import TRACKABLE_SCHEMES
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 # Slot numbers; link slots follow FIRST_LINK_SLOT in the order links first appear.
@@ -82,6 +85,14 @@ class LinkSlots:
     def links(self) -> tuple[str, ...]:
         """Return the link targets in slot order."""
         return tuple(self._slots)
+
+
+def cta_values(url: str, label: str, text: str, links: LinkSlots) -> dict[str, str]:
+    """Return the call to action's template values; an http(s) URL gets a tracked slot."""
+    # The placeholder marks the click as the call to action's (tracking.cta counts it).
+    trackable = url.startswith(TRACKABLE_SCHEMES)
+    href = links.slot(lesson_links.cta_placeholder(url)) if trackable else url
+    return {"cta_text": text, "cta_label": label, "cta_href": href}
 
 
 def check_free_of_markers(*texts: str) -> None:

@@ -1,4 +1,4 @@
-"""Render a course's lessons as a subscriber sees them, for proofreading and the course check."""
+"""Render a course's lessons (and closing email) as a subscriber sees them, for proofreading."""
 
 from __future__ import annotations
 
@@ -54,23 +54,39 @@ def _page(language: str, title: str, body: str) -> str:
     )
 
 
+def _write(out: Path, stem: str, rendered_html: str, text: str) -> list[Path]:
+    """Write one email as STEM.html and STEM.txt into OUT; return both paths."""
+    paths = []
+    for suffix, content in ((".html", rendered_html), (".txt", text)):
+        path = out / f"{stem}{suffix}"
+        path.write_text(content, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _item(stem: str, label: str, subject: str, preheader: str) -> str:
+    return (
+        f'<li><a href="{stem}.html">{label}: {html.escape(subject)}</a>'
+        f' (<a href="{stem}.txt">tekst</a>)<br><small>{html.escape(preheader)}</small></li>'
+    )
+
+
 def write_preview(renderer: Renderer, course: Course, out: Path) -> list[Path]:
-    """Write every lesson as .html and .txt into OUT plus an index.html; return the paths."""
+    """Write every lesson (and the closing email) as .html and .txt into OUT, plus an index."""
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     links = []
     for lesson in course.lessons:
         rendered = render_sample(renderer, course, lesson.day)
         stem = f"dag-{lesson.day:02d}"
-        for suffix, content in ((".html", rendered.html), (".txt", rendered.text)):
-            path = out / f"{stem}{suffix}"
-            path.write_text(content, encoding="utf-8")
-            paths.append(path)
-        subject, preheader = html.escape(rendered.subject), html.escape(lesson.preheader)
-        links.append(
-            f'<li><a href="{stem}.html">Dag {lesson.day}: {subject}</a>'
-            f' (<a href="{stem}.txt">tekst</a>)<br><small>{preheader}</small></li>'
-        )
+        paths += _write(out, stem, rendered.html, rendered.text)
+        links.append(_item(stem, f"Dag {lesson.day}", rendered.subject, lesson.preheader))
+    if course.closing is not None:
+        sample = Recipient(subscriber_id=1, email=SAMPLE_EMAIL, first_name=SAMPLE_FIRST_NAME)
+        [message] = renderer.closing_bulk(course, [sample]).messages
+        paths += _write(out, "afsluiting", message.html, message.text)
+        label = f"Afsluitmail ({course.closing.after_days} dagen na de laatste les)"
+        links.append(_item("afsluiting", label, message.subject, course.closing.preheader))
     index = out / "index.html"
     items = "\n".join(links)
     heading = f"<h1>{html.escape(course.title)}</h1>"

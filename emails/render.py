@@ -11,6 +11,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 
 from markupsafe import Markup
@@ -19,12 +20,14 @@ from config import Settings
 from course.loader import Course
 from emails import lesson_links, markup
 from emails.bulk import Bulk, Personal
+from emails.closing import build_closing
 from emails.layout import (
     CONFIRM_SLOT,
     PREFERENCES_SLOT,
     FillIn,
     LinkSlots,
     check_free_of_markers,
+    cta_values,
     marker,
     render_fill_in,
 )
@@ -76,9 +79,7 @@ def _build_lesson(course: Course, day: int) -> FillIn:
         _markdown(course.welcome, links) if day == 1 and course.welcome else (Markup(""), "")
     )
     body_html, body_text = _markdown(lesson.body, links)
-    cta_url = course.cta_url
-    trackable = cta_url.startswith(markup.TRACKABLE_SCHEMES)
-    cta_href = links.slot(lesson_links.cta_placeholder(cta_url)) if trackable else cta_url
+    cta = cta_values(course.cta_url, course.cta_label, course.cta_text, links)
     context = {
         **_course_context(course),
         "day": day,
@@ -91,9 +92,7 @@ def _build_lesson(course: Course, day: int) -> FillIn:
         "teaser": lesson.teaser,
         # Course authors often start the teaser with "Morgen" already; don't say it twice.
         "teaser_label": "" if lesson.teaser.lower().startswith("morgen") else "Morgen:",
-        "cta_text": course.cta_text,
-        "cta_label": course.cta_label,
-        "cta_href": cta_href,
+        **cta,
         "preferences_url": marker(PREFERENCES_SLOT),
         # Per-reader links (emails.lesson_links): the rating answers and the scanner trap.
         "rating_yes_href": links.slot(lesson_links.RATING_YES),
@@ -240,6 +239,29 @@ class Renderer:
         return self._cached(course, "lesson", day, lambda: _build_lesson(course, day))
 
     def _lesson(self, course: Course, fill_in: FillIn, day: int, recipient: Recipient) -> Personal:
+        return self._tracked(
+            course, fill_in, recipient, kind="lesson", day=day, category=f"{course.slug}-dag-{day}"
+        )
+
+    def closing_bulk(self, course: Course, recipients: Sequence[Recipient]) -> Bulk:
+        """Build COURSE's closing email for RECIPIENTS as one Bulk (tracked like a lesson)."""
+        build = partial(build_closing, course, _course_context(course), _markdown)
+        fill_in = self._cached(course, "closing", 0, build)
+        category = f"{course.slug}-afsluiting"
+        track = partial(self._tracked, course, fill_in, kind="closing", day=None, category=category)
+        return Bulk(tuple(track(recipient) for recipient in recipients))
+
+    def _tracked(
+        self,
+        course: Course,
+        fill_in: FillIn,
+        recipient: Recipient,
+        *,
+        kind: str,
+        day: int | None,
+        category: str,
+    ) -> Personal:
+        """Fill FILL_IN for RECIPIENT with tracked links and the open pixel (real sends)."""
         base_url = self.base_url
         delivery_id = recipient.delivery_id
         if delivery_id is not None and not recipient.preview:
@@ -250,7 +272,7 @@ class Renderer:
                 'width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;">'
             )
             tags = Tags(
-                kind="lesson",
+                kind=kind,
                 course=course.slug,
                 day=day,
                 delivery_id=delivery_id,
@@ -268,7 +290,7 @@ class Renderer:
             text_values=("", "", preferences, *links),
             html_values=(pixel, "", escape(preferences), *[escape(link) for link in links]),
             tags=tags,
-            category=f"{course.slug}-dag-{day}",
+            category=category,
         )
 
     def confirmation(self, course: Course, recipient: Recipient, confirm_url: str) -> Message:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from store.alerting import Alert, AlertState
 from store.base import Base, BigId, UtcDateTime
 from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
@@ -52,14 +53,18 @@ class EnrollmentStatus:
 
 
 class DeliveryKind:
-    """What a delivery sends: a lesson of an enrollment, or a signup's confirmation email."""
+    """What a delivery sends: a lesson, a signup's confirmation, or a course's closing email."""
 
     LESSON = "lesson"
     CONFIRMATION = "confirmation"
+    CLOSING = "closing"
 
 
 # The day number a confirmation delivery carries: lessons run from day 1.
 CONFIRMATION_DAY = 0
+# The day number of a closing email: below every lesson, and unique per enrollment with the
+# lessons' (enrollment_id, day), so an enrollment can never get two.
+CLOSING_DAY = -1
 
 
 class DeliveryState:
@@ -202,6 +207,14 @@ class Delivery(Base):
         ),
         Index(None, "subscriber_id"),
         Index(None, "course_slug", "day", "state"),
+        # The alerts' 7-day rates (mail sent lately) and failures of the last day.
+        Index(None, "sent_at"),
+        Index(
+            "ix_deliveries_failed",
+            "claimed_at",
+            postgresql_where=text("state = 'failed'"),
+            sqlite_where=text("state = 'failed'"),
+        ),
     )
 
 
@@ -235,6 +248,8 @@ class EmailEvent(Base):
         Index(None, "subscriber_id"),
         Index(None, "course_slug", "day", "kind"),
         Index(None, "occurred_at"),
+        # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range.
+        Index(None, "kind", "occurred_at"),
     )
 
 
@@ -260,6 +275,8 @@ class WebhookBatch(Base):
 
 __all__ = [
     "AdminAuditEntry",
+    "Alert",
+    "AlertState",
     "Base",
     "BigId",
     "ConsentEvent",

@@ -23,6 +23,9 @@ class ConsentEventKind:
     UNSUBSCRIBE = "unsubscribe"
     RESUBSCRIBE = "resubscribe"
     SUPPRESSION = "suppression"
+    # The last lesson went out: the course is done and no more lessons come (the optional
+    # closing email aside). Not consent, but the history says why the mail stopped.
+    COMPLETED = "completed"
 
 
 class ConsentEvent(Base):

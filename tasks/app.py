@@ -26,7 +26,13 @@ from delivery.sender import Sender
 from runtime import Runtime, build_runtime
 
 # The modules whose @shared_task functions a worker runs (imported by the worker at start).
-TASK_MODULES = ("tasks.sending", "tasks.dispatch", "tasks.tracking", "tasks.retention")
+TASK_MODULES = (
+    "tasks.sending",
+    "tasks.dispatch",
+    "tasks.tracking",
+    "tasks.retention",
+    "tasks.alerts",
+)
 
 _BUILD_LOCK = threading.Lock()
 

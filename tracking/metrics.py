@@ -31,6 +31,7 @@ from config.celery import DEFAULT_QUEUE, DISPATCH_QUEUE
 from delivery.last_pass import LAST_PASS_KEY, TOTALS_KEY, LastPass, parse_last_pass, parse_totals
 from runtime import Runtime
 from store.models import (
+    CLOSING_DAY,
     CONFIRMATION_DAY,
     Counter,
     DeliveryKind,
@@ -58,6 +59,7 @@ COUNTER_NAMES = (
     *tallies.tally_names(),
 )
 CONFIRMATION_LESSON = "confirmation"
+CLOSING_LESSON = "closing"
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,10 @@ class RedisFigures:
 
 
 def lesson_label(day: int) -> str:
-    """Return the lesson label of a delivery: its day number, or "confirmation" (day 0)."""
-    return CONFIRMATION_LESSON if day == CONFIRMATION_DAY else str(day)
+    """Return the lesson label of a delivery: its day, "confirmation" (0) or "closing" (-1)."""
+    if day == CONFIRMATION_DAY:
+        return CONFIRMATION_LESSON
+    return CLOSING_LESSON if day == CLOSING_DAY else str(day)
 
 
 def read_database(runtime: Runtime) -> DatabaseFigures:

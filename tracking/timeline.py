@@ -59,6 +59,10 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
+# What the timeline calls a mail that is not a lesson.
+MAIL_LABELS = {DeliveryKind.CONFIRMATION: "Bevestigingsmail", DeliveryKind.CLOSING: "Afsluitmail"}
+
+
 def search_subscribers(session: Session, query: str = "", page: int = 1) -> Page:
     """Return PAGE of subscribers whose address contains QUERY, newest first."""
     condition = func.lower(Subscriber.email).like(_like_pattern(query.strip()), escape="\\")
@@ -89,11 +93,7 @@ def timeline(session: Session, subscriber: Subscriber) -> list[TimelineEntry]:
     )
     for delivery in deliveries:
         state = DELIVERY_STATES.get(delivery.state, delivery.state)
-        mail = (
-            "Bevestigingsmail"
-            if delivery.kind == DeliveryKind.CONFIRMATION
-            else f"Les {delivery.day}"
-        )
+        mail = MAIL_LABELS.get(delivery.kind) or f"Les {delivery.day}"
         entries.append(TimelineEntry(delivery.created_at, f"{mail} ingepland", state))
         if delivery.sent_at:
             entries.append(TimelineEntry(delivery.sent_at, f"{mail} verzonden"))

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from store.models import Subscriber
 from subscribers import audit
-from subscribers.caps import waiting_confirmations
 from subscribers.suppression import suppression_count
+from tasks.alert_conditions import current_conditions
 from tracking.charts import lesson_chart, signups_chart
 from tracking.cta import cta_numbers
 from tracking.export import events_csv, subscribers_csv
@@ -101,7 +101,6 @@ def dashboard() -> ResponseReturnValue:
         numbers = funnel(session, nurture.courses, course)
         signups = signups_per_day(session, course, settings.zone, nurture.now())
         suppressed = suppression_count(session)
-        waiting = waiting_confirmations(session, nurture.now())
         reasons = unsubscribe_reasons(session, course)
         days = [lesson.day for lesson in numbers.lessons]
         feedback = lesson_feedback(session, course, days)
@@ -115,10 +114,11 @@ def dashboard() -> ResponseReturnValue:
         signups_chart=signups_chart(signups),
         warning_rate=COMPLAINT_WARNING_RATE,
         suppressed=suppressed,
-        waiting_confirmations=waiting,
         unsubscribe_reasons=reasons,
         feedback=feedback,
         actions=actions,
+        # The alert conditions (the ones mailed to NURTURE_ALERT_EMAIL) as banners.
+        alerts=[alert for alert in current_conditions(nurture) if alert.banner],
         # `nurture doctor`'s checks: the cheap ones live, the slow ones as last stored.
         status=status_panel(nurture),
     )

@@ -19,6 +19,9 @@ from config import ConfigError, load_settings
         ("SEND_TIME", "25:00", "NURTURE_SEND_TIME"),
         ("SCANNER_NETWORKS", '["not a network"]', "NURTURE_SCANNER_NETWORKS"),
         ("MACHINE_CLICK_SECONDS", "-1", "NURTURE_MACHINE_CLICK_SECONDS"),
+        ("ALERT_EMAIL", "praktijk@example.nl\nBcc: x@example.org", "NURTURE_ALERT_EMAIL"),
+        ("ALERT_EMAIL", "a@example.nl, b@example.nl", "NURTURE_ALERT_EMAIL"),
+        ("BREAKER_FAILURES", "0", "NURTURE_BREAKER_FAILURES"),
     ],
 )
 def test_bad_setting_names_the_variable(monkeypatch, variable, value, expected):

@@ -296,7 +296,8 @@ def test_beat_interval_follows_compressed_days(settings):
     assert normal["beat_schedule"]["dispatch-due-lessons"]["schedule"] == 60.0
     demo = celery_settings(load_settings(mail_backend="outbox", day_seconds=20))
     assert demo["beat_schedule"]["dispatch-due-lessons"]["schedule"] == 5.0
-    assert demo["task_routes"] == {"tasks.dispatch.dispatch_due": {"queue": "dispatch"}}
+    assert demo["task_routes"]["tasks.dispatch.dispatch_due"] == {"queue": "dispatch"}
+    assert demo["task_routes"]["tasks.alerts.watch"] == {"queue": "dispatch"}
     assert demo["task_acks_late"] and demo["task_reject_on_worker_lost"]
     # Every pool slot can ack on a broker connection of its own.
     transport = demo["broker_transport_options"]

@@ -236,7 +236,7 @@ def test_above_the_hourly_ceiling_signups_are_stored_and_their_confirmations_wai
     assert [c.enqueued_at for c in rows[2:]] == [None, None]  # the dispatcher takes them later
 
     page = client.get("/admin", headers=admin_headers()).get_data(as_text=True)
-    assert 'id="confirmations-waiting"' in page and "2 bevestigingsmails wachten" in page
+    assert 'id="alert-confirmations_held"' in page and "2 bevestigingsmails wachten" in page
 
     assert dispatch_once(runtime).enqueued == 0  # not due yet
     for sent in rows[:2]:  # as a worker would have done
@@ -249,7 +249,7 @@ def test_above_the_hourly_ceiling_signups_are_stored_and_their_confirmations_wai
     assert late.not_before == T0 + timedelta(hours=2)
     clock.set(T0 + timedelta(hours=2))
     page = client.get("/admin", headers=admin_headers()).get_data(as_text=True)
-    assert 'id="confirmations-waiting"' not in page
+    assert 'id="alert-confirmations_held"' not in page
 
 
 def admin_headers() -> dict[str, str]:

@@ -1,0 +1,30 @@
+"""A copy of the shipped course with its closing email switched on, for the closing tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from course.loader import CONTENT_DIR
+
+COURSE = "rugpijn-en-training"
+CLOSING_TEXT = (
+    "Je hebt alle vijf lessen ontvangen: dank je wel voor het lezen! Merk je dat rugpijn je "
+    "training nog steeds afremt? Dan kijken we graag met je mee."
+)
+CLOSING_TOML = f"""
+[closing]
+after_days = {{after_days}}
+subject = "Bedankt voor het volgen van de cursus"
+preheader = "Nog één tip, en de vraag wat je ervan vond."
+text = "{CLOSING_TEXT}"
+"""
+
+
+def content_with_closing(root: Path, after_days: int = 3) -> Path:
+    """Copy the shipped course under ROOT with [closing] after AFTER_DAYS; return ROOT."""
+    folder = root / COURSE
+    shutil.copytree(CONTENT_DIR / COURSE, folder)
+    with (folder / "course.toml").open("a", encoding="utf-8") as toml:
+        toml.write(CLOSING_TOML.format(after_days=after_days))
+    return root
