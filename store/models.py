@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.base import Base, BigId, UtcDateTime
+from store.courses import CourseDraft, CourseRow, CourseVersion
 from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
@@ -114,6 +115,8 @@ class Enrollment(Base):
     paused_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # Set when a publish left this enrollment on an older version: the hash it finishes on.
+    course_version: Mapped[str | None] = mapped_column(String(64))
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="enrollments")
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="enrollment")
@@ -162,6 +165,8 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # A confirmation's: the first name typed with that signup, applied when it is confirmed.
     requested_name: Mapped[str | None] = mapped_column(String(100))
+    # The content hash of the course version this email was rendered from (set at claim).
+    course_version: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime | None]
     first_opened_at: Mapped[datetime | None]
     human_opens: Mapped[int] = mapped_column(Integer, default=0)
@@ -249,6 +254,9 @@ __all__ = [
     "BigId",
     "ConsentEvent",
     "ConsentEventKind",
+    "CourseDraft",
+    "CourseRow",
+    "CourseVersion",
     "Suppression",
     "UtcDateTime",
 ]
