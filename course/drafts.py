@@ -21,9 +21,9 @@ from store.courses import CourseDraft
 LESSON_TEXT_FIELDS = ("subject", "preheader", "teaser", "title", "body")
 
 
-def get_draft(session: Session, slug: str) -> CourseDraft | None:
-    """Return SLUG's draft, or None when nobody is editing it."""
-    return session.get(CourseDraft, slug)
+def get_draft(session: Session, slug: str, *, lock: bool = False) -> CourseDraft | None:
+    """Return SLUG's draft (locked against a concurrent edit when LOCK), or None."""
+    return session.get(CourseDraft, slug, with_for_update=lock)
 
 
 def save_draft(
@@ -42,8 +42,8 @@ def save_draft(
 
 
 def open_draft(session: Session, slug: str, *, author: str, now: datetime) -> CourseDraft:
-    """Return SLUG's draft, starting one from the live version when there is none."""
-    draft = get_draft(session, slug)
+    """Return SLUG's draft (locked for the edit to come), starting one from the live version."""
+    draft = get_draft(session, slug, lock=True)
     if draft is not None:
         return draft
     live = live_version(session, slug)

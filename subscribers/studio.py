@@ -132,7 +132,9 @@ def publish(
     """
     with runtime.session() as session:
         _lock(session, slug)
-        draft = get_draft(session, slug)
+        # Locked: an edit saved while this publish runs waits, then finds no draft and
+        # starts a new one from the version published here, instead of being lost.
+        draft = get_draft(session, slug, lock=True)
         if draft is None:
             raise PublishRefused([f"{slug}: er is geen concept om te publiceren"])
         published = _publish(runtime, session, slug, draft.content, author, choice, note)

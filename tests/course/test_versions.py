@@ -14,8 +14,15 @@ from courses_support import (
 from sqlalchemy import select
 
 from course.content import content_hash, read_folder
-from course.drafts import open_draft, remove_lesson, update_settings
-from course.loader import CONTENT_DIR
+from course.drafts import (
+    add_lesson,
+    move_lesson,
+    open_draft,
+    remove_lesson,
+    update_lesson,
+    update_settings,
+)
+from course.loader import CONTENT_DIR, CourseError
 from store.models import AdminAuditEntry, CourseVersion
 from subscribers.studio import PublishRefused, check_draft, diff, publish, revert, versions
 
@@ -155,3 +162,23 @@ def test_diff_between_versions_is_readable(runtime):
     changes = {change.name: change for change in diff(runtime, SLUG, "1", "2")}
     assert list(changes) == ["course.toml"]
     assert '+postal_address = "Kerkstraat 12, 1017 GB Amsterdam"' in changes["course.toml"].lines
+
+
+def test_adding_and_moving_lessons_renumbers_days_and_file_names(runtime):
+    import_shipped(runtime)
+    now = runtime.now()
+    with runtime.session() as session:
+        open_draft(session, SLUG, author=AUTHOR, now=now)
+        add_lesson(session, SLUG, author=AUTHOR, now=now, subject="Tussendoor", body="Kort.", day=2)
+        draft = move_lesson(session, SLUG, 2, 6, author=AUTHOR, now=now)
+        lessons = [(lesson["day"], lesson["name"]) for lesson in draft.content["lessons"]]
+    assert lessons == [
+        (1, "01-factoren"),
+        (2, "02-kracht-en-prestaties"),
+        (3, "03-doortrainen-met-pijn"),
+        (4, "04-wat-helpt"),
+        (5, "05-beoordeling"),
+        (6, "06-nieuw"),
+    ]
+    with runtime.session() as session, pytest.raises(CourseError, match="geen dag 9"):
+        update_lesson(session, SLUG, 9, author=AUTHOR, now=now, subject="x")
