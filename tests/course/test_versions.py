@@ -182,3 +182,14 @@ def test_adding_and_moving_lessons_renumbers_days_and_file_names(runtime):
     ]
     with runtime.session() as session, pytest.raises(CourseError, match="geen dag 9"):
         update_lesson(session, SLUG, 9, author=AUTHOR, now=now, subject="x")
+
+
+def test_a_course_only_in_the_database_passes_the_start_check(runtime):
+    from cli.common import course_problems
+    from subscribers.studio import import_course
+
+    import_course(runtime, CONTENT_DIR / SLUG, author=AUTHOR, slug="eigen-cursus")
+    assert not (CONTENT_DIR / "eigen-cursus").exists()
+    assert course_problems(runtime, "eigen-cursus") == []
+    assert runtime.courses.get("eigen-cursus").days == 5
+    assert "eigen-cursus" in runtime.courses.slugs()
