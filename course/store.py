@@ -57,7 +57,8 @@ class CourseStore:
         self.default_slug = default_slug
         self.content_dir = content_dir
         self.engine = engine
-        self._by_hash: dict[str, Course] = {}
+        # By (slug, hash): two courses may hold the same content, each under its own slug.
+        self._by_hash: dict[tuple[str, str], Course] = {}
         self._folders: dict[str, Course] = {}
         self._lock = threading.Lock()
 
@@ -66,12 +67,12 @@ class CourseStore:
         slug = slug or self.default_slug
         live = self.live_hash(slug)
         if live is not None:
-            return self.version(live)
+            return self.version(live, slug)
         return self._folder_course(slug)
 
     def get_version(self, slug: str, content_hash: str | None) -> Course:
         """Return version CONTENT_HASH of SLUG, or its live version when the hash is None."""
-        return self.version(content_hash) if content_hash else self.get(slug)
+        return self.version(content_hash, slug) if content_hash else self.get(slug)
 
     def live_hash(self, slug: str) -> str | None:
         """Return the content hash of SLUG's live version (None: not in the database)."""
@@ -93,22 +94,23 @@ class CourseStore:
                     raise
             return None
 
-    def version(self, content_hash: str) -> Course:
-        """Return the course version with CONTENT_HASH, parsed once per process."""
-        course = self._by_hash.get(content_hash)
-        if course is not None:
-            return course
-        statement = (
-            select(CourseVersion.slug, CourseVersion.content)
-            .where(CourseVersion.content_hash == content_hash)
-            .limit(1)
+    def version(self, content_hash: str, slug: str | None = None) -> Course:
+        """Return the version with CONTENT_HASH (of course SLUG), parsed once per process."""
+        if slug is not None:
+            course = self._by_hash.get((slug, content_hash))
+            if course is not None:
+                return course
+        statement = select(CourseVersion.slug, CourseVersion.content).where(
+            CourseVersion.content_hash == content_hash
         )
-        row = self._read(lambda connection: connection.execute(statement).first())
+        if slug is not None:
+            statement = statement.where(CourseVersion.slug == slug)
+        row = self._read(lambda connection: connection.execute(statement.limit(1)).first())
         if row is None:
             raise CourseError(f"course version {content_hash[:12]} is not in the database")
         course = course_from_content(row.slug, row.content, content_hash)
         with self._lock:
-            return self._by_hash.setdefault(content_hash, course)
+            return self._by_hash.setdefault((row.slug, content_hash), course)
 
     def content(self, content_hash: str) -> Content | None:
         """Return the stored content (settings, lessons) of version CONTENT_HASH, uncached."""
@@ -130,7 +132,7 @@ class CourseStore:
                     version = content_hash(read_folder(folder))
                     course = replace(load_course_from(folder), version=version)
                     self._folders[slug] = course
-                    self._by_hash.setdefault(course.version, course)
+                    self._by_hash.setdefault((slug, version), course)
         return course
 
     def slugs(self) -> list[str]:

@@ -193,3 +193,10 @@ def test_a_course_only_in_the_database_passes_the_start_check(runtime):
     assert course_problems(runtime, "eigen-cursus") == []
     assert runtime.courses.get("eigen-cursus").days == 5
     assert "eigen-cursus" in runtime.courses.slugs()
+    # The same content under two names: one hash, two courses, each with its own slug.
+    import_shipped(runtime)
+    assert runtime.courses.live_hash(SLUG) == runtime.courses.live_hash("eigen-cursus")
+    assert (runtime.courses.get(SLUG).slug, runtime.courses.get("eigen-cursus").slug) == (
+        SLUG,
+        "eigen-cursus",
+    )
