@@ -84,7 +84,8 @@ def test_clinic_opens_a_received_lesson_in_chromium(
             page.goto(f"{server}/admin/subscribers/{subscriber_id}")
             assert sent_from[:12] in page.locator(".received").inner_text()
             page.screenshot(path=str(SHOTS / f"h5-subscriber-{name}.png"), full_page=True)
-            page.click(".received a")
+            with page.expect_navigation():
+                page.click(".received a")
             subject = runtime.courses.version(sent_from).lesson(1).subject
             assert subject in page.content()
             page.screenshot(path=str(SHOTS / f"h5-received-{name}.png"), full_page=True)
