@@ -75,6 +75,7 @@ def time_shares(runtime: Runtime, size: int) -> dict[str, float]:
                 sent_at=runtime.now(),
                 courses=runtime.courses,
                 settings=runtime.settings,
+                version=course.version,
             )
 
     timed("database", record)

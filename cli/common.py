@@ -84,16 +84,26 @@ def require_services(runtime: Runtime) -> None:
 
 
 def course_problems(runtime: Runtime, slug: str | None = None) -> list[str]:
-    """Return what `nurture course check` reports for course SLUG (default: the signup one)."""
+    """Return what `nurture course check` reports for course SLUG (default: the signup one).
+
+    A course live in the database is checked as that version; otherwise its folder.
+    """
     from course.check import check_folder
     from course.loader import CourseError
+    from course.review import check_content
     from emails.check import rendering_problems
 
+    name = slug or runtime.courses.default_slug
+    also = lambda course: rendering_problems(runtime.renderer, course)  # noqa: E731
+    live = runtime.courses.live_hash(name)
+    content = runtime.courses.content(live) if live else None
+    if content is not None:
+        return check_content(name, content, also=also)
     try:
         folder = runtime.courses.folder(slug)
     except CourseError as exc:
         return [str(exc)]
-    return check_folder(folder, also=lambda course: rendering_problems(runtime.renderer, course))
+    return check_folder(folder, also=also)
 
 
 def refuse_broken_course(runtime: Runtime, slug: str | None = None) -> None:

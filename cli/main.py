@@ -13,6 +13,7 @@ import click
 
 from cli import (
     course_cmds,
+    course_version_cmds,
     delivery_cmds,
     doctor_cmds,
     email_cmds,
@@ -189,11 +190,20 @@ def db_upgrade(revision: str) -> None:
 
     upgrade(runtime.settings.database_url, revision)
     click.echo(f"Database at {revision}.")
+    if revision == "head":
+        from subscribers.audit import cli_actor
+        from subscribers.studio import import_shipped_course
+
+        # A new installation (or one from before versions) starts with the shipped course.
+        slug = import_shipped_course(runtime, author=cli_actor())
+        if slug:
+            click.echo(f"Course {slug} imported from its folder as version 1 (live).")
 
 
 # Each area's module exposes its click commands or groups in `COMMANDS`.
 for _module in (
     course_cmds,
+    course_version_cmds,  # adds import, export, publish, … to `nurture course`
     email_cmds,
     subscriber_cmds,
     suppression_cmds,

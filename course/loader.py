@@ -1,8 +1,7 @@
-"""The course loader: parses course folders into typed lessons; a CourseStore caches them."""
+"""The course loader: parses course folders (and stored versions) into typed lessons."""
 
 from __future__ import annotations
 
-import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +67,8 @@ class Course:
     lessons: tuple[Lesson, ...] = field(default_factory=tuple)
     # None: no closing email (the default); the course simply ends after its last lesson.
     closing: Closing | None = None
+    # The content hash of the version this is (course.content.content_hash).
+    version: str = ""
 
     @property
     def days(self) -> int:
@@ -187,13 +188,27 @@ def _order_lessons(folder: Path, lessons: list[Lesson]) -> tuple[Lesson, ...]:
 def load_course_from(folder: Path) -> Course:
     """Parse a course folder (course.toml plus one Markdown file per lesson) without caching."""
     folder = Path(folder)
+    data = read_course_toml(folder)
+    lessons = [load_lesson(path) for path in sorted(folder.glob("*.md"))]
+    return course_from_data(folder, data, lessons)
+
+
+def read_course_toml(folder: Path) -> dict[str, Any]:
+    """Return FOLDER's course.toml as a table, refusing a missing or broken file."""
     toml_path = folder / "course.toml"
     if not toml_path.exists():
         raise CourseError(f"{toml_path}: missing (every course folder needs one)")
     try:
-        data = tomllib.loads(_read_text(toml_path))
+        return tomllib.loads(_read_text(toml_path))
     except tomllib.TOMLDecodeError as exc:
         raise CourseError(f"{toml_path}: broken TOML: {exc}") from None
+
+
+def course_from_data(
+    folder: Path, data: dict[str, Any], lessons: list[Lesson], version: str = ""
+) -> Course:
+    """Check course.toml's DATA and build the course of FOLDER (its name is the slug)."""
+    toml_path = folder / "course.toml"
     _check_keys(toml_path, "course.toml", data, COURSE_KEYS_REQUIRED, COURSE_KEYS_OPTIONAL)
     clinic = _section(toml_path, data, "clinic", CLINIC_KEYS, {"name", "postal_address"})
     cta = _section(toml_path, data, "cta", CTA_KEYS, {"url", "label"})
@@ -202,7 +217,6 @@ def load_course_from(folder: Path) -> Course:
     )
     consent = _section(toml_path, data, "consent", CONSENT_KEYS, set())
     cadence = _section(toml_path, data, "cadence", CADENCE_KEYS, set())
-    lessons = [load_lesson(path) for path in sorted(folder.glob("*.md"))]
     closing = None
     if "closing" in data:
         section = data["closing"]
@@ -234,6 +248,7 @@ def load_course_from(folder: Path) -> Course:
         timezone=cadence.get("timezone"),
         lessons=_order_lessons(folder, lessons),
         closing=closing,
+        version=version,
     )
 
 
@@ -253,37 +268,3 @@ def list_courses(content_dir: Path = CONTENT_DIR) -> list[str]:
     if not content_dir.is_dir():
         return []
     return sorted(p.name for p in content_dir.iterdir() if (p / "course.toml").exists())
-
-
-class CourseStore:
-    """The courses of one installation, each parsed once and then served from memory.
-
-    The runtime builds one per process. Editing the files needs a restart (or a new store).
-    """
-
-    def __init__(self, default_slug: str, content_dir: Path = CONTENT_DIR) -> None:
-        """Serve the courses under CONTENT_DIR; DEFAULT_SLUG is the one signups join."""
-        self.default_slug = default_slug
-        self.content_dir = content_dir
-        self._loaded: dict[str, Course] = {}
-        self._lock = threading.Lock()
-
-    def get(self, slug: str | None = None) -> Course:
-        """Return course SLUG (default: the signup course), parsing it on first use."""
-        slug = slug or self.default_slug
-        course = self._loaded.get(slug)
-        if course is None:
-            with self._lock:
-                course = self._loaded.get(slug)
-                if course is None:
-                    course = load_course_from(course_folder(slug, self.content_dir))
-                    self._loaded[slug] = course
-        return course
-
-    def slugs(self) -> list[str]:
-        """Return the slugs of every course folder."""
-        return list_courses(self.content_dir)
-
-    def folder(self, slug: str | None = None) -> Path:
-        """Return the folder of course SLUG (default: the signup course)."""
-        return course_folder(slug or self.default_slug, self.content_dir)

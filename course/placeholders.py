@@ -33,15 +33,22 @@ def find_placeholders(folder: Path) -> Placeholders:
     Examples (the address and `umoya.example`) are looked for in course.toml and in every
     lesson; the marker only in course.toml, where the shipped course puts it.
     """
-    found = Placeholders()
+    files: dict[str, str] = {}
     for path in sorted([folder / "course.toml", *folder.glob("*.md")]):
         try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            files[path.name] = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             continue  # unreadable files are `nurture course check`'s to report
-        for number, line in enumerate(lines, start=1):
-            where = f"{path.name}:{number}"
-            if path.name == "course.toml" and MARKER in line.upper():
+    return find_placeholders_in(files)
+
+
+def find_placeholders_in(files: dict[str, str]) -> Placeholders:
+    """Return the examples and markers in FILES (file name -> text), as "name:line" each."""
+    found = Placeholders()
+    for name, text in files.items():
+        for number, line in enumerate(text.splitlines(), start=1):
+            where = f"{name}:{number}"
+            if name == "course.toml" and MARKER in line.upper():
                 found.markers.append(where)
                 continue  # the marker's own comment names the example domain
             lowered = line.lower()

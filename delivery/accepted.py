@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from config import Settings
-from course.loader import CourseStore
+from course.store import CourseStore
 from delivery.enrollments import Advance, advance_enrollments
 from delivery.schedule import cadence_for, closing_due_at, next_due_after
 from delivery.transitions import Executor, mark_all_sent
@@ -49,6 +49,10 @@ class Accepted(Protocol):
     def send_time(self) -> str | None:
         """The subscriber's own hour ("HH:MM"), when they chose one."""
 
+    @property
+    def course_version(self) -> str | None:
+        """The course version fixed when it was claimed (None: a course read from its folder)."""
+
 
 def record_accepted(
     executor: Executor,
@@ -58,13 +62,19 @@ def record_accepted(
     sent_at: datetime,
     courses: CourseStore,
     settings: Settings,
+    version: str | None = None,
 ) -> set[int]:
     """Mark ITEMS sent and advance their enrollments; return the deliveries this call settled.
 
+    VERSION is the course version the sender rendered (None: the one fixed at the claim).
     Guarded both ways: a delivery already settled is left alone, and so is its enrollment.
     """
     marked = mark_all_sent(
-        executor, [item.delivery_id for item in items], sent_at=sent_at, message_id=message_id
+        executor,
+        [item.delivery_id for item in items],
+        sent_at=sent_at,
+        message_id=message_id,
+        version=version,
     )
     due_by_zone: dict[tuple[str, str | None, str | None, bool], datetime] = {}
     advances = []
@@ -75,7 +85,9 @@ def record_accepted(
             or item.enrollment_id is None
         ):
             continue
-        course = courses.get(item.course_slug)
+        # The days of the version it was sent from: an enrollment finishing on an older
+        # version completes after that version's last day.
+        course = courses.get_version(item.course_slug, version or item.course_version)
         last_day = item.day >= course.days
         key = (item.course_slug, item.timezone, item.send_time, last_day)
         if key not in due_by_zone:

@@ -18,7 +18,8 @@ from sqlalchemy import Integer, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from config import Settings
-from course.loader import Course, CourseStore
+from course.loader import Course
+from course.store import CourseStore
 from delivery.completion import record_completed, skip_waiting_closings
 from delivery.preference_log import DISPATCHER, record_preference
 from delivery.schedule import cadence_for, first_due_at, rescheduled_due_at, resume_due_at
@@ -201,7 +202,7 @@ def resume_ended_pauses(
     """Resume every enrollment whose set pause has ended (a dispatcher step); return how many."""
     resumed = 0
     for enrollment in ended_pauses(session, now):
-        course = courses.get(enrollment.course_slug)
+        course = courses.get_version(enrollment.course_slug, enrollment.course_version)
         if resume(enrollment, course, enrollment.subscriber, now, settings):
             subscriber_id, slug = enrollment.subscriber_id, enrollment.course_slug
             kind = PreferenceEventKind.RESUME

@@ -43,6 +43,7 @@ class _Stale:
     claimed_at: datetime
     timezone: str | None
     send_time: str | None
+    course_version: str | None
 
 
 @dataclass
@@ -80,6 +81,7 @@ def _stale_claims(session: Session, cutoff: datetime, limit: int) -> list[_Stale
             deliveries.c.claimed_at,
             subscribers.c.timezone,
             subscribers.c.send_time,
+            deliveries.c.course_version,
         )
         .select_from(deliveries.join(subscribers, subscribers.c.id == deliveries.c.subscriber_id))
         .where(deliveries.c.state == DeliveryState.SENDING, deliveries.c.claimed_at < cutoff)
@@ -143,7 +145,8 @@ def resolve_stale_claims(runtime: Runtime, now: datetime, limit: int = 1000) -> 
 
 def _settle_as_sent(runtime: Runtime, session: Session, claim: _Stale, seen_at: datetime) -> bool:
     try:
-        runtime.courses.get(claim.course_slug)  # read before any write: a failure skips it
+        # Read before any write: a failure skips it.
+        runtime.courses.get_version(claim.course_slug, claim.course_version)
     except CourseError:
         log.exception("delivery %s: course %s is unreadable", claim.delivery_id, claim.course_slug)
         return False

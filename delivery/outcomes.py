@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select
 
 from config.logs import redact
+from delivery.enrollments import Advance, advance_enrollments
 from delivery.retry import attempts_exhausted, retry_not_before, retry_window_over
 from delivery.transitions import (
     Claim,
@@ -178,3 +179,29 @@ def describe(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     text = str(exc) or type(exc).__name__
     return f"{status}: {text}" if status else text
+
+
+def skip_removed_lesson(runtime: Runtime, claims: list[Claim], version: str, days: int) -> str:
+    """Skip CLAIMS whose day is past the end of their course version; end their enrollments.
+
+    A lesson removed by a publish is not coming back, so retrying it would only fail it
+    twelve times later. The enrollment has nothing left to receive: it is completed.
+    """
+    reason = f"not sent: lesson removed (course version {version[:12]} has {days} day(s))"
+    with runtime.transaction() as connection:
+        for claim in claims:
+            settle_claim(
+                connection,
+                claim.delivery_id,
+                claimed_at=claim.claimed_at,
+                state=DeliveryState.SKIPPED,
+                error=reason,
+            )
+        advances = [
+            Advance(claim.enrollment_id, claim.day, last_day=True, next_due_at=None)
+            for claim in claims
+            if claim.enrollment_id is not None
+        ]
+        advance_enrollments(connection, advances, now=runtime.now())
+    log.warning("deliveries %s skipped: %s", [c.delivery_id for c in claims], reason)
+    return "skipped"

@@ -30,6 +30,7 @@ from delivery.outcomes import (
     retry_later,
     settle_send_error,
     settle_unsendable,
+    skip_removed_lesson,
 )
 from delivery.transitions import Claim, claim_deliveries
 from emails.render import Recipient
@@ -60,7 +61,7 @@ class Sender:
         """
         runtime = self.runtime
         outcomes = dict.fromkeys(delivery_ids, "not-claimed")
-        lessons: defaultdict[tuple[str, int], list[Claim]] = defaultdict(list)
+        lessons: defaultdict[tuple[str, int, str | None], list[Claim]] = defaultdict(list)
         confirmations: list[Claim] = []
         with runtime.transaction() as connection:
             for claim in claim_deliveries(connection, list(outcomes), runtime.now()):
@@ -71,18 +72,23 @@ class Sender:
                 elif claim.kind == DeliveryKind.CONFIRMATION:
                     confirmations.append(claim)
                 else:
-                    lessons[(claim.course_slug, claim.day)].append(claim)
-        for (course_slug, day), claims in lessons.items():
-            outcomes.update(self._send_lesson_to(course_slug, day, claims))
+                    lessons[(claim.course_slug, claim.day, claim.course_version)].append(claim)
+        for (course_slug, day, version), claims in lessons.items():
+            outcomes.update(self._send_lesson_to(course_slug, day, version, claims))
         for claim in confirmations:
             outcomes[claim.delivery_id] = self._send_confirmation(claim)
         return outcomes
 
-    def _send_lesson_to(self, course_slug: str, day: int, claims: list[Claim]) -> dict[int, str]:
-        """Send lesson DAY (or the closing email) to every claim's subscriber, in few requests."""
+    def _send_lesson_to(
+        self, course_slug: str, day: int, version: str | None, claims: list[Claim]
+    ) -> dict[int, str]:
+        """Send lesson DAY (or the closing email) of course VERSION to every claim's subscriber."""
         runtime = self.runtime
         try:
-            course = runtime.courses.get(course_slug)
+            course = runtime.courses.get_version(course_slug, version)
+            if day > course.days:
+                outcome = skip_removed_lesson(runtime, claims, course.version, course.days)
+                return dict.fromkeys((claim.delivery_id for claim in claims), outcome)
             recipients = [_recipient(c) for c in claims]
             # A batch is one lesson, or the closing emails of one course (CLOSING_DAY).
             if claims[0].kind == DeliveryKind.CLOSING:
@@ -95,16 +101,16 @@ class Sender:
                 # hold back the others: render and send each on its own.
                 outcomes: dict[int, str] = {}
                 for claim in claims:
-                    outcomes.update(self._send_lesson_to(course_slug, day, [claim]))
+                    outcomes.update(self._send_lesson_to(course_slug, day, version, [claim]))
                 return outcomes
             return {claims[0].delivery_id: self._unrenderable(claims[0], exc)}
-        return self._send(lambda: self.runtime.mail.send_bulk(bulk), claims)
+        return self._send(lambda: self.runtime.mail.send_bulk(bulk), claims, course.version)
 
     def _send_confirmation(self, claim: Claim) -> str:
         """Render and send one confirmation email (its confirm link is signed now)."""
         runtime = self.runtime
         try:
-            course = runtime.courses.get(claim.course_slug)
+            course = runtime.courses.get_version(claim.course_slug, claim.course_version)
             # The link names this email, so a newer confirmation makes it stop working.
             url = runtime.renderer.confirm_url(claim.delivery_id)
             message = runtime.renderer.confirmation(course, _recipient(claim), url)
@@ -117,7 +123,7 @@ class Sender:
             except SendError as exc:
                 return [exc]
 
-        return self._send(send_one, [claim])[claim.delivery_id]
+        return self._send(send_one, [claim], course.version)[claim.delivery_id]
 
     def _unrenderable(self, claim: Claim, exc: Exception) -> str:
         # Nothing reached the provider: a bug or an outage of ours (course, template).
@@ -130,9 +136,15 @@ class Sender:
         return retry_later(self.runtime, claim, exc)
 
     def _send(
-        self, send: Callable[[], Sequence[SendResult | SendError]], claims: list[Claim]
+        self,
+        send: Callable[[], Sequence[SendResult | SendError]],
+        claims: list[Claim],
+        version: str,
     ) -> dict[int, str]:
-        """Run SEND (a result per claim, in order) and settle each claim by its result."""
+        """Run SEND (a result per claim, in order) and settle each claim by its result.
+
+        VERSION is the content hash of the course version the mail was rendered from.
+        """
         runtime = self.runtime
         try:
             results = send()
@@ -156,11 +168,11 @@ class Sender:
         if accepted:
             # If this commit fails (database down, worker killed) the mail is out but the rows
             # still say 'sending': the stale-claim resolver settles them by the provider's events.
-            self._record_sent(accepted)
+            self._record_sent(accepted, version)
             outcomes.update({c.delivery_id: "sent" for group in accepted.values() for c in group})
         return outcomes
 
-    def _record_sent(self, accepted: dict[str | None, list[Claim]]) -> None:
+    def _record_sent(self, accepted: dict[str | None, list[Claim]], version: str) -> None:
         """Commit the sent states and the enrollments' next due times in one transaction."""
         runtime = self.runtime
         sent_at = runtime.now()
@@ -174,6 +186,7 @@ class Sender:
                     sent_at=sent_at,
                     courses=runtime.courses,
                     settings=runtime.settings,
+                    version=version,
                 )
 
         # The mail is out: a lost connection here must not leave the rows to evidence (or,

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, or_, select, update
+from sqlalchemy import Integer, String, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
     CONFIRMATION_DAY,
+    CourseRow,
     Delivery,
     DeliveryKind,
     DeliveryState,
@@ -47,6 +48,8 @@ class Claim:
     timezone: str | None
     send_time: str | None
     enrollment_status: str | None
+    # The course version (content hash) to render: the enrollment's own, else the live one.
+    course_version: str | None
     claimed_at: datetime
 
 
@@ -60,6 +63,7 @@ def _of_subscriber(column: Any) -> Any:
     )
 
 
+courses = CourseRow.__table__
 _DELIVERY_ID = bindparam("p_delivery_id", type_=Integer())
 _CLAIMED_AT = bindparam("p_claimed_at", type_=UtcDateTime())
 _ERROR = bindparam("p_error", type_=String())
@@ -67,7 +71,21 @@ _ERROR = bindparam("p_error", type_=String())
 # The claim and everything the send needs, in one statement: the subscriber and enrollment
 # are read by primary key in scalar subqueries, which RETURNING accepts on PostgreSQL and
 # SQLite >= 3.35 alike (SQLite forbids joined tables in an UPDATE's RETURNING). They are
-# read in the claiming transaction, as the separate SELECT was before.
+# read in the claiming transaction, as the separate SELECT was before. The version to render
+# is fixed here too, so a publish between claim and render changes nothing, and a claim
+# settled later by evidence keeps the version it was sent with.
+_ENROLLMENT_VERSION = (
+    select(enrollments.c.course_version)
+    .where(enrollments.c.id == deliveries.c.enrollment_id)
+    .correlate(deliveries)
+    .scalar_subquery()
+)
+_LIVE_VERSION = (
+    select(courses.c.live_hash)
+    .where(courses.c.slug == deliveries.c.course_slug)
+    .correlate(deliveries)
+    .scalar_subquery()
+)
 _CLAIM = (
     update(deliveries)
     .where(
@@ -79,6 +97,7 @@ _CLAIM = (
         state=DeliveryState.SENDING,
         claimed_at=bindparam("p_now", type_=UtcDateTime()),
         attempts=deliveries.c.attempts + 1,
+        course_version=func.coalesce(_ENROLLMENT_VERSION, _LIVE_VERSION),
     )
     .returning(
         deliveries.c.id,
@@ -97,6 +116,7 @@ _CLAIM = (
         .where(enrollments.c.id == deliveries.c.enrollment_id)
         .correlate(deliveries)
         .scalar_subquery(),
+        deliveries.c.course_version,
     )
 )
 
@@ -126,6 +146,11 @@ _MARK_SENT = (
         sent_at=bindparam("p_sent_at", type_=UtcDateTime()),
         provider_message_id=bindparam("p_message_id", type_=String()),
         last_error=None,
+        # The sender names the version it rendered (a course read from its folder has no
+        # live hash at claim time); evidence passes None and keeps the claim's.
+        course_version=func.coalesce(
+            bindparam("p_version", type_=String()), deliveries.c.course_version
+        ),
     )
     .returning(deliveries.c.id)
 )
@@ -137,6 +162,7 @@ def mark_all_sent(
     *,
     sent_at: datetime,
     message_id: str | None,
+    version: str | None = None,
 ) -> set[int]:
     """Record that the provider accepted DELIVERY_IDS; return those not already settled.
 
@@ -147,6 +173,7 @@ def mark_all_sent(
         "p_delivery_ids": list(delivery_ids),
         "p_sent_at": sent_at,
         "p_message_id": message_id,
+        "p_version": version,
     }
     return {row[0] for row in executor.execute(_MARK_SENT, params)}
 
@@ -254,50 +281,5 @@ def unstamp_enqueued(executor: Executor, delivery_id: int) -> None:
         update(deliveries)
         .where(deliveries.c.id == delivery_id, deliveries.c.state == DeliveryState.QUEUED)
         .values(enqueued_at=None)
-    )
-    executor.execute(statement)
-
-
-def skip_queued_of(executor: Executor, subscriber_id: int, *, reason: str) -> int:
-    """Skip every queued delivery of SUBSCRIBER_ID (they stopped all mail); return how many.
-
-    One already claimed ('sending') re-checks the subscriber just before it calls the
-    provider and skips itself.
-    """
-    statement = (
-        update(deliveries)
-        .where(
-            deliveries.c.subscriber_id == subscriber_id,
-            deliveries.c.state == DeliveryState.QUEUED,
-        )
-        .values(state=DeliveryState.SKIPPED, last_error=f"stopped: {reason}")
-    )
-    return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
-
-
-def requeue_failed(executor: Executor, now: datetime, delivery_id: int | None = None) -> int:
-    """Put failed deliveries (all, or DELIVERY_ID) back to queued with fresh attempts."""
-    statement = (
-        update(deliveries)
-        .where(deliveries.c.state == DeliveryState.FAILED)
-        .values(
-            state=DeliveryState.QUEUED,
-            attempts=0,
-            not_before=now,
-            enqueued_at=None,
-            claimed_at=None,
-        )
-    )
-    if delivery_id is not None:
-        statement = statement.where(deliveries.c.id == delivery_id)
-    return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
-
-
-def erase_errors_of(executor: Executor, subscriber_id: int, erased: str) -> None:
-    """Replace the kept errors of SUBSCRIBER_ID's deliveries (they may quote the address)."""
-    statement = (
-        update(deliveries)
-        .where(deliveries.c.subscriber_id == subscriber_id, deliveries.c.last_error.is_not(None))
-        .values(last_error=erased)
     )
     executor.execute(statement)

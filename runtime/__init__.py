@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from course.loader import CourseStore
+from course.store import CourseStore
 from emails.render import Renderer
 from emails.tokens import Tokens
 from providers import MailBackend, build_mail_backend
@@ -85,7 +85,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
         ),
         mail=build_mail_backend(settings, now),
-        courses=CourseStore(settings.course, settings.content_dir),
+        courses=CourseStore(settings.course, settings.content_dir, engine),
         clock=now,
         tokens=tokens,
         renderer=Renderer(settings, tokens),

@@ -49,8 +49,14 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The execution option of a connection that only reads (see `read_only`).
+READ_ONLY = "nurture_read_only"
+
+
 def _begin_immediate(connection: Any) -> None:
     """Take SQLite's write lock at BEGIN, so a read-then-write transaction never deadlocks."""
+    if connection.get_execution_options().get(READ_ONLY):
+        return  # no BEGIN: each statement reads the last commit (WAL), taking no lock
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -130,6 +136,17 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """
     with engine.begin() as connection:
         yield connection
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """Open a connection for reads only, safe inside another open transaction of this thread.
+
+    On SQLite every transaction takes the write lock at BEGIN, so a second one opened while
+    the thread holds the lock would wait for itself; this one takes no lock at all.
+    """
+    with engine.connect() as connection:
+        yield connection.execution_options(**{READ_ONLY: True})
 
 
 def in_transaction_retrying(

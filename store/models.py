@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.alerting import Alert, AlertState
 from store.base import Base, BigId, UtcDateTime
+from store.courses import CourseDraft, CourseRow, CourseVersion
 from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
 from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
@@ -126,6 +127,8 @@ class Enrollment(Base):
     paused_until: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # Set when a publish left this enrollment on an older version: the hash it finishes on.
+    course_version: Mapped[str | None] = mapped_column(String(64))
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="enrollments")
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="enrollment")
@@ -182,6 +185,8 @@ class Delivery(Base):
     requested_name: Mapped[str | None] = mapped_column(String(100))
     # The time zone the signup's browser gave, applied when this confirmation is confirmed.
     requested_timezone: Mapped[str | None] = mapped_column(String(64))
+    # The content hash of the course version this email was rendered from (set at claim).
+    course_version: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime | None]
     first_opened_at: Mapped[datetime | None]
     human_opens: Mapped[int] = mapped_column(Integer, default=0)
@@ -282,6 +287,9 @@ __all__ = [
     "ConsentEvent",
     "ConsentEventKind",
     "Conversion",
+    "CourseDraft",
+    "CourseRow",
+    "CourseVersion",
     "LessonRating",
     "PreferenceEvent",
     "PreferenceEventKind",

@@ -22,6 +22,9 @@ EXPORT_EVENTS = "export.events"
 FORGET = "subscriber.forget"
 SUPPRESSION_ADD = "suppression.add"
 SUPPRESSION_REMOVE = "suppression.remove"
+COURSE_IMPORT = "course.import"
+COURSE_PUBLISH = "course.publish"
+COURSE_REVERT = "course.revert"
 
 # What the dashboard calls each action.
 ACTION_LABELS = {
@@ -31,6 +34,9 @@ ACTION_LABELS = {
     FORGET: "Gegevens gewist (forget)",
     SUPPRESSION_ADD: "Adres geblokkeerd",
     SUPPRESSION_REMOVE: "Blokkade opgeheven",
+    COURSE_IMPORT: "Cursus geïmporteerd",
+    COURSE_PUBLISH: "Cursusversie gepubliceerd",
+    COURSE_REVERT: "Cursus teruggezet naar een oudere versie",
 }
 # The columns' sizes (store/trust.py); longer values are cut, never refused.
 ACTOR_MAX, ACTION_MAX, TARGET_MAX, DETAIL_MAX = 100, 40, 100, 500

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from delivery.bulk import skip_queued_of
 from delivery.enrollments import cancel_all_of
-from delivery.transitions import skip_queued_of
 from store.models import Subscriber, SubscriberStatus
 
 

@@ -172,7 +172,7 @@ def resume(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
     if subscriber is None or enrollment is None:
         return False
     now = runtime.now()
-    course = runtime.courses.get(enrollment.course_slug)
+    course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
     if not enrollments.resume(enrollment, course, subscriber, now, runtime.settings):
         return False
     _record(session, subscriber, PreferenceEventKind.RESUME, now, value="page")
@@ -223,7 +223,7 @@ def set_schedule(
         _record(session, subscriber, PreferenceEventKind.TIMEZONE, now, value=checked)
     enrollment = _latest(session, subscriber_id, lock=True)
     if enrollment is not None:
-        course = runtime.courses.get(enrollment.course_slug)
+        course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
         enrollments.reschedule(session, enrollment, course, subscriber, now, runtime.settings)
     return True
 

@@ -139,7 +139,8 @@ def resume(runtime: Runtime, session: Session, email: str) -> Enrollment:
     enrollment = enrollments.latest_enrollment(session, subscriber.id, EnrollmentStatus.PAUSED)
     if enrollment is None:
         raise SubscriberError(f"{subscriber.email} has no paused course to resume")
-    course = runtime.courses.get(enrollment.course_slug)
+    # The version it runs on: one a publish left on an older version keeps that one's cadence.
+    course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
     enrollments.resume(enrollment, course, subscriber, runtime.now(), runtime.settings)
     kind = PreferenceEventKind.RESUME
     record_preference(session, subscriber.id, enrollment.course_slug, kind, CLI, runtime.now())

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from config.celery import DEFAULT_QUEUE, DISPATCH_QUEUE, dispatch_interval
+from course.content import content_files
 from course.loader import CourseError
-from course.placeholders import EXAMPLE_DOMAIN, find_placeholders
+from course.placeholders import EXAMPLE_DOMAIN, find_placeholders, find_placeholders_in
 from runtime import Runtime
 from store.migrate import schema_revisions
 from store.models import Delivery, WebhookBatch
@@ -46,11 +47,20 @@ def ago(moment: datetime, now: datetime) -> str:
 
 
 def course_check(runtime: Runtime) -> Check:
-    """Check the signup course has no example address, example links or markers left."""
+    """Check the signup course has no example address, example links or markers left.
+
+    The live version when the course is in the database (guarded() reports a database that
+    can't be read), else its folder.
+    """
     slug = runtime.settings.course
     name = "course content"
+    live = runtime.courses.live_hash(slug)
+    content = runtime.courses.content(live) if live else None
     try:
-        found = find_placeholders(runtime.courses.folder(slug))
+        if content is not None:
+            found = find_placeholders_in(content_files(content))
+        else:
+            found = find_placeholders(runtime.courses.folder(slug))
     except CourseError as exc:
         return Check("course", name, "error", str(exc), "run `nurture course check`")
     if found.examples:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
-from course.loader import CourseStore
+from course.store import CourseStore
 from store.models import Delivery, DeliveryKind, DeliveryState, EmailEvent, Subscriber
 
 # Gmail's hard limit is 0.3%; warn well before it, at the rate Google advises staying under.

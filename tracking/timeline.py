@@ -109,3 +109,18 @@ def timeline(session: Session, subscriber: Subscriber) -> list[TimelineEntry]:
             what = f"Les {event.day}: {what}"
         entries.append(TimelineEntry(event.occurred_at, what, event.url or event.reason or ""))
     return sorted(entries, key=lambda entry: entry.at)
+
+
+def received_lessons(session: Session, subscriber_id: int) -> list[Delivery]:
+    """Return the lessons sent to SUBSCRIBER_ID, by day, each naming its course version."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.subscriber_id == subscriber_id,
+                Delivery.kind == DeliveryKind.LESSON,
+                Delivery.sent_at.is_not(None),
+            )
+            .order_by(Delivery.day, Delivery.id)
+        )
+    )

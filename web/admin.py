@@ -12,7 +12,9 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from store.models import Subscriber
+from course.loader import CourseError
+from emails.render import Recipient
+from store.models import Delivery, DeliveryKind, Subscriber
 from subscribers import audit
 from subscribers.suppression import suppression_count
 from tasks.alert_conditions import current_conditions
@@ -23,7 +25,7 @@ from tracking.feedback_stats import lesson_feedback
 from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
 from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
-from tracking.timeline import search_subscribers, timeline
+from tracking.timeline import received_lessons, search_subscribers, timeline
 from tracking.unsubscribe_reasons import unsubscribe_reasons
 from web.admin_lockout import WINDOW_SECONDS, take_slot
 from web.context import hit_intake, runtime
@@ -144,8 +146,43 @@ def subscriber_detail(subscriber_id: int) -> ResponseReturnValue:
         if subscriber is None:
             abort(404)
         entries = timeline(session, subscriber)
+        mails = received_lessons(session, subscriber_id)
         _audit(session, audit.VIEW_SUBSCRIBER, target=f"subscriber:{subscriber_id}")
-    return render_template("admin/subscriber.html", subscriber=subscriber, entries=entries)
+    return render_template(
+        "admin/subscriber.html", subscriber=subscriber, entries=entries, mails=mails
+    )
+
+
+@bp.get("/subscribers/<int:subscriber_id>/mail/<int:delivery_id>")
+def received_mail(subscriber_id: int, delivery_id: int) -> ResponseReturnValue:
+    """Show a lesson exactly as this subscriber received it: the course version it was sent from."""
+    nurture = runtime()
+    with nurture.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        subscriber = session.get(Subscriber, subscriber_id)
+        if (
+            delivery is None
+            or subscriber is None
+            or delivery.subscriber_id != subscriber_id
+            or delivery.kind != DeliveryKind.LESSON
+            or delivery.sent_at is None
+        ):
+            abort(404)
+        _audit(session, audit.VIEW_SUBSCRIBER, target=f"subscriber:{subscriber_id}")
+    try:
+        course = nurture.courses.get_version(delivery.course_slug, delivery.course_version)
+        # preview: untracked links, so looking at it here counts no click or open.
+        recipient = Recipient(
+            subscriber_id, subscriber.email or "", subscriber.first_name, delivery_id, preview=True
+        )
+        message = nurture.renderer.lesson(course, delivery.day, recipient)
+    except (CourseError, KeyError):
+        return Response(
+            "Deze cursusversie of les is niet meer te tonen.", status=404, mimetype="text/plain"
+        )
+    # The mail's own inline styles, nothing else: no script, no form, no request of ours.
+    policy = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; sandbox"
+    return Response(message.html, headers={"Content-Security-Policy": policy})
 
 
 def _audit(session: Session, action: str, target: str | None = None) -> None:

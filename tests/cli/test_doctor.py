@@ -296,3 +296,24 @@ def test_json_output_lists_every_check(healthy, runner) -> None:
     assert {check["status"] for check in checks} <= {"ok", "warning"}
     assert all(set(check) == {"key", "name", "status", "message", "fix"} for check in checks)
     assert result.exit_code == 0
+
+
+def test_the_course_content_check_reads_the_live_version_in_the_database(
+    healthy, doctor, make_runtime
+) -> None:
+    from courses_support import REAL_DETAILS, SLUG, import_shipped
+
+    from config import load_settings
+    from course.drafts import update_settings
+    from subscribers.studio import publish
+
+    runtime = make_runtime(load_settings())
+    import_shipped(runtime)  # the folder is clean; the live version still has the examples
+    _, lines, _ = doctor("--offline")
+    assert lines["course content"].startswith("error ")
+    assert f"{SLUG} still has example content at course.toml:" in lines["course content"]
+    with runtime.session() as session:
+        update_settings(session, SLUG, REAL_DETAILS, author="test", now=runtime.now())
+    publish(runtime, SLUG, author="test")
+    _, lines, _ = doctor("--offline")
+    assert lines["course content"].startswith("ok ")

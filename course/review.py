@@ -1,0 +1,71 @@
+"""What stands between a draft and publishing: the course check, example content, consent.
+
+The check is `nurture course check`'s, run on the draft written out as a folder, so its
+messages name the same files and lines an export would have. Publishing is also refused
+while the example address or `umoya.example` links are left, and when the consent text
+changed but its version did not (a consent version must name one text for good: the
+consent history records the version people agreed to).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from course.check import CourseCheck, check_folder
+from course.content import Content, content_files, write_folder
+from course.placeholders import EXAMPLE_DOMAIN, find_placeholders_in
+
+
+def check_content(slug: str, content: Content, also: CourseCheck | None = None) -> list[str]:
+    """Return the course check's problems of CONTENT, as "SLUG/file:line: message"."""
+    with tempfile.TemporaryDirectory(prefix="nurture-check-") as tmp:
+        folder = Path(tmp) / slug
+        write_folder(content, folder)
+        problems = check_folder(folder, also)
+    return [problem.replace(str(folder), slug) for problem in problems]
+
+
+def placeholder_problems(slug: str, content: Content) -> list[str]:
+    """Return a Dutch message for each line that still holds the shipped example content."""
+    found = find_placeholders_in(content_files(content))
+    return [
+        f"{slug}/{where}: voorbeeldinhoud (het voorbeeldadres of een link naar "
+        f"{EXAMPLE_DOMAIN}); vul de echte gegevens van de praktijk in"
+        for where in found.examples
+    ]
+
+
+def _consent(content: Content) -> tuple[str, str]:
+    consent: dict[str, Any] = content["settings"].get("consent", {})
+    return str(consent.get("version", "1")), str(consent.get("text", ""))
+
+
+def consent_problem(slug: str, content: Content, history: Iterable[Content]) -> str | None:
+    """Return why CONTENT's consent version may not be used, or None.
+
+    HISTORY is the course's earlier versions. A version that already named another text is
+    refused: the text changed, so the version must be raised.
+    """
+    version, text = _consent(content)
+    for earlier in history:
+        earlier_version, earlier_text = _consent(earlier)
+        if earlier_version == version and earlier_text != text:
+            return (
+                f"{slug}/course.toml: de toestemmingstekst is gewijzigd, maar de versie "
+                f'("{version}") niet; verhoog [consent] version, want die versie hoort al '
+                "bij een andere tekst"
+            )
+    return None
+
+
+def publish_blockers(
+    slug: str, content: Content, history: Iterable[Content], also: CourseCheck | None = None
+) -> list[str]:
+    """Return everything that blocks publishing CONTENT (empty: it may be published)."""
+    problems = check_content(slug, content, also)
+    problems += placeholder_problems(slug, content)
+    consent = consent_problem(slug, content, history)
+    return problems + ([consent] if consent else [])
