@@ -12,6 +12,7 @@ import sys
 import click
 
 from cli import (
+    admin_cmds,
     course_cmds,
     delivery_cmds,
     doctor_cmds,
@@ -193,6 +194,7 @@ def db_upgrade(revision: str) -> None:
 
 # Each area's module exposes its click commands or groups in `COMMANDS`.
 for _module in (
+    admin_cmds,
     course_cmds,
     email_cmds,
     subscriber_cmds,

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.base import Base, BigId, UtcDateTime
-from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
+from store.trust import AdminAccount, AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
 class SubscriberStatus:
@@ -244,6 +244,7 @@ class WebhookBatch(Base):
 
 
 __all__ = [
+    "AdminAccount",
     "AdminAuditEntry",
     "Base",
     "BigId",

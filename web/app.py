@@ -13,7 +13,19 @@ from runtime import Runtime, build_runtime
 from tasks.app import celery_init_app
 from tasks.tracking import drain_tracking_hits
 from tracking.hits import HitIntake
-from web import admin, errors, health, metrics, public, security, tracking, webhooks
+from web import (
+    admin,
+    admin_accounts,
+    auth,
+    errors,
+    health,
+    login,
+    metrics,
+    public,
+    security,
+    tracking,
+    webhooks,
+)
 
 
 def create_app(
@@ -63,6 +75,10 @@ def create_app(
     public.init_app(app)
     tracking.init_app(app)
     metrics.init_app(app, runtime)
-    for module in (health, public, tracking, webhooks, admin, metrics):
+    # Accounts' sessions, and CSRF on every form but the public ones, which need no cookie.
+    auth.init_app(
+        app, public_blueprints=[health.bp, public.bp, tracking.bp, webhooks.bp, metrics.bp]
+    )
+    for module in (health, public, tracking, webhooks, login, admin, admin_accounts, metrics):
         app.register_blueprint(module.bp)
     return app
