@@ -32,7 +32,11 @@ def make_owner_and_editor(runtime: Runtime) -> tuple[int, int]:
 
 def csrf_token(client: Any, path: str = "/admin/login") -> str:
     """GET PATH as a browser and return the CSRF token of its first form."""
-    page = client.get(path, headers=BROWSER).get_data(as_text=True)
+    return csrf_token_of(client.get(path, headers=BROWSER).get_data(as_text=True))
+
+
+def csrf_token_of(page: str) -> str:
+    """Return the CSRF token of PAGE's first form."""
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, page[:500]
     return found.group(1)

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from accounts_support import basic
 from browser_support import screenshot_path, serve_app
 from tracking_support import T0, make_subscriber, sg_event
 
@@ -47,8 +47,7 @@ def test_clinic_logs_in_and_sees_funnel_and_charts(
     with closing(chromium.new_context()) as anonymous:
         assert anonymous.request.get(f"{server}/admin").status == 401
     # Scripts and the first owner send the shared password with every request (HTTP Basic).
-    token = base64.b64encode(b"beheer:test-admin-password").decode()
-    headers = {"Authorization": f"Basic {token}"}
+    headers = basic()
     viewport = {"width": 1200, "height": 1400}
     with closing(chromium.new_context(extra_http_headers=headers, viewport=viewport)) as context:
         page = context.new_page()

@@ -12,6 +12,7 @@ from accounts_support import (
     OWNER_EMAIL,
     OWNER_PASSWORD,
     csrf_token,
+    csrf_token_of,
     log_in,
     make_owner_and_editor,
 )
@@ -106,3 +107,25 @@ def test_public_endpoints_work_without_cookies(app: Any, runtime: Runtime, signe
         row = session.get(Subscriber, subscriber.id)
         assert row is not None and row.status == SubscriberStatus.UNSUBSCRIBED
         assert session.scalar(select(func.count()).select_from(WebhookBatch)) == 1
+
+
+def test_on_https_forms_post_from_this_site_only(
+    configure: Any, make_runtime: Any, runtime: Runtime
+) -> None:
+    from web import create_app
+
+    make_owner_and_editor(runtime)
+    site = "https://nurture.example"
+    app = create_app(runtime=make_runtime(configure(base_url=site)))
+    client = app.test_client()
+    page = client.get("/admin/login", base_url=site, headers=BROWSER)
+    # Admin pages send their address along to this site only, so the check below can work.
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    token = csrf_token_of(page.get_data(as_text=True))
+    form = {"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token}
+    for referer in (None, "https://evil.example/admin/login"):
+        headers = dict(BROWSER, Referer=referer) if referer else BROWSER
+        refused = client.post("/admin/login", data=form, base_url=site, headers=headers)
+        assert refused.status_code == 400, referer
+    own = dict(BROWSER, Referer=f"{site}/admin/login")
+    assert client.post("/admin/login", data=form, base_url=site, headers=own).status_code == 302
