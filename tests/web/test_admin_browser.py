@@ -189,3 +189,30 @@ def test_wrong_password_and_the_shared_password(server: str, chromium: Any) -> N
         # The shared password is an owner: personal data opens.
         response = page.goto(f"{server}/admin/subscribers")
         assert response is not None and response.status == 200
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("dashboard_data")
+def test_owner_adds_an_account_in_the_browser(server: str, chromium: Any) -> None:
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        with closing(chromium.new_context(viewport=viewport)) as context:
+            page = context.new_page()
+            log_in(page, server, OWNER_EMAIL, OWNER_PASSWORD)
+            page.click(".admin-header >> text=Accounts")
+            page.wait_for_url(f"{server}/admin/accounts")
+            new = f"assistent-{name}@kliniek.example"
+            page.fill("#new-email", new)
+            page.select_option("#new-role", "editor")
+            page.fill("#new-password", "kort")
+            page.click("button:has-text('Toevoegen')")
+            # The browser's own check (minlength) keeps a short password from being sent.
+            assert page.url == f"{server}/admin/accounts"
+            assert page.locator(f"#accounts >> text={new}").count() == 0
+            page.fill("#new-password", "een-lang-eerste-wachtwoord")
+            page.click("button:has-text('Toevoegen')")
+            page.wait_for_selector("p.notice")
+            assert f"Account voor {new} aangemaakt." in page.locator("p.notice").inner_text()
+            row = page.locator("#accounts tr", has_text=new)
+            assert "redacteur" in row.inner_text()
+            assert page.locator("#accounts tr", has_text=OWNER_EMAIL).inner_text().endswith("(jij)")
+            page.screenshot(path=str(screenshot_path(f"h6-accounts-{name}.png")), full_page=True)
