@@ -1,13 +1,17 @@
-"""Accounts at /admin/accounts (owners only): list, add, change a role, remove.
+"""Accounts at /admin/accounts: owners manage them; everyone changes their own password.
 
-Each change is in the audit log with the owner who made it. Nobody changes or removes their
-own account here (that could lock them out halfway); `nurture admin` on the server can.
+Owners list, add, change a role and remove accounts; /admin/accounts/password is where anyone
+logged in with an account changes their own password.
+
+Each change is in the audit log with the account that made it. Nobody changes the role of or
+removes their own account here (that could lock them out halfway); `nurture admin` can.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import login_user
 from sqlalchemy.orm import Session
 
 from store.models import AdminAccount
@@ -20,14 +24,30 @@ from subscribers.accounts import (
     AccountError,
     add_account,
     list_accounts,
+    password_matches,
     remove_account,
+    set_password,
     set_role,
 )
-from web.auth import admin_page, current_admin, require_admin, requires
+from web.admin_lockout import take_slot
+from web.auth import (
+    LOGIN_AT,
+    admin_from_account,
+    admin_page,
+    current_admin,
+    require_admin,
+    requires,
+    too_many_guesses,
+)
 from web.context import runtime
 
 bp = Blueprint("accounts", __name__, url_prefix="/admin/accounts")
 bp.before_request(require_admin)
+
+SHARED_LOGIN_HINT = (
+    "Je bent ingelogd met het gedeelde beheerwachtwoord; dat verander je op de server "
+    "(NURTURE_ADMIN_PASSWORD)."
+)
 
 
 def _page(status: int = 200, error: str | None = None, **form: str) -> ResponseReturnValue:
@@ -126,3 +146,47 @@ def remove(account_id: int) -> ResponseReturnValue:
     except AccountError as exc:
         return _page(400, str(exc))
     return _back(f"Account van {address} verwijderd.")
+
+
+def _password_page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
+    return admin_page("admin/password.html", status, error=error, min_password=MIN_PASSWORD_LENGTH)
+
+
+@bp.get("/password")
+def password_form() -> ResponseReturnValue:
+    """Show the form to change one's own password."""
+    if current_admin().account_id is None:
+        return _password_page(400, SHARED_LOGIN_HINT)
+    return _password_page()
+
+
+@bp.post("/password")
+def change_password() -> ResponseReturnValue:
+    """Change one's own password (the current one is counted as a guess, then checked)."""
+    me = current_admin()
+    if me.account_id is None:
+        return _password_page(400, SHARED_LOGIN_HINT)
+    new = request.form.get("new_password", "")
+    if new != request.form.get("repeat_password", ""):
+        return _password_page(400, "De twee nieuwe wachtwoorden zijn niet gelijk.")
+    slot = take_slot()  # a stolen session must not become a way to guess the password
+    if slot is None:
+        return too_many_guesses()
+    nurture = runtime()
+    try:
+        with nurture.session() as db:
+            account = db.get(AdminAccount, me.account_id)
+            current = request.form.get("current_password", "")
+            if account is None or not password_matches(account.password_hash, current):
+                raise AccountError("Je huidige wachtwoord klopt niet.")
+            slot.give_back()
+            set_password(db, account.email, new, nurture.now())
+            _log(db, audit.ACCOUNT_PASSWORD, account, detail="eigen wachtwoord")
+            renewed = admin_from_account(account)
+    except AccountError as exc:
+        return _password_page(400, str(exc))
+    # Other sessions of this account end (session_version); this one goes on, renewed.
+    login_user(renewed)
+    session[LOGIN_AT] = nurture.now().timestamp()
+    flash("Je wachtwoord is gewijzigd. Andere sessies van dit account zijn beëindigd.")
+    return redirect(url_for("admin.dashboard"))

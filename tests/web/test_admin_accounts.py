@@ -195,3 +195,31 @@ def test_the_login_form_counts_guesses_before_checking(
     assert log_in(app.test_client(), OWNER_EMAIL, OWNER_PASSWORD, CLINIC).status_code == 302
     logins = [e for e in audit_entries(runtime) if e[1] == "account.login"]
     assert len(logins) == 4
+
+
+def test_everyone_changes_their_own_password(
+    app: Any, people: dict[str, Any], runtime: Runtime
+) -> None:
+    editor, elsewhere = client_as(app, "editor"), client_as(app, "editor")
+    token = csrf_token(editor, "/admin/accounts/password")
+    new = "mijn-eigen-nieuwe-wachtwoord"
+    form = {"csrf_token": token, "new_password": new, "repeat_password": new}
+    wrong = editor.post("/admin/accounts/password", data=dict(form, current_password="fout"))
+    assert wrong.status_code == 400 and "huidige wachtwoord klopt niet" in wrong.get_data(True)
+    differ = dict(form, current_password=EDITOR_PASSWORD, repeat_password=new + "x")
+    assert "niet gelijk" in editor.post("/admin/accounts/password", data=differ).get_data(True)
+    done = editor.post(
+        "/admin/accounts/password", data=dict(form, current_password=EDITOR_PASSWORD)
+    )
+    assert done.status_code == 302
+    # This session goes on; the one in another browser ended; the new password works.
+    assert editor.get("/admin", headers=BROWSER).status_code == 200
+    assert elsewhere.get("/admin", headers=BROWSER).status_code == 302
+    assert log_in(app.test_client(), EDITOR_EMAIL, EDITOR_PASSWORD).status_code == 401
+    assert log_in(app.test_client(), EDITOR_EMAIL, new).status_code == 302
+    assert ("account.password", f"account:{people['editor']}") in [
+        entry[1:] for entry in audit_entries(runtime)
+    ]
+    # The shared password has no account to change here.
+    shared = app.test_client().get("/admin/accounts/password", headers=basic())
+    assert shared.status_code == 400 and "NURTURE_ADMIN_PASSWORD" in shared.get_data(True)
