@@ -68,7 +68,9 @@ def lesson_chart(lessons: Sequence[LessonStats]) -> Chart:
     """Return grouped bars per lesson: sent, delivered, human and machine opens, clicks."""
     return Chart(
         title="Per les",
-        description="Staafdiagram per les: verzonden, afgeleverd, geopend en geklikt.",
+        description=(
+            "Per les: verzonden, afgeleverd, geopend en geklikt (de cijfers van de grafiek)."
+        ),
         labels=[f"Dag {lesson.day}" for lesson in lessons],
         series=[
             Series(label, colour, [int(getattr(lesson, name)) for lesson in lessons])
@@ -86,7 +88,7 @@ def signups_chart(days: Sequence[tuple[date, int]]) -> Chart:
     """Return one bar per day for signups."""
     return Chart(
         title="Aanmeldingen per dag",
-        description="Staafdiagram: aanmeldingen per dag.",
+        description="Aanmeldingen per dag (de cijfers van de grafiek).",
         labels=[day_label(day) for day, _count in days],
         series=[Series("Aanmeldingen", SIGNUPS_COLOUR, [count for _day, count in days])],
     )

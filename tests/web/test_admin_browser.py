@@ -216,3 +216,20 @@ def test_owner_adds_an_account_in_the_browser(server: str, chromium: Any) -> Non
             assert "redacteur" in row.inner_text()
             assert page.locator("#accounts tr", has_text=OWNER_EMAIL).inner_text().endswith("(jij)")
             page.screenshot(path=str(screenshot_path(f"h6-accounts-{name}.png")), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("dashboard_data")
+def test_without_javascript_the_tables_show_the_numbers(server: str, chromium: Any) -> None:
+    with closing(chromium.new_context(viewport=PHONE, java_script_enabled=False)) as context:
+        page = context.new_page()
+        log_in(page, server, OWNER_EMAIL, OWNER_PASSWORD)
+        for chart in ("#lesson-chart", "#signups-chart"):
+            assert page.locator(f"{chart} .chart-box").is_hidden()
+            assert page.locator(f"{chart} .chart-table table").is_visible()
+        assert page.locator("#signups-chart tbody tr").last.inner_text().split() == [
+            "4",
+            "mrt",
+            "3",
+        ]
+        page.locator("#signups-chart").screenshot(path=str(screenshot_path("h6-no-js-phone.png")))
