@@ -12,6 +12,7 @@ import sys
 import click
 
 from cli import (
+    admin_cmds,
     course_cmds,
     course_version_cmds,
     delivery_cmds,
@@ -202,6 +203,7 @@ def db_upgrade(revision: str) -> None:
 
 # Each area's module exposes its click commands or groups in `COMMANDS`.
 for _module in (
+    admin_cmds,
     course_cmds,
     course_version_cmds,  # adds import, export, publish, … to `nurture course`
     email_cmds,

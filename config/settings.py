@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # Failed admin logins per client address, and for all addresses together, per window.
     admin_failed_logins_per_client: int = Field(default=10, ge=1)
     admin_failed_logins_total: int = Field(default=50, ge=1)
+    # An account's login lasts this long, however busy it is; then the login page again.
+    admin_session_hours: float = Field(default=8, gt=0, le=24 * 30)
     # A pixel or click counts at most once per delivery, client and this many seconds.
     hit_replay_window_seconds: int = Field(default=60, ge=1)
     # A click (or a lesson rating) this soon after the lesson was delivered is a link

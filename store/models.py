@@ -31,7 +31,7 @@ from store.base import Base, BigId, UtcDateTime
 from store.courses import CourseDraft, CourseRow, CourseVersion
 from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
-from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
+from store.trust import AdminAccount, AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
 class SubscriberStatus:
@@ -279,6 +279,7 @@ class WebhookBatch(Base):
 
 
 __all__ = [
+    "AdminAccount",
     "AdminAuditEntry",
     "Alert",
     "AlertState",

@@ -1,4 +1,4 @@
-"""The audit trail: consent and opt-out events, the hashed suppression list, the admin log.
+"""The audit trail: consent events, hashed suppressions, the admin log and admin accounts.
 
 Consent events are append-only: the code inserts them and never updates or deletes one, and
 on PostgreSQL a trigger refuses UPDATE and DELETE outright. They hold no address or name:
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, BigId
@@ -77,3 +77,22 @@ class AdminAuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (Index(None, "occurred_at"),)
+
+
+class AdminAccount(Base):
+    """A person who may open the dashboard: an address, a role and an Argon2 password hash.
+
+    session_version rises with every password or role change and with removal, so a signed
+    session cookie made before it no longer opens anything (see web/auth.py).
+    """
+
+    __tablename__ = "admin_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]

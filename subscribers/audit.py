@@ -25,6 +25,11 @@ SUPPRESSION_REMOVE = "suppression.remove"
 COURSE_IMPORT = "course.import"
 COURSE_PUBLISH = "course.publish"
 COURSE_REVERT = "course.revert"
+LOGIN = "account.login"
+ACCOUNT_ADD = "account.add"
+ACCOUNT_REMOVE = "account.remove"
+ACCOUNT_ROLE = "account.role"
+ACCOUNT_PASSWORD = "account.password"  # noqa: S105 (an action name, not a password)
 
 # What the dashboard calls each action.
 ACTION_LABELS = {
@@ -37,6 +42,11 @@ ACTION_LABELS = {
     COURSE_IMPORT: "Cursus geïmporteerd",
     COURSE_PUBLISH: "Cursusversie gepubliceerd",
     COURSE_REVERT: "Cursus teruggezet naar een oudere versie",
+    LOGIN: "Ingelogd",
+    ACCOUNT_ADD: "Beheeraccount aangemaakt",
+    ACCOUNT_REMOVE: "Beheeraccount verwijderd",
+    ACCOUNT_ROLE: "Rol van beheeraccount gewijzigd",
+    ACCOUNT_PASSWORD: "Wachtwoord van beheeraccount gewijzigd",
 }
 # The columns' sizes (store/trust.py); longer values are cut, never refused.
 ACTOR_MAX, ACTION_MAX, TARGET_MAX, DETAIL_MAX = 100, 40, 100, 500
@@ -53,8 +63,8 @@ def _printable(text: str, limit: int) -> str:
 def admin_actor(secret_key: str, ip: str | None, user_name: str | None = None) -> str:
     """Name a dashboard user: their Basic user name (or "beheer") @ a short HMAC of their IP.
 
-    The password is shared, so the user name is only what they typed; the IP's HMAC tells
-    sessions apart without storing the IP.
+    With the shared password (HTTP Basic) the user name is only what they typed; the IP's HMAC
+    tells sessions apart without storing the IP. Accounts are named by account_actor instead.
     """
     name = _printable(user_name or "", USER_NAME_MAX) or "beheer"
     where = hash_ip(secret_key, ip)[:IP_HASH_CHARS] if ip else "onbekend"

@@ -66,8 +66,9 @@ def settings_checks(settings: Settings) -> list[Check]:
                 "admin_password",
                 "admin password",
                 "warning",
-                "NURTURE_ADMIN_PASSWORD is not set, so the dashboard at /admin is off",
-                f"set it to 12 characters or more, e.g. the output of {KEYGEN}",
+                "NURTURE_ADMIN_PASSWORD is not set: /admin is off unless an account exists",
+                f"set it to 12 characters or more, e.g. the output of {KEYGEN}, or add an "
+                "owner with `nurture admin add EMAIL --role owner`",
             )
         )
     checks.append(_webhook_key_check(settings))

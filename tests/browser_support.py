@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,3 +56,13 @@ def screenshot_path(name: str, folder: str = "") -> Path:
     directory = OUTPUT_DIR / folder
     directory.mkdir(parents=True, exist_ok=True)
     return directory / name
+
+
+def basic_auth_header(credentials: dict[str, str]) -> dict[str, str]:
+    """Return the HTTP Basic header for CREDENTIALS, to send with every request.
+
+    Playwright's http_credentials answer a 401 challenge only; a browser without credentials
+    is sent to the login form instead, as people are.
+    """
+    pair = f"{credentials['username']}:{credentials['password']}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}

@@ -1,11 +1,17 @@
-"""Server-side SVG charts for the dashboard: no JavaScript, no CDN, no inline styles (CSP)."""
+"""The dashboard charts' data: labels and series, drawn in the browser by Chart.js.
+
+Chart.js is vendored in web/static/vendor/chartjs/ and started by web/static/charts.js, which
+reads this data from a <script type="application/json"> block (the CSP allows no inline
+script). The same data fills each chart's table, which screen readers read and which is what
+a browser without JavaScript shows.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
-
-from markupsafe import Markup, escape
+from typing import Any
 
 from tracking.stats import LessonStats
 
@@ -17,102 +23,72 @@ LESSON_SERIES = [
     ("machine_opened", "Geopend (machine)", "#c5d86d"),
     ("clicked", "Geklikt", "#e8590c"),
 ]
-WIDTH, HEIGHT = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 36, 40
+SIGNUPS_COLOUR = "#3e7cb1"
 DUTCH_MONTHS = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
 
 
-def _nice_max(value: int) -> int:
-    """Round VALUE up to 1, 2 or 5 times a power of ten, so gridlines land on round numbers."""
-    if value <= 5:
-        return 5
-    magnitude = 10 ** (len(str(value)) - 1)
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+@dataclass(frozen=True)
+class Series:
+    """One row of bars: its name, its colour and a whole number per label."""
+
+    label: str
+    colour: str
+    values: list[int]
 
 
-def _axes(top_value: int, title: str, label: str) -> list[str]:
-    plot_height = HEIGHT - TOP - BOTTOM
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'class="chart" role="img" aria-label="{escape(label)}">',
-        f"<title>{escape(title)}</title>",
-    ]
-    for n in range(5):
-        value = top_value * n // 4
-        y = TOP + plot_height - plot_height * n / 4
-        parts.append(
-            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
-            'stroke="#e3e7eb" stroke-width="1"/>'
-        )
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#52606d">{value}</text>'
-        )
-    return parts
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart: what it shows (for screen readers too), its x labels and its series."""
+
+    title: str
+    description: str
+    labels: list[str]
+    series: list[Series] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return what web/static/charts.js reads."""
+        return {
+            "title": self.title,
+            "labels": self.labels,
+            "series": [
+                {"label": each.label, "colour": each.colour, "values": each.values}
+                for each in self.series
+            ],
+        }
+
+    def rows(self) -> list[tuple[str, list[int]]]:
+        """Return the table fallback's rows: each label with its value per series."""
+        return [
+            (label, [each.values[index] for each in self.series])
+            for index, label in enumerate(self.labels)
+        ]
 
 
-def lesson_chart(lessons: Sequence[LessonStats]) -> Markup:
-    """Draw grouped bars per lesson: sent, delivered, human and machine opens, clicks."""
-    top_value = _nice_max(max((lesson.sent for lesson in lessons), default=0))
-    parts = _axes(
-        top_value, "Per les", "Staafdiagram per les: verzonden, afgeleverd, geopend, geklikt"
+def lesson_chart(lessons: Sequence[LessonStats]) -> Chart:
+    """Return grouped bars per lesson: sent, delivered, human and machine opens, clicks."""
+    return Chart(
+        title="Per les",
+        description=(
+            "Per les: verzonden, afgeleverd, geopend en geklikt (de cijfers van de grafiek)."
+        ),
+        labels=[f"Dag {lesson.day}" for lesson in lessons],
+        series=[
+            Series(label, colour, [int(getattr(lesson, name)) for lesson in lessons])
+            for name, label, colour in LESSON_SERIES
+        ],
     )
-    plot_width = WIDTH - LEFT - RIGHT
-    plot_height = HEIGHT - TOP - BOTTOM
-    group = plot_width / max(len(lessons), 1)
-    bar = group * 0.8 / len(LESSON_SERIES)
-    for index, lesson in enumerate(lessons):
-        x0 = LEFT + index * group + group * 0.1
-        for n, (name, label, colour) in enumerate(LESSON_SERIES):
-            value = int(getattr(lesson, name))
-            height = plot_height * value / top_value
-            x = x0 + n * bar
-            y = TOP + plot_height - height
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar - 1:.1f}" height="{height:.1f}" '
-                f'fill="{colour}"><title>Dag {lesson.day}, {escape(label)}: {value}</title></rect>'
-            )
-        parts.append(
-            f'<text x="{x0 + group * 0.4:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-            f'font-size="12" fill="#1f2933">Dag {lesson.day}</text>'
-        )
-    x = LEFT
-    for _name, label, colour in LESSON_SERIES:
-        parts.append(f'<rect x="{x}" y="10" width="12" height="12" fill="{colour}"/>')
-        parts.append(
-            f'<text x="{x + 16}" y="20" font-size="12" fill="#1f2933">{escape(label)}</text>'
-        )
-        # About 7 px per character at 12 px, plus the swatch and a gap.
-        x += 16 + 7 * len(label) + 24
-    parts.append("</svg>")
-    # Safe: every piece of text above went through escape(); the rest is numbers.
-    return Markup("".join(parts))  # noqa: S704
 
 
-def signups_chart(days: Sequence[tuple[date, int]]) -> Markup:
-    """Draw one bar per day for signups."""
-    top_value = _nice_max(max((count for _day, count in days), default=0))
-    parts = _axes(top_value, "Aanmeldingen per dag", "Staafdiagram: aanmeldingen per dag")
-    plot_width = WIDTH - LEFT - RIGHT
-    plot_height = HEIGHT - TOP - BOTTOM
-    slot = plot_width / max(len(days), 1)
-    for index, (day, count) in enumerate(days):
-        height = plot_height * count / top_value
-        x = LEFT + index * slot + slot * 0.15
-        y = TOP + plot_height - height
-        label = f"{day.day} {DUTCH_MONTHS[day.month - 1]}"
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{height:.1f}" '
-            f'fill="#3e7cb1"><title>{label}: {count}</title></rect>'
-        )
-        if index % 5 == 0 or index == len(days) - 1:
-            parts.append(
-                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                f'text-anchor="middle" font-size="11" fill="#52606d">{label}</text>'
-            )
-    parts.append("</svg>")
-    # Safe: every piece of text above went through escape(); the rest is numbers.
-    return Markup("".join(parts))  # noqa: S704
+def day_label(day: date) -> str:
+    """Return DAY the Dutch short way: "2 mrt"."""
+    return f"{day.day} {DUTCH_MONTHS[day.month - 1]}"
+
+
+def signups_chart(days: Sequence[tuple[date, int]]) -> Chart:
+    """Return one bar per day for signups."""
+    return Chart(
+        title="Aanmeldingen per dag",
+        description="Aanmeldingen per dag (de cijfers van de grafiek).",
+        labels=[day_label(day) for day, _count in days],
+        series=[Series("Aanmeldingen", SIGNUPS_COLOUR, [count for _day, count in days])],
+    )

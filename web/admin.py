@@ -1,11 +1,12 @@
 """The clinic's dashboard at /admin: funnel, charts, subscribers, timelines, CSV exports, audit log.
 
-Viewing a subscriber and each export are written to the admin audit log (subscribers.audit).
+Who may open what: web/auth.py (editors see the dashboard; personal data is for owners).
+Viewing a subscriber and each export are written to the admin audit log (subscribers.audit),
+with the account that did it.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -16,6 +17,7 @@ from course.loader import CourseError
 from emails.render import Recipient
 from store.models import Delivery, DeliveryKind, Subscriber
 from subscribers import audit
+from subscribers.accounts import PERSONAL_DATA
 from subscribers.suppression import suppression_count
 from tasks.alert_conditions import current_conditions
 from tracking.charts import lesson_chart, signups_chart
@@ -27,54 +29,17 @@ from tracking.ingest import ingest_pending
 from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
 from tracking.timeline import received_lessons, search_subscribers, timeline
 from tracking.unsubscribe_reasons import unsubscribe_reasons
-from web.admin_lockout import WINDOW_SECONDS, take_slot
+from web.auth import current_admin, require_admin, requires
 from web.context import hit_intake, runtime
 from web.status import status_panel
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(require_admin)
 
 # Audit entries the dashboard shows, newest first.
 AUDIT_PAGE_SIZE = 200
-
-
-def _ask_for_login(message: str) -> Response:
-    return Response(
-        message,
-        status=401,
-        mimetype="text/plain",
-        headers={"WWW-Authenticate": 'Basic realm="Nurture beheer", charset="UTF-8"'},
-    )
-
-
-@bp.before_request
-def require_password() -> ResponseReturnValue | None:
-    """Refuse everything while no password is set; otherwise ask for it (HTTP Basic)."""
-    password = runtime().settings.admin_password
-    if not password:
-        return Response(
-            "Het beheer is uitgeschakeld: stel NURTURE_ADMIN_PASSWORD in om het te openen.",
-            status=403,
-            mimetype="text/plain",
-        )
-    auth = request.authorization
-    if auth is None:
-        return _ask_for_login("Log in met het beheerwachtwoord.")
-    # Count the guess before checking it (web/admin_lockout.py): a burst cannot outrun it.
-    slot = take_slot()
-    if slot is None:
-        return Response(
-            "Te veel mislukte inlogpogingen. Probeer het over enkele minuten opnieuw.",
-            status=429,
-            mimetype="text/plain",
-            headers={"Retry-After": str(WINDOW_SECONDS)},
-        )
-    given = (auth.password or "").encode()
-    if not hmac.compare_digest(given, password.encode()):
-        return _ask_for_login("Onjuist wachtwoord.")
-    slot.give_back()
-    return None
 
 
 def _catch_up() -> None:
@@ -127,6 +92,7 @@ def dashboard() -> ResponseReturnValue:
 
 
 @bp.get("/subscribers")
+@requires(PERSONAL_DATA)
 def subscribers() -> ResponseReturnValue:
     """List subscribers, searchable by address, a page at a time."""
     # No address holds a NUL, and PostgreSQL refuses one in a query parameter (a 500).
@@ -138,6 +104,7 @@ def subscribers() -> ResponseReturnValue:
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
+@requires(PERSONAL_DATA)
 def subscriber_detail(subscriber_id: int) -> ResponseReturnValue:
     """Show one subscriber and their timeline."""
     _catch_up()
@@ -154,6 +121,7 @@ def subscriber_detail(subscriber_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/subscribers/<int:subscriber_id>/mail/<int:delivery_id>")
+@requires(PERSONAL_DATA)
 def received_mail(subscriber_id: int, delivery_id: int) -> ResponseReturnValue:
     """Show a lesson exactly as this subscriber received it: the course version it was sent from."""
     nurture = runtime()
@@ -187,12 +155,9 @@ def received_mail(subscriber_id: int, delivery_id: int) -> ResponseReturnValue:
 
 def _audit(session: Session, action: str, target: str | None = None) -> None:
     """Log ACTION by whoever is logged in, in SESSION's transaction."""
-    nurture = runtime()
-    auth = request.authorization
-    actor = audit.admin_actor(
-        nurture.settings.secret_key, request.remote_addr, auth.username if auth else None
+    audit.record_admin_action(
+        session, actor=current_admin().actor, action=action, target=target, now=runtime().now()
     )
-    audit.record_admin_action(session, actor=actor, action=action, target=target, now=nurture.now())
 
 
 def _log_export(action: str) -> None:
@@ -212,6 +177,7 @@ def _csv_response(chunks: object, filename: str) -> Response:
 
 
 @bp.get("/export/subscribers.csv")
+@requires(PERSONAL_DATA)
 def export_subscribers() -> ResponseReturnValue:
     """Download every subscriber as CSV."""
     _log_export(audit.EXPORT_SUBSCRIBERS)
@@ -219,6 +185,7 @@ def export_subscribers() -> ResponseReturnValue:
 
 
 @bp.get("/export/events.csv")
+@requires(PERSONAL_DATA)
 def export_events() -> ResponseReturnValue:
     """Download every email event as CSV."""
     _catch_up()
@@ -227,6 +194,7 @@ def export_events() -> ResponseReturnValue:
 
 
 @bp.get("/audit")
+@requires(PERSONAL_DATA)
 def audit_log() -> ResponseReturnValue:
     """Show the latest views, exports, erasures and suppression changes: who and when."""
     with runtime().session() as session:

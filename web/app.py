@@ -15,9 +15,12 @@ from tasks.tracking import drain_tracking_hits
 from tracking.hits import HitIntake
 from web import (
     admin,
+    admin_accounts,
+    auth,
     errors,
     feedback,
     health,
+    login,
     metrics,
     preferences,
     public,
@@ -74,6 +77,9 @@ def create_app(
     public.init_app(app)
     tracking.init_app(app)
     metrics.init_app(app, runtime)
-    for module in (health, public, preferences, feedback, tracking, webhooks, admin, metrics):
+    # Accounts' sessions, and CSRF on every form but the public ones, which need no cookie.
+    public_blueprints = [health, public, preferences, feedback, tracking, webhooks, metrics]
+    auth.init_app(app, public_blueprints=[module.bp for module in public_blueprints])
+    for module in (*public_blueprints, login, admin, admin_accounts):
         app.register_blueprint(module.bp)
     return app

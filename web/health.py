@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
 from store.db import check_database
+from web.auth import require_admin
 from web.context import runtime
 
 bp = Blueprint("health", __name__)
@@ -28,11 +29,9 @@ def check_redis(client: redis.Redis) -> str | None:
 
 def _refused_admin() -> Response | None:
     """Return the admin login's refusal when this request has no valid admin password."""
-    # Imported here: the admin blueprint owns the password check and its lockout, so a
-    # password guessed at /healthz counts against the same limit as one at /admin.
-    from web.admin import require_password
-
-    refusal = require_password()
+    # The admin check and its lockout: a password guessed at /healthz counts against the
+    # same limit as one at /admin.
+    refusal = require_admin()
     return None if refusal is None else make_response(refusal)
 
 

@@ -1,7 +1,8 @@
 """Security headers on every response: a strict CSP (no CDN), no framing, no sniffing.
 
 On an https BASE_URL browsers are also told to use https only (HSTS), and no admin page or
-export may be kept in a browser's or proxy's cache: they hold personal data.
+export may be kept in a browser's or proxy's cache: they hold personal data. Admin pages send
+their Referer to this site only: the CSRF check on https needs it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def _no_store_for_admin(response: Response) -> Response:
     # Set, not setdefault: an export's own caching header must not outlive a shared computer.
     if request.path == ADMIN_PREFIX or request.path.startswith(ADMIN_PREFIX + "/"):
         response.headers["Cache-Control"] = "no-store"
+        # On https, flask-wtf also checks that a form was posted from this site (Referer);
+        # same-origin sends it to ourselves only, never to another site.
+        response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

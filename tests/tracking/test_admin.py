@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -134,8 +135,19 @@ def test_dashboard_shows_the_funnel_and_charts(client, runtime: Runtime) -> None
     row = page.split('<tr id="day-1">')[1].split("</tr>")[0]
     cells = [cell.split("</td>")[0] for cell in row.split("<td>")[1:]]
     assert cells == ["3", "3", "2", "2", "1", "0", "0", "1"]
-    assert page.count("<svg") == 2
-    assert "Dag 1, Verzonden: 3" in page
+    # Two Chart.js charts, each with its data as JSON and its numbers as a table.
+    assert page.count('<canvas aria-hidden="true">') == 2
+    assert page.count('type="application/json"') == 2
+    assert "vendor/chartjs/chart.umd.min.js" in page
+    lesson = page.split('id="lesson-chart-data">')[1].split("</script>")[0]
+    assert json.loads(lesson)["series"][0] == {
+        "label": "Verzonden",
+        "colour": "#9aa5b1",
+        "values": [3, 2, 1, 1, 1],
+    }
+    table = page.split('id="lesson-chart"')[1].split("</table>")[0]
+    assert '<tr><th scope="row">Dag 1</th><td>3</td><td>3</td><td>2</td>' in table
+    assert "<script>" not in page  # the CSP would block an inline script
     assert 'id="complaint-warning"' in page
     assert "style=" not in page  # the CSP would block it
 

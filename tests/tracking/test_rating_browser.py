@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import screenshot_path, serve_app
+from browser_support import basic_auth_header, screenshot_path, serve_app
 from feedback_support import BROWSER_UA, PHONE_UA, lesson_links
 from helpers import wait_until
 from sqlalchemy import select
@@ -173,7 +173,9 @@ def test_rating_in_chromium_phone_and_desktop_with_and_without_javascript(
         ("dashboard-feedback-phone.png", PHONE),
     ):
         with closing(
-            chromium.new_context(viewport=viewport, http_credentials=credentials)
+            chromium.new_context(
+                viewport=viewport, extra_http_headers=basic_auth_header(credentials)
+            )
         ) as context:
             page = context.new_page()
             page.goto(base + "/admin")

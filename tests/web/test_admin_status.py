@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from accounts_support import basic
 from browser_support import screenshot_path, serve_app
 from doctor_support import add_webhook_batch, clean_course, healthy_values
 from helpers import T0
@@ -156,13 +157,14 @@ def test_the_panel_in_chromium(healthy_runtime: Runtime, chromium: Any) -> None:
     ]
     store_remote_checks(healthy_runtime, stored)
     app = create_app(runtime=healthy_runtime)
-    credentials = {"username": "beheer", "password": PASSWORD}
+    # Sent with every request, as a script would: a browser without it gets the login form.
+    credentials = basic(PASSWORD)
     try:
         with (
             serve_app(lambda _base_url: app) as server,
             closing(
                 chromium.new_context(
-                    http_credentials=credentials, viewport={"width": 1200, "height": 900}
+                    extra_http_headers=credentials, viewport={"width": 1200, "height": 900}
                 )
             ) as context,
         ):

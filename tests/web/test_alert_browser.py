@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from alerts_support import events, sent_mail
-from browser_support import screenshot_path, serve_app
+from browser_support import basic_auth_header, screenshot_path, serve_app
 from closing_support import content_with_closing
 from helpers import T0
 
@@ -52,7 +52,8 @@ def test_dashboard_banners_in_chromium(
     console: list[str] = []
     with closing(
         chromium.new_context(
-            http_credentials=credentials, viewport={"width": width, "height": height}
+            extra_http_headers=basic_auth_header(credentials),
+            viewport={"width": width, "height": height},
         )
     ) as context:
         page = context.new_page()

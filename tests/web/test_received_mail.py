@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import serve_app
+from browser_support import basic_auth_header, serve_app
 from courses_support import SLUG, edit_lesson, publish_real_details
 from lessons import collect_ids, deliveries_of, dispatch_pass, enroll
 
@@ -79,7 +79,9 @@ def test_clinic_opens_a_received_lesson_in_chromium(
     credentials = {"username": "beheer", "password": "test-admin-password"}
     for name, viewport in (("desktop", (1200, 900)), ("phone", (390, 844))):
         size = {"width": viewport[0], "height": viewport[1]}
-        with closing(chromium.new_context(http_credentials=credentials, viewport=size)) as context:
+        with closing(
+            chromium.new_context(extra_http_headers=basic_auth_header(credentials), viewport=size)
+        ) as context:
             page = context.new_page()
             page.goto(f"{server}/admin/subscribers/{subscriber_id}")
             assert sent_from[:12] in page.locator(".received").inner_text()
