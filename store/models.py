@@ -1,6 +1,7 @@
 """The tables: subscribers, enrollments, deliveries, email events and the webhook inbox.
 
-The consent, suppression and audit tables live in store.trust; they are re-exported here, so
+The consent, suppression and audit tables live in store.trust, the dashboard's rollups in
+store.rollups; they are re-exported here, so
 `store.models` names every table (and Alembic sees them all through Base.metadata).
 """
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.base import Base, BigId, UtcDateTime
+from store.rollups import Rollup, RollupDelta, RollupEventMark, RollupUnsubscribeMark
 from store.trust import AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
@@ -249,6 +251,10 @@ __all__ = [
     "BigId",
     "ConsentEvent",
     "ConsentEventKind",
+    "Rollup",
+    "RollupDelta",
+    "RollupEventMark",
+    "RollupUnsubscribeMark",
     "Suppression",
     "UtcDateTime",
 ]

@@ -1,0 +1,66 @@
+"""dashboard rollups: exact running counts kept by triggers
+
+Revision ID: d4e5f6a7b8c9
+Revises: c7d8e9f0a1b2
+Create Date: 2026-11-30 11:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from tracking import rollup_triggers, rollups
+
+revision: str = "d4e5f6a7b8c9"
+down_revision: str | None = "c7d8e9f0a1b2"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rollups",
+        sa.Column("course_slug", sa.String(100), primary_key=True),
+        sa.Column("day", sa.Integer(), primary_key=True),
+        sa.Column("metric", sa.String(60), primary_key=True),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+    )
+    # Readers ask for a few metrics; the quarter-hour signup counts outnumber them all.
+    op.create_index("ix_rollups_metric", "rollups", ["metric", "course_slug", "day"])
+    op.create_table(
+        "rollup_deltas",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("course_slug", sa.String(100), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(60), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
+        "rollup_event_marks",
+        sa.Column("course_slug", sa.String(100), primary_key=True),
+        sa.Column("day", sa.Integer(), primary_key=True),
+        sa.Column("kind", sa.String(30), primary_key=True),
+        sa.Column("subscriber_id", BigId, primary_key=True),
+    )
+    op.create_table(
+        "rollup_unsubscribe_marks",
+        sa.Column("subscriber_id", BigId, primary_key=True),
+        sa.Column("course_slug", sa.String(100), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+    )
+    connection = op.get_bind()
+    rollup_triggers.install(connection)
+    rollups.rebuild(connection)
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    rollup_triggers.uninstall(connection)
+    op.drop_table("rollup_unsubscribe_marks")
+    op.drop_table("rollup_event_marks")
+    op.drop_table("rollup_deltas")
+    op.drop_index("ix_rollups_metric", table_name="rollups")
+    op.drop_table("rollups")
