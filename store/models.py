@@ -189,6 +189,8 @@ class Delivery(Base):
         ),
         Index(None, "subscriber_id"),
         Index(None, "course_slug", "day", "state"),
+        # Webhook events without our delivery id tag are placed by the provider's message id.
+        Index(None, "provider_message_id"),
     )
 
 
@@ -273,5 +275,6 @@ class Counter(Base):
 subscribers_table: Table = Subscriber.__table__  # type: ignore[assignment]
 enrollments_table: Table = Enrollment.__table__  # type: ignore[assignment]
 deliveries_table: Table = Delivery.__table__  # type: ignore[assignment]
+email_events_table: Table = EmailEvent.__table__  # type: ignore[assignment]
 # What a Core statement runs on: a Connection, or the connection of an ORM Session.
 Executor = Session | Connection

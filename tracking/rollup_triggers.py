@@ -15,7 +15,6 @@ from tracking.rollup_sql import (
     UNSUBSCRIBE_KINDS,
     UNSUBSCRIBED,
     Ddl,
-    changed,
     contributions_select,
     insert_deltas,
     kinds,
@@ -44,11 +43,14 @@ def _pg_by_operation(insert: str, update: str, delete: str) -> str:
 
 def _pg_changed_ids(columns: list[str], where: str) -> str:
     """Select into ids the subscribers of rows whose COLUMNS changed and that match WHERE."""
-    pairs = f"new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed(columns, 'o', 'n')}"
+    # EXCEPT, not a join on id: transition tables have no statistics, and the planner may
+    # nest-loop a join of two thousand-row tables. EXCEPT hashes, and treats NULLs as equal.
+    listed = ", ".join(["id", *[c for c in columns if c != "subscriber_id"], "subscriber_id"])
     return (
-        "SELECT array_agg(DISTINCT x.sid) INTO ids FROM ("
-        f"SELECT n.subscriber_id AS sid FROM {pairs} UNION ALL "
-        f"SELECT o.subscriber_id FROM {pairs}) AS x WHERE {where.format(sid='x.sid')};"
+        "SELECT array_agg(DISTINCT x.subscriber_id) INTO ids FROM ("
+        f"(SELECT {listed} FROM new_rows EXCEPT SELECT {listed} FROM old_rows) UNION ALL "
+        f"(SELECT {listed} FROM old_rows EXCEPT SELECT {listed} FROM new_rows)) AS x "
+        f"WHERE {where.format(sid='x.subscriber_id')};"
     )
 
 
@@ -97,8 +99,9 @@ def postgresql_ddl() -> Ddl:
                 + "\nSELECT array_agg(n.id) INTO ids FROM new_rows n "
                 "WHERE n.unsubscribed_at IS NOT NULL;",
                 _pg_deltas(subscriber, True, True)
-                + "\nSELECT array_agg(n.id) INTO ids FROM new_rows n JOIN old_rows o "
-                f"ON o.id = n.id WHERE {changed(['unsubscribed_at', 'course_slug'], 'o', 'n')};",
+                + "\nSELECT array_agg(DISTINCT x.id) INTO ids FROM ("
+                "SELECT id, unsubscribed_at, course_slug FROM new_rows EXCEPT "
+                "SELECT id, unsubscribed_at, course_slug FROM old_rows) AS x;",
                 _pg_deltas(subscriber, False, True)
                 + "\nSELECT array_agg(o.id) INTO ids FROM old_rows o "
                 f"WHERE {MARKED.format(sid='o.id')};",

@@ -1,4 +1,4 @@
-"""dashboard rollups: exact running counts kept by triggers
+"""dashboard rollups: exact running counts kept by triggers; deliveries by message id
 
 Revision ID: d4e5f6a7b8c9
 Revises: c7d8e9f0a1b2
@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("course_slug", sa.String(100), nullable=False),
         sa.Column("day", sa.Integer(), nullable=False),
     )
+    op.create_index("ix_deliveries_provider_message_id", "deliveries", ["provider_message_id"])
     connection = op.get_bind()
     rollup_triggers.install(connection)
     rollups.rebuild(connection)
@@ -64,3 +65,4 @@ def downgrade() -> None:
     op.drop_table("rollup_deltas")
     op.drop_index("ix_rollups_metric", table_name="rollups")
     op.drop_table("rollups")
+    op.drop_index("ix_deliveries_provider_message_id", table_name="deliveries")

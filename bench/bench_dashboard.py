@@ -1,0 +1,203 @@
+"""Benchmark the clinic's dashboard at 1,000,000 subscribers against the same at 10,000.
+
+Run: .venv/bin/python bench/bench_dashboard.py [--scale 1.0] [--reload] [--rounds 15]
+(smallest sensible run: --scale 0.05 --rounds 5)
+
+- PostgreSQL only. The big database (`bench_dashboard`, or BENCH_PG_DATABASE) holds SCALE
+  x (1,000,000 subscribers, 5,000,000 deliveries, 20,000,000 events), loaded with COPY by
+  dashboard_load.py; a load takes minutes here, so it is kept: the next run reuses it
+  unless --reload (or another scale) is asked. The baseline database
+  (`nurture_bench_dashboard_small`) holds 10,000 subscribers, loaded every run (seconds).
+- Interleaved over ROUNDS rounds, p50 of: the dashboard page (GET /admin through the Flask
+  app, with the admin password), the per-lesson funnel (`nurture stats`' numbers), the
+  subscriber search (GET /admin/subscribers?q=...), one subscriber's timeline (GET
+  /admin/subscribers/ID) and the database half of a /metrics scrape.
+- CSV export: peak RSS of a process streaming the subscribers export, 1,000,000 rows
+  against 10,000 (dashboard_parts.export_rss).
+- Webhook ingest: events per second from stored batches into email_events, against a bare
+  INSERT ... SELECT of the same rows (dashboard_parts.measure_ingest).
+Redis db 1 (BENCH_REDIS_URL overrides it): the app's rate limits and the status panel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import platform
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from common import (
+    PG_ADMIN_URL,
+    bench_database,
+    bench_redis_url,
+    build_bench_runtime,
+    database_url,
+    flush_redis,
+    interleaved_times,
+    ratio,
+    recreate_database,
+    results_table,
+    set_nurture_env,
+)
+from dashboard_load import expected, is_loaded, load, reset_schema
+from dashboard_parts import export_rss, measure_ingest
+from rich.console import Console
+
+BIG_DB = bench_database("bench_dashboard")
+SMALL_DB = "nurture_bench_dashboard_small"
+SMALL_SCALE = 0.01  # 10,000 subscribers
+REDIS_URL = bench_redis_url("redis://127.0.0.1:6379/1")
+PASSWORD = "benchmark-admin-password"
+COURSE = "rugpijn-en-training"
+console = Console()
+
+
+def _conninfo(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _prepare(name: str, scale: float, reload: bool) -> str:
+    """Return the URL of database NAME holding the data of SCALE, loading it if needed."""
+    url = database_url(name)
+    if not reload and is_loaded(_conninfo(url), scale):
+        console.print(f"{name}: data of scale {scale} already loaded, reused")
+        return url
+    subscribers, deliveries, events = expected(scale)
+    console.print(
+        f"{name}: loading {subscribers:,} subscribers, {deliveries:,} deliveries, "
+        f"{events:,} events (COPY)"
+    )
+    if name == "bench_dashboard":
+        reset_schema(_conninfo(url), url)  # created for us: emptied, not dropped
+    else:
+        recreate_database(name, admin_url=PG_ADMIN_URL)
+    load(_conninfo(url), scale, COURSE, log=console.print)
+    return url
+
+
+def _env(url: str, outbox: str) -> dict[str, str]:
+    return set_nurture_env(
+        database_url=url,
+        redis_url=REDIS_URL,
+        base_url="http://127.0.0.1:8000",
+        secret_key="benchmark-secret-key-0123456789abcdef",
+        admin_password=PASSWORD,
+        outbox_dir=outbox,
+        mail_backend="outbox",
+        course=COURSE,
+    )
+
+
+def _works(runtime: Any) -> dict[str, Callable[[], object]]:
+    """Return the timed operations on RUNTIME's database."""
+    from tracking.metrics import read_database
+    from tracking.stats import funnel
+    from web import create_app
+
+    client = create_app(runtime=runtime).test_client()
+    token = base64.b64encode(f"beheer:{PASSWORD}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    with runtime.session() as session:
+        from sqlalchemy import text
+
+        middle = int(session.scalar(text("SELECT MAX(id) FROM subscribers")) or 1) // 2
+
+    def get(path: str) -> Callable[[], object]:
+        def fetch() -> object:
+            response = client.get(path, headers=headers)
+            if response.status_code != 200:
+                raise SystemExit(f"GET {path}: {response.status_code}")
+            return response.get_data()
+
+        return fetch
+
+    def lesson_funnel() -> object:
+        with runtime.session() as session:
+            return funnel(session, runtime.courses, COURSE)
+
+    return {
+        "dashboard page (GET /admin)": get("/admin"),
+        "per-lesson funnel (nurture stats)": lesson_funnel,
+        "subscriber search (?q=sub4242@)": get("/admin/subscribers?q=sub4242%40"),
+        "one subscriber's timeline": get(f"/admin/subscribers/{middle}"),
+        "/metrics database figures": lambda: read_database(runtime),
+    }
+
+
+def _time_pages(url: str, rounds: int, outbox: str) -> dict[str, float]:
+    _env(url, outbox)
+    flush_redis(REDIS_URL)
+    runtime = build_bench_runtime()
+    works = _works(runtime)
+    for work in works.values():
+        work()  # warm: caches, prepared statements, the course files
+    samples = interleaved_times(works, rounds)
+    runtime.engine.dispose()
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def main() -> None:
+    """Load (or reuse) both databases, then time, export and ingest."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000,000 subscribers")
+    parser.add_argument("--reload", action="store_true", help="load the big database again")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--ingest-events", type=int, default=20_000)
+    args = parser.parse_args()
+    big_url = _prepare(BIG_DB, args.scale, args.reload)
+    small_url = _prepare(SMALL_DB, SMALL_SCALE, False)
+    big_n, small_n = expected(args.scale)[0], expected(SMALL_SCALE)[0]
+    outbox = tempfile.mkdtemp(prefix="bench-dashboard-")
+
+    small = _time_pages(small_url, args.rounds, outbox)
+    big = _time_pages(big_url, args.rounds, outbox)
+    table = results_table(
+        f"Dashboard, p50 of {args.rounds} rounds (ms)",
+        "operation",
+        f"{small_n:,} subscribers",
+        f"{big_n:,} subscribers",
+        "ratio",
+    )
+    for name in small:
+        table.add_row(
+            name,
+            f"{small[name] * 1000:.1f}",
+            f"{big[name] * 1000:.1f}",
+            ratio(big[name], small[name]),
+        )
+    console.print(table)
+    page = "dashboard page (GET /admin)"
+    met = big[page] < 0.3 and big[page] <= 3 * small[page]
+    console.print(
+        f"dashboard goal (p50 < 300 ms and <= 3x): {big[page] * 1000:.1f} ms, "
+        f"{ratio(big[page], small[page])}x: {'met' if met else 'NOT met'}"
+    )
+
+    small_rows, small_rss = export_rss(_env(small_url, outbox))
+    big_rows, big_rss = export_rss(_env(big_url, outbox))
+    console.print(
+        f"CSV export peak RSS: {big_rows:,} rows {big_rss:.1f} MiB against {small_rows:,} rows "
+        f"{small_rss:.1f} MiB: {ratio(big_rss, small_rss)}x "
+        f"({'met' if big_rss <= 1.2 * small_rss else 'NOT met'}, goal <= 1.2x)"
+    )
+
+    _env(big_url, outbox)
+    runtime = build_bench_runtime()
+    events, ingest_s, bare_s = measure_ingest(runtime, args.ingest_events)
+    runtime.engine.dispose()
+    rate, bare_rate = events / ingest_s, events / bare_s
+    console.print(
+        f"webhook ingest: {events:,} events in {ingest_s:.2f} s = {rate:,.0f} events/s; "
+        f"bare INSERT ... SELECT of the same rows: {bare_rate:,.0f} events/s "
+        f"(ingest {ratio(ingest_s, bare_s, 1)}x its time); goal >= 10,000/s: "
+        f"{'met' if rate >= 10_000 else 'NOT met'}"
+    )
+    console.print(f"Python {platform.python_version()}, {platform.machine()}, PostgreSQL")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
