@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -98,7 +99,17 @@ class Subscriber(Base):
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
 
-    __table_args__ = (Index(None, "created_at"),)
+    __table_args__ = (
+        Index(None, "created_at"),
+        # The dashboard's "address contains" search: trigrams on PostgreSQL (pg_trgm, made
+        # by migration d4e5f6a7b8c9); SQLite has no such index and scans.
+        Index(
+            "ix_subscribers_email_search",
+            func.lower(text("email")).label("email_lower"),
+            postgresql_using="gin",
+            postgresql_ops={"email_lower": "gin_trgm_ops"},
+        ),
+    )
 
 
 class Enrollment(Base):
@@ -222,7 +233,7 @@ class EmailEvent(Base):
     __table_args__ = (
         Index(None, "delivery_id", "kind"),
         Index(None, "subscriber_id"),
-        Index(None, "course_slug", "day", "kind"),
+        # No (course_slug, day, kind) index: the per-lesson counts come from the rollups.
         Index(None, "occurred_at"),
     )
 

@@ -60,6 +60,7 @@ MARK_KINDS = ("bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscri
 UNSUBSCRIBE_KINDS = ("unsubscribe", "group_unsubscribe")
 EVENT_MARK_METRIC = "subscribers."
 SITE_UNSUBSCRIBES = "site_unsubscribes"
+SIGNUPS = "signups"  # every subscriber row, per course (day 0)
 RAW_TABLES = ("subscribers", "deliveries", "email_events")
 # Each marks table and the metric its rows count.
 MARK_TABLES = {

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from course.loader import CourseStore
 from tracking import rollups
-from tracking.rollup_sql import EVENT_MARK_METRIC, QUARTER_SECONDS, SITE_UNSUBSCRIBES
+from tracking.rollup_sql import EVENT_MARK_METRIC, QUARTER_SECONDS, SIGNUPS, SITE_UNSUBSCRIBES
 
 # Gmail's hard limit is 0.3%; warn well before it, at the rate Google advises staying under.
 COMPLAINT_WARNING_RATE = 0.001
 DEFAULT_DAYS = 5
-SIGNUPS, CONFIRMED, SIGNUP_QUARTERS = "signups", "confirmed", "signups.quarter"
+CONFIRMED, SIGNUP_QUARTERS = "confirmed", "signups.quarter"
 # Rollup metric -> LessonStats field, for the per-lesson counts of sent lesson deliveries.
 LESSON_FIELDS = {
     "lesson.sent": "sent",

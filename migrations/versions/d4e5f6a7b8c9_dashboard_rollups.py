@@ -1,4 +1,4 @@
-"""dashboard rollups: exact running counts kept by triggers; deliveries by message id
+"""dashboard rollups: exact counts kept by triggers; message id and address search indexes
 
 Revision ID: d4e5f6a7b8c9
 Revises: c7d8e9f0a1b2
@@ -18,6 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+SEARCH_INDEX = "ix_subscribers_email_search"
 
 
 def upgrade() -> None:
@@ -52,13 +53,30 @@ def upgrade() -> None:
         sa.Column("day", sa.Integer(), nullable=False),
     )
     op.create_index("ix_deliveries_provider_message_id", "deliveries", ["provider_message_id"])
+    # The funnel's old GROUP BY was its only reader; every event insert paid for it.
+    op.drop_index("ix_email_events_course_slug_day_kind", table_name="email_events")
     connection = op.get_bind()
     rollup_triggers.install(connection)
     rollups.rebuild(connection)
+    if connection.dialect.name == "postgresql":
+        _search_index(connection)
+
+
+def _search_index(connection: sa.Connection) -> None:
+    """Index addresses by trigrams, so "contains" needs no scan of every subscriber."""
+    try:
+        # pg_trgm is a trusted extension (PostgreSQL 13+): a database owner may add it.
+        with connection.begin_nested():
+            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        using = "gin (lower(email) gin_trgm_ops)"
+    except sa.exc.DBAPIError:
+        using = "btree (lower(email))"  # search still works, by a scan
+    connection.exec_driver_sql(f"CREATE INDEX {SEARCH_INDEX} ON subscribers USING {using}")
 
 
 def downgrade() -> None:
     connection = op.get_bind()
+    connection.exec_driver_sql(f"DROP INDEX IF EXISTS {SEARCH_INDEX}")
     rollup_triggers.uninstall(connection)
     op.drop_table("rollup_unsubscribe_marks")
     op.drop_table("rollup_event_marks")
@@ -66,3 +84,6 @@ def downgrade() -> None:
     op.drop_index("ix_rollups_metric", table_name="rollups")
     op.drop_table("rollups")
     op.drop_index("ix_deliveries_provider_message_id", table_name="deliveries")
+    op.create_index(
+        "ix_email_events_course_slug_day_kind", "email_events", ["course_slug", "day", "kind"]
+    )
