@@ -220,7 +220,7 @@ def load(conninfo: str, scale: float, course: str, log=print) -> None:  # type: 
         rebuild(connection)
     engine.dispose()
     with psycopg.connect(conninfo, autocommit=True) as connection:
-        for table in (*TABLES, "rollups"):
+        for table in (*TABLES, "rollups", "rollup_deltas", "rollup_event_marks"):
             connection.execute(f"VACUUM ANALYZE {table}")
         connection.execute(
             "INSERT INTO counters (name, value) VALUES (%s, %s)", (LOADED_MARK, count)

@@ -202,6 +202,13 @@ class Delivery(Base):
         Index(None, "course_slug", "day", "state"),
         # Webhook events without our delivery id tag are placed by the provider's message id.
         Index(None, "provider_message_id"),
+        # Confirmations held back by the hourly ceiling, counted on every dashboard view.
+        Index(
+            "ix_deliveries_waiting_confirmations",
+            "not_before",
+            postgresql_where=text("state = 'queued' AND kind = 'confirmation' AND attempts = 0"),
+            sqlite_where=text("state = 'queued' AND kind = 'confirmation' AND attempts = 0"),
+        ),
     )
 
 

@@ -53,6 +53,14 @@ def upgrade() -> None:
         sa.Column("day", sa.Integer(), nullable=False),
     )
     op.create_index("ix_deliveries_provider_message_id", "deliveries", ["provider_message_id"])
+    waiting = sa.text("state = 'queued' AND kind = 'confirmation' AND attempts = 0")
+    op.create_index(
+        "ix_deliveries_waiting_confirmations",
+        "deliveries",
+        ["not_before"],
+        postgresql_where=waiting,
+        sqlite_where=waiting,
+    )
     # The funnel's old GROUP BY was its only reader; every event insert paid for it.
     op.drop_index("ix_email_events_course_slug_day_kind", table_name="email_events")
     connection = op.get_bind()
@@ -84,6 +92,7 @@ def downgrade() -> None:
     op.drop_index("ix_rollups_metric", table_name="rollups")
     op.drop_table("rollups")
     op.drop_index("ix_deliveries_provider_message_id", table_name="deliveries")
+    op.drop_index("ix_deliveries_waiting_confirmations", table_name="deliveries")
     op.create_index(
         "ix_email_events_course_slug_day_kind", "email_events", ["course_slug", "day", "kind"]
     )
