@@ -1,13 +1,13 @@
 """Child process of bench_dashboard.py: stream the subscribers CSV export, report peak RSS.
 
-Reads the NURTURE_* environment the parent sets; prints "ROWS PEAK_KIB".
+Reads the NURTURE_* environment the parent sets; prints "ROWS PEAK_KIB", the peak being
+the largest RSS sampled while the body streamed.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import resource
 import sys
 from pathlib import Path
 
@@ -30,11 +30,20 @@ def main() -> None:
         buffered=False,
     )
     lines = 0
+    peak = 0  # the largest RSS seen while rows streamed, sampled every chunk
     for chunk in response.response:
         lines += chunk.count(b"\n") if isinstance(chunk, bytes) else chunk.count("\n")
+        peak = max(peak, rss_kib())
     response.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(lines - 1, peak)
+
+
+def rss_kib() -> int:
+    """Return this process's resident set size in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
 
 
 if __name__ == "__main__":
