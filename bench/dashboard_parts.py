@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -51,7 +53,7 @@ def _sent_deliveries(runtime: Runtime, count: int) -> list[tuple[int, int, str, 
     """Return COUNT random sent lessons: (delivery id, subscriber id, course, day)."""
     with runtime.session() as session:
         top = int(session.scalar(text("SELECT MAX(id) FROM deliveries")) or 0)
-        rng = random.Random(7)
+        rng = random.Random(time.time_ns())  # fresh lessons each run: no warm pages
         ids = rng.sample(range(1, top + 1), min(top, count * 2))
         rows = session.execute(
             text(
@@ -97,17 +99,63 @@ def store_batches(runtime: Runtime, events: int, prefix: str) -> int:
     return sum(len(body) for body in bodies)
 
 
-def measure_ingest(runtime: Runtime, events: int) -> tuple[int, float, float]:
-    """Ingest EVENTS stored events, then insert them bare: (events, ingest s, bare s)."""
+_CHILD: dict[str, Any] = {}  # a pool process's runtime (bench child processes only)
+
+
+def _start_child() -> None:
+    from common import build_bench_runtime
+
+    _CHILD["runtime"] = build_bench_runtime()
+
+
+def _ready(_n: int) -> bool:
+    return "runtime" in _CHILD
+
+
+def _ingest_ids(ids: list[int], threads: int) -> int:
+    """Ingest batches IDS on THREADS threads of this process, as a worker's pool would."""
+    from tracking.ingest import ingest_batch
+
+    runtime = _CHILD["runtime"]
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(lambda batch_id: ingest_batch(runtime, batch_id), ids))
+
+
+def _ingest(runtime: Runtime, processes: int, threads: int) -> float:
+    """Ingest every pending batch; return the seconds it took (pool start-up not counted)."""
     from tracking.ingest import ingest_pending
 
-    prefix = f"bench{int(time.time())}"
+    if processes == 1 and threads == 1:
+        started = time.perf_counter()
+        ingest_pending(runtime, limit=100, budget_seconds=3600)
+        return time.perf_counter() - started
+    with runtime.session() as session:
+        ids = list(
+            session.scalars(
+                text("SELECT id FROM webhook_batches WHERE processed_at IS NULL ORDER BY id")
+            )
+        )
+    spawn = multiprocessing.get_context("spawn")  # no connections inherited from this one
+    with ProcessPoolExecutor(processes, mp_context=spawn, initializer=_start_child) as pool:
+        assert all(pool.map(_ready, range(processes * 4)))
+        started = time.perf_counter()
+        parts = [ids[n::processes] for n in range(processes)]
+        list(pool.map(_ingest_ids, parts, [threads] * processes))
+        return time.perf_counter() - started
+
+
+def measure_ingest(
+    runtime: Runtime, events: int, processes: int = 1, threads: int = 1
+) -> tuple[int, float, float]:
+    """Ingest EVENTS stored events, then insert them bare: (events, ingest s, bare s).
+
+    PROCESSES x THREADS > 1 ingests the batches as deployed workers do: one task per batch.
+    """
+    prefix = f"bench{time.time_ns()}"
     with runtime.session() as session:
         before = int(session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM email_events")))
     stored = store_batches(runtime, events, prefix)
-    started = time.perf_counter()
-    ingest_pending(runtime, limit=100, budget_seconds=3600)
-    ingest_seconds = time.perf_counter() - started
+    ingest_seconds = _ingest(runtime, processes, threads)
     with runtime.session() as session:
         made = int(
             session.scalar(text("SELECT COUNT(*) FROM email_events WHERE id > :id"), {"id": before})
