@@ -8,10 +8,11 @@ Run: .venv/bin/python bench/bench_dashboard.py [--scale 1.0] [--reload] [--round
   dashboard_load.py; a load takes minutes here, so it is kept: the next run reuses it
   unless --reload (or another scale) is asked. The baseline database
   (`nurture_bench_dashboard_small`) holds 10,000 subscribers, loaded every run (seconds).
-- Interleaved over ROUNDS rounds, p50 of: the dashboard page (GET /admin through the Flask
-  app, with the admin password), the per-lesson funnel (`nurture stats`' numbers), the
-  subscriber search (GET /admin/subscribers?q=...), one subscriber's timeline (GET
-  /admin/subscribers/ID) and the database half of a /metrics scrape.
+- Interleaved over ROUNDS rounds, both databases in each round, p50 of: the dashboard page
+  (GET /admin through the Flask app, with the admin password), the per-lesson funnel
+  (`nurture stats`' numbers), the subscriber search (GET /admin/subscribers?q=...), one
+  subscriber's timeline (GET /admin/subscribers/ID) and the database half of a /metrics
+  scrape.
 - CSV export: peak RSS of a process streaming the subscribers export, 1,000,000 rows
   against 10,000 (dashboard_parts.export_rss).
 - Webhook ingest: events per second from stored batches into email_events, against a bare
@@ -132,16 +133,29 @@ def _works(runtime: Any) -> dict[str, Callable[[], object]]:
     }
 
 
-def _time_pages(url: str, rounds: int, outbox: str) -> dict[str, float]:
-    _env(url, outbox)
+def _time_pages(urls: dict[str, str], rounds: int, outbox: str) -> dict[str, dict[str, float]]:
+    """Return the p50 seconds of each operation on each database of URLS, by label.
+
+    Both databases' operations run in the same rounds, one after the other, so whatever
+    else the machine does weighs on the baseline and the big database alike.
+    """
     flush_redis(REDIS_URL)
-    runtime = build_bench_runtime()
-    works = _works(runtime)
-    for work in works.values():
-        work()  # warm: caches, prepared statements, the course files
+    runtimes = {}
+    works: dict[str, Callable[[], object]] = {}
+    for label, url in urls.items():
+        _env(url, outbox)  # each runtime reads its settings from the environment when built
+        runtimes[label] = build_bench_runtime()
+        for name, work in _works(runtimes[label]).items():
+            work()  # warm: caches, prepared statements, the course files
+            works[f"{label}\t{name}"] = work
     samples = interleaved_times(works, rounds)
-    runtime.engine.dispose()
-    return {name: statistics.median(times) for name, times in samples.items()}
+    for runtime in runtimes.values():
+        runtime.engine.dispose()
+    result: dict[str, dict[str, float]] = {label: {} for label in urls}
+    for key, times in samples.items():
+        label, name = key.split("\t")
+        result[label][name] = statistics.median(times)
+    return result
 
 
 def main() -> None:
@@ -157,8 +171,8 @@ def main() -> None:
     big_n, small_n = expected(args.scale)[0], expected(SMALL_SCALE)[0]
     outbox = tempfile.mkdtemp(prefix="bench-dashboard-")
 
-    small = _time_pages(small_url, args.rounds, outbox)
-    big = _time_pages(big_url, args.rounds, outbox)
+    pages = _time_pages({"small": small_url, "big": big_url}, args.rounds, outbox)
+    small, big = pages["small"], pages["big"]
     table = results_table(
         f"Dashboard, p50 of {args.rounds} rounds (ms)",
         "operation",
