@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, text, update
 from sqlalchemy.orm import Session
 
+from store.base import json_rows
 from store.models import Executor, UtcDateTime
 from store.models import deliveries_table as deliveries
 
@@ -51,9 +52,9 @@ _ADD_ENGAGEMENT = (
 )
 
 
-# PostgreSQL: one statement over arrays, so a statement-level trigger on deliveries (the
-# dashboard's rollups) runs once per batch instead of once per delivery.
-_ADD_ENGAGEMENT_ARRAYS = text(
+# PostgreSQL: one statement over a JSON list, so a statement-level trigger on deliveries
+# (the dashboard's rollups) runs once per batch instead of once per delivery.
+_ADD_ENGAGEMENT_JSON = text(
     "UPDATE deliveries AS d SET human_opens = d.human_opens + c.human, "
     "machine_opens = d.machine_opens + c.machine, clicks = d.clicks + c.clicks, "
     "first_opened_at = CASE WHEN d.first_opened_at IS NULL OR c.first_opened < "
@@ -61,10 +62,9 @@ _ADD_ENGAGEMENT_ARRAYS = text(
     "ELSE d.first_opened_at END, "
     "delivered_at = CASE WHEN d.delivered_at IS NULL OR c.delivered < d.delivered_at "
     "THEN COALESCE(c.delivered, d.delivered_at) ELSE d.delivered_at END "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:human AS integer[]), "
-    "CAST(:machine AS integer[]), CAST(:clicks AS integer[]), "
-    "CAST(:first_opened AS timestamptz[]), CAST(:delivered AS timestamptz[])) "
-    "AS c(id, human, machine, clicks, first_opened, delivered) WHERE d.id = c.id"
+    "FROM json_to_recordset(CAST(:rows AS json)) AS c(id bigint, human integer, "
+    "machine integer, clicks integer, first_opened timestamptz, delivered timestamptz) "
+    "WHERE d.id = c.id"
 )
 
 
@@ -77,17 +77,18 @@ def add_engagement(executor: Executor, engagements: Sequence[Engagement]) -> Non
         # One row per delivery (callers merge changes per delivery), ids in order: two
         # batches touching the same deliveries lock them in the same order.
         items = sorted(engagements, key=lambda item: item.delivery_id)
-        executor.execute(
-            _ADD_ENGAGEMENT_ARRAYS,
+        rows = [
             {
-                "ids": [item.delivery_id for item in items],
-                "human": [item.human_opens for item in items],
-                "machine": [item.machine_opens for item in items],
-                "clicks": [item.clicks for item in items],
-                "first_opened": [item.first_opened_at for item in items],
-                "delivered": [item.delivered_at for item in items],
-            },
-        )
+                "id": item.delivery_id,
+                "human": item.human_opens,
+                "machine": item.machine_opens,
+                "clicks": item.clicks,
+                "first_opened": item.first_opened_at,
+                "delivered": item.delivered_at,
+            }
+            for item in items
+        ]
+        executor.execute(_ADD_ENGAGEMENT_JSON, {"rows": json_rows(rows)})
         return
     executor.execute(
         _ADD_ENGAGEMENT,

@@ -132,6 +132,7 @@ def _placed_events(
     forgotten = _forgotten(session, set(owners))
     events = []
     private: set[str] = set()
+    agents: dict[str, str] = {}  # user agent -> what it is, for this batch (tracking.classify)
     for (event, delivery), owner in zip(placed, owners, strict=True):
         # Nobody can have an untied event erased, and a forgotten person asked for it.
         keep_text = owner is not None and owner not in forgotten
@@ -141,7 +142,11 @@ def _placed_events(
         if event.kind == "open":
             sent = (delivery.delivered_at or delivery.sent_at) if delivery else None
             machine = is_machine_open(
-                event.user_agent, event.occurred_at, sent, provider_says_machine=event.machine_open
+                event.user_agent,
+                event.occurred_at,
+                sent,
+                provider_says_machine=event.machine_open,
+                known=agents,
             )
         events.append(
             NewEvent(

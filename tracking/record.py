@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from config import Settings
 from delivery.engagement import Engagement, add_engagement
 from providers.events import Failure
+from store.base import json_rows
 from store.models import Delivery, Subscriber, SubscriberStatus, email_events_table
 from subscribers import suppression
 from subscribers.lifecycle import stop_all_mail
@@ -84,9 +85,8 @@ def _row(event: NewEvent, recorded_at: datetime) -> dict[str, Any]:
     return row
 
 
-# PostgreSQL takes a batch of events as one array per column: a short statement whatever
-# the batch's size, planned once, where a many-VALUES INSERT costs its parse every time.
-_UNNEST_TYPES = {
+# PostgreSQL takes a batch of events as one JSON parameter (store.base.json_rows).
+_COLUMN_TYPES = {
     "kind": "varchar",
     "source": "varchar",
     "event_key": "varchar",
@@ -101,11 +101,12 @@ _UNNEST_TYPES = {
     "user_agent": "varchar",
     "recorded_at": "timestamptz",
 }
-_UNNEST_COLUMNS = ", ".join(_UNNEST_TYPES)
-_UNNEST_ARRAYS = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _UNNEST_TYPES.items())
+_COLUMNS = ", ".join(_COLUMN_TYPES)
+_RECORD = ", ".join(f"{name} {kind}" for name, kind in _COLUMN_TYPES.items())
 # Built from the constant names and types above, never from input.
-_INSERT_UNNEST = text(
-    f"INSERT INTO email_events ({_UNNEST_COLUMNS}) SELECT * FROM unnest({_UNNEST_ARRAYS}) "  # noqa: S608
+_INSERT_JSON = text(
+    f"INSERT INTO email_events ({_COLUMNS}) SELECT {_COLUMNS} FROM "  # noqa: S608
+    f"json_to_recordset(CAST(:rows AS json)) AS r({_RECORD}) "
     "ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
 )
 
@@ -114,8 +115,8 @@ def _insert_new(session: Session, events: Sequence[NewEvent], now: datetime) -> 
     """Insert EVENTS, skipping keys already stored; return the keys that were new."""
     rows = [_row(event, now) for event in events]
     if session.get_bind().dialect.name == "postgresql":
-        columns = {name: [row[name] for row in rows] for name in _UNNEST_TYPES}
-        return {key for key in session.scalars(_INSERT_UNNEST, columns) if key is not None}
+        inserted = session.scalars(_INSERT_JSON, {"rows": json_rows(rows)})
+        return {key for key in inserted if key is not None}
     # SQLite: one cached statement run as executemany; SQLAlchemy's "insertmanyvalues"
     # sends it in multi-row batches within SQLite's parameter limit, RETURNING included.
     statement = (
