@@ -15,6 +15,7 @@ Run: .venv/bin/python bench/bench_dashboard.py [--scale 1.0] [--reload] [--round
   scrape.
 - CSV export: peak RSS of a process streaming the subscribers export, 1,000,000 rows
   against 10,000 (dashboard_parts.export_rss).
+- At the end, every rollup is compared with a recount of the raw tables.
 - Webhook ingest: events per second from stored batches into email_events, against a bare
   INSERT ... SELECT of the same rows (dashboard_parts.measure_ingest): events of the last
   week's lessons by one process, and as deployed here (2 worker processes, one task per
@@ -50,6 +51,8 @@ from common import (
 from dashboard_load import expected, is_loaded, load, reset_schema
 from dashboard_parts import export_rss, measure_ingest
 from rich.console import Console
+
+from tracking import rollups
 
 BIG_DB = bench_database("bench_dashboard")
 SMALL_DB = "nurture_bench_dashboard_small"
@@ -219,6 +222,15 @@ def main() -> None:
             f"{bare_rate:,.0f} events/s (ingest {ratio(ingest_s, bare_s, 1)}x its time); "
             f"goal >= 10,000/s: {'met' if rate >= 10_000 else 'NOT met'}"
         )
+    with runtime.session() as session:
+        # After the ingests and the bare inserts (and their deletion): still exact?
+        recounted = rollups.recount(session)
+        metrics = {metric for _course, _day, metric in recounted}
+        kept = rollups.read(session, metrics | {"signups"})
+    console.print(
+        f"rollups equal a recount of the raw tables ({len(recounted):,} counts): "
+        f"{'yes' if kept == recounted else 'NO'}"
+    )
     runtime.engine.dispose()
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     console.print(
