@@ -19,6 +19,7 @@ def stats(course_slug: str | None) -> None:
 
     from tracking.hits import drain_hits
     from tracking.ingest import ingest_pending
+    from tracking.rollups import fold_rollups
     from tracking.stats import funnel, known_courses
 
     require_database(runtime)
@@ -26,6 +27,7 @@ def stats(course_slug: str | None) -> None:
         # Numbers include webhook batches and opens not yet applied by a worker.
         ingest_pending(runtime, limit=1000)
         drain_hits(runtime)
+        fold_rollups(runtime)
     except Exception as exc:
         click.echo(f"nurture: pending tracking data not applied ({exc})", err=True)
     slug = course_slug or runtime.settings.course

@@ -1,8 +1,9 @@
 """The tables: subscribers, enrollments, deliveries, email events and the webhook inbox.
 
 The consent, suppression and audit tables live in store.trust, the lesson ratings and bookings
-in store.feedback; they are re-exported here, so `store.models` names every table (and Alembic
-sees them all through Base.metadata).
+in store.feedback, the dashboard's rollups in store.rollups (and more in store.*); they are
+re-exported here, so `store.models` names every table (and Alembic sees them all through
+Base.metadata).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -31,6 +33,7 @@ from store.base import Base, BigId, UtcDateTime
 from store.courses import CourseDraft, CourseRow, CourseVersion
 from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
+from store.rollups import Rollup, RollupDelta, RollupEventMark, RollupUnsubscribeMark
 from store.trust import AdminAccount, AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
@@ -107,7 +110,17 @@ class Subscriber(Base):
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
 
-    __table_args__ = (Index(None, "created_at"),)
+    __table_args__ = (
+        Index(None, "created_at"),
+        # The dashboard's "address contains" search: trigrams on PostgreSQL (pg_trgm, made
+        # by migration d4e5f6a7b8c9); SQLite has no such index and scans.
+        Index(
+            "ix_subscribers_email_search",
+            func.lower(text("email")).label("email_lower"),
+            postgresql_using="gin",
+            postgresql_ops={"email_lower": "gin_trgm_ops"},
+        ),
+    )
 
 
 class Enrollment(Base):
@@ -220,6 +233,15 @@ class Delivery(Base):
             postgresql_where=text("state = 'failed'"),
             sqlite_where=text("state = 'failed'"),
         ),
+        # Webhook events without our delivery id tag are placed by the provider's message id.
+        Index(None, "provider_message_id"),
+        # Confirmations held back by the hourly ceiling, counted on every dashboard view.
+        Index(
+            "ix_deliveries_waiting_confirmations",
+            "not_before",
+            postgresql_where=text("state = 'queued' AND kind = 'confirmation' AND attempts = 0"),
+            sqlite_where=text("state = 'queued' AND kind = 'confirmation' AND attempts = 0"),
+        ),
     )
 
 
@@ -251,7 +273,7 @@ class EmailEvent(Base):
     __table_args__ = (
         Index(None, "delivery_id", "kind"),
         Index(None, "subscriber_id"),
-        Index(None, "course_slug", "day", "kind"),
+        # No (course_slug, day, kind) index: the per-lesson counts come from the rollups.
         Index(None, "occurred_at"),
         # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range.
         Index(None, "kind", "occurred_at"),
@@ -294,6 +316,10 @@ __all__ = [
     "LessonRating",
     "PreferenceEvent",
     "PreferenceEventKind",
+    "Rollup",
+    "RollupDelta",
+    "RollupEventMark",
+    "RollupUnsubscribeMark",
     "Suppression",
     "UtcDateTime",
 ]
@@ -312,5 +338,6 @@ class Counter(Base):
 subscribers_table: Table = Subscriber.__table__  # type: ignore[assignment]
 enrollments_table: Table = Enrollment.__table__  # type: ignore[assignment]
 deliveries_table: Table = Delivery.__table__  # type: ignore[assignment]
+email_events_table: Table = EmailEvent.__table__  # type: ignore[assignment]
 # What a Core statement runs on: a Connection, or the connection of an ORM Session.
 Executor = Session | Connection

@@ -15,6 +15,7 @@ from tasks.heartbeat import record_dispatch_pass
 from tasks.publish import publish_sends
 from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
+from tracking.rollups import fold_rollups
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,11 @@ def dispatch_once(runtime: Runtime) -> DispatchReport:
         drain_hits(runtime)
     except Exception:
         log.exception("draining opens and clicks failed; they wait")
+    try:
+        # The dashboard's pending counts join their rollups (reads are exact either way).
+        fold_rollups(runtime)
+    except Exception:
+        log.exception("folding the dashboard's rollups failed; the deltas wait")
     try:
         # `nurture doctor` and /admin tell from this stamp whether beat and workers run.
         record_dispatch_pass(runtime)

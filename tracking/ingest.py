@@ -29,7 +29,7 @@ from runtime import Runtime
 from store.models import Delivery, Subscriber, SubscriberStatus, WebhookBatch
 from tracking.batch_failures import record_failure
 from tracking.classify import is_machine_open
-from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
+from tracking.record import DELIVERY_COLUMNS, NewEvent, among, store_events
 from tracking.tallies import count_ingested
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ class _Resolver:
 
     def __init__(self, session: Session, events: list[ProviderEvent]) -> None:
         ids = {event.delivery_id for event in events} - {None}
-        message_ids = {event.message_id for event in events} - {None}
         columns = (*DELIVERY_COLUMNS, Delivery.provider_message_id)
         self.by_id: dict[int, _DeliveryInfo] = {}
         # One provider request carries many recipients, so one message id maps to many
@@ -58,26 +57,35 @@ class _Resolver:
         self.by_message: dict[str, list[_DeliveryInfo]] = {}
         rows: list[Any] = []
         if ids:
-            rows += session.execute(select(*columns).where(Delivery.id.in_(ids))).all()
+            rows += session.execute(select(*columns).where(among(session, Delivery.id, ids))).all()
+        # Events our delivery id tag placed need nothing more; the others are placed by the
+        # provider's message id, our subscriber id tag or the address.
+        found = {row.id for row in rows}
+        unplaced = [event for event in events if event.delivery_id not in found]
+        message_ids = {event.message_id for event in unplaced} - {None}
         if message_ids:
-            by_message = select(*columns).where(Delivery.provider_message_id.in_(message_ids))
+            by_message = select(*columns).where(
+                among(session, Delivery.provider_message_id, message_ids)
+            )
             rows += session.execute(by_message).all()
         for row in rows:
             info = _DeliveryInfo(*row[: len(DELIVERY_COLUMNS)])
             self.by_id[info.id] = info
             if row.provider_message_id:
                 self.by_message.setdefault(row.provider_message_id, []).append(info)
-        subscriber_ids = {event.subscriber_id for event in events} - {None}
+        subscriber_ids = {event.subscriber_id for event in unplaced} - {None}
         self.subscribers: set[int] = set()
         if subscriber_ids:
-            known = select(Subscriber.id).where(Subscriber.id.in_(subscriber_ids))
+            known = select(Subscriber.id).where(among(session, Subscriber.id, subscriber_ids))
             self.subscribers = set(session.scalars(known))
         # Case-insensitive by construction, and on the unique index: the parser lower-cases
         # an event's address, and every subscriber address is stored normalised to lower case.
-        emails = {event.email for event in events} - {None}
+        emails = {event.email for event in unplaced} - {None}
         self.by_email: dict[str, int] = {}
         if emails:
-            by_email = select(Subscriber.email, Subscriber.id).where(Subscriber.email.in_(emails))
+            by_email = select(Subscriber.email, Subscriber.id).where(
+                among(session, Subscriber.email, emails)
+            )
             self.by_email = {email: sid for email, sid in session.execute(by_email) if email}
 
     def delivery(self, event: ProviderEvent) -> _DeliveryInfo | None:
@@ -104,7 +112,7 @@ def _forgotten(session: Session, subscriber_ids: set[int | None]) -> set[int]:
     if not ids:
         return set()
     query = select(Subscriber.id).where(
-        Subscriber.id.in_(ids), Subscriber.status == SubscriberStatus.FORGOTTEN
+        among(session, Subscriber.id, ids), Subscriber.status == SubscriberStatus.FORGOTTEN
     )
     return set(session.scalars(query))
 
@@ -124,6 +132,7 @@ def _placed_events(
     forgotten = _forgotten(session, set(owners))
     events = []
     private: set[str] = set()
+    agents: dict[str, str] = {}  # user agent -> what it is, for this batch (tracking.classify)
     for (event, delivery), owner in zip(placed, owners, strict=True):
         # Nobody can have an untied event erased, and a forgotten person asked for it.
         keep_text = owner is not None and owner not in forgotten
@@ -133,7 +142,11 @@ def _placed_events(
         if event.kind == "open":
             sent = (delivery.delivered_at or delivery.sent_at) if delivery else None
             machine = is_machine_open(
-                event.user_agent, event.occurred_at, sent, provider_says_machine=event.machine_open
+                event.user_agent,
+                event.occurred_at,
+                sent,
+                provider_says_machine=event.machine_open,
+                known=agents,
             )
         events.append(
             NewEvent(

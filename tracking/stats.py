@@ -1,22 +1,50 @@
-"""The funnel and per-lesson numbers, shared by the dashboard and `nurture stats`."""
+"""The funnel and per-lesson numbers, shared by the dashboard and `nurture stats`.
+
+Read from the rollups (tracking.rollups), which triggers keep exact in every writer's
+transaction: a handful of rows, however many subscribers, deliveries and events there are.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from course.store import CourseStore
-from store.models import Delivery, DeliveryKind, DeliveryState, EmailEvent, Subscriber
+from tracking import rollups
+from tracking.rollup_sql import EVENT_MARK_METRIC, QUARTER_SECONDS, SIGNUPS, SITE_UNSUBSCRIBES
 
 # Gmail's hard limit is 0.3%; warn well before it, at the rate Google advises staying under.
 COMPLAINT_WARNING_RATE = 0.001
 DEFAULT_DAYS = 5
+CONFIRMED, SIGNUP_QUARTERS = "confirmed", "signups.quarter"
+# Rollup metric -> LessonStats field, for the per-lesson counts of sent lesson deliveries.
+LESSON_FIELDS = {
+    "lesson.sent": "sent",
+    "lesson.delivered": "delivered",
+    "lesson.human_opened": "human_opened",
+    "lesson.machine_opened": "machine_opened",
+    "lesson.clicked": "clicked",
+}
+# The event kinds that count as a bounce (one per subscriber and lesson on the dashboard).
 BOUNCE_KINDS = ("bounce", "dropped")
-UNSUBSCRIBE_KINDS = ("unsubscribe", "group_unsubscribe")
+BOUNCE_METRICS = tuple(EVENT_MARK_METRIC + kind for kind in BOUNCE_KINDS)
+COMPLAINT_METRIC = EVENT_MARK_METRIC + "spamreport"
+UNSUBSCRIBE_METRICS = (
+    EVENT_MARK_METRIC + "unsubscribe",
+    EVENT_MARK_METRIC + "group_unsubscribe",
+    SITE_UNSUBSCRIBES,
+)
+FUNNEL_METRICS = [
+    SIGNUPS,
+    CONFIRMED,
+    *LESSON_FIELDS,
+    *BOUNCE_METRICS,
+    COMPLAINT_METRIC,
+    *UNSUBSCRIBE_METRICS,
+]
 
 
 @dataclass
@@ -74,7 +102,7 @@ class Funnel:
 
 def known_courses(session: Session, courses: CourseStore) -> list[str]:
     """Return every course with a folder or with subscribers (a removed course still counts)."""
-    with_subscribers = set(session.scalars(select(Subscriber.course_slug).distinct()))
+    with_subscribers = {course for course, _day, _metric in rollups.read(session, [SIGNUPS])}
     return sorted(with_subscribers | set(courses.slugs()) | {courses.default_slug})
 
 
@@ -87,100 +115,34 @@ def _lesson_titles(courses: CourseStore, course_slug: str) -> dict[int, str]:
 
 
 def funnel(session: Session, courses: CourseStore, course_slug: str) -> Funnel:
-    """Compute the funnel of COURSE_SLUG from the tables, in a handful of grouped queries."""
+    """Compute the funnel of COURSE_SLUG from its rollups (tracking.rollups): one query."""
     result = Funnel(course_slug)
+    counts = rollups.read(session, FUNNEL_METRICS, course_slug)
     # Forgotten subscribers are anonymised, not deleted, so they still count here.
-    result.signups, result.confirmed = session.execute(
-        select(func.count(), func.count(Subscriber.confirmed_at)).where(
-            Subscriber.course_slug == course_slug
-        )
-    ).one()
+    result.signups = counts.get((course_slug, 0, SIGNUPS), 0)
+    result.confirmed = counts.get((course_slug, 0, CONFIRMED), 0)
     titles = _lesson_titles(courses, course_slug)
     by_day = {day: LessonStats(day, title) for day, title in titles.items()}
-    sent = Delivery.sent_at.is_not(None)
-    rows = session.execute(
-        select(
-            Delivery.day,
-            func.count().filter(sent),
-            func.count(Delivery.delivered_at),
-            func.count().filter(Delivery.human_opens > 0),
-            func.count().filter(Delivery.machine_opens > 0),
-            func.count().filter(Delivery.clicks > 0),
-        )
-        .where(
-            Delivery.course_slug == course_slug,
-            Delivery.kind == DeliveryKind.LESSON,
-            Delivery.state == DeliveryState.SENT,
-        )
-        .group_by(Delivery.day)
-    )
-    for day, n_sent, delivered, human, machine, clicked in rows:
+    for (_course, day, metric), count in sorted(counts.items()):
+        if metric in (SIGNUPS, CONFIRMED):
+            continue
         lesson = by_day.setdefault(day, LessonStats(day))
-        lesson.sent, lesson.delivered = n_sent, delivered
-        lesson.human_opened, lesson.machine_opened, lesson.clicked = human, machine, clicked
-    _add_event_counts(session, course_slug, by_day)
-    _add_site_unsubscribes(session, course_slug, by_day)
+        if metric in LESSON_FIELDS:
+            setattr(lesson, LESSON_FIELDS[metric], count)
+        elif metric in BOUNCE_METRICS:
+            # One subscriber bouncing twice on the same lesson is one bounce (a mark each).
+            lesson.bounces += count
+        elif metric == COMPLAINT_METRIC:
+            lesson.complaints += count
+        else:
+            # SendGrid's unsubscribes, and those through our own link that SendGrid did not
+            # report, counted on the last lesson sent before them (day 1 if none was).
+            lesson.unsubscribes += count
     # The course says how many days it has; without it, assume the usual five at least.
     last_day = max(titles) if titles else max([DEFAULT_DAYS, *by_day])
     result.lessons = [by_day.get(day, LessonStats(day)) for day in range(1, last_day + 1)]
     result.completed = by_day[last_day].sent if last_day in by_day else 0
     return result
-
-
-def _add_event_counts(session: Session, course_slug: str, by_day: dict[int, LessonStats]) -> None:
-    # One subscriber bouncing twice on the same lesson is one bounce.
-    rows = session.execute(
-        select(EmailEvent.day, EmailEvent.kind, func.count(distinct(EmailEvent.subscriber_id)))
-        .where(
-            EmailEvent.course_slug == course_slug,
-            EmailEvent.day.is_not(None),
-            EmailEvent.kind.in_([*BOUNCE_KINDS, "spamreport", *UNSUBSCRIBE_KINDS]),
-        )
-        .group_by(EmailEvent.day, EmailEvent.kind)
-    )
-    for day, kind, count in rows:
-        if day is None:
-            continue
-        lesson = by_day.setdefault(day, LessonStats(day))
-        if kind in BOUNCE_KINDS:
-            lesson.bounces += count
-        elif kind == "spamreport":
-            lesson.complaints += count
-        else:
-            lesson.unsubscribes += count
-
-
-def _add_site_unsubscribes(
-    session: Session, course_slug: str, by_day: dict[int, LessonStats]
-) -> None:
-    """Attribute unsubscribes through our own link to the last lesson sent before them."""
-    # Subscribers SendGrid already reported as unsubscribed are counted by their event.
-    reported = select(EmailEvent.subscriber_id).where(
-        EmailEvent.kind.in_(UNSUBSCRIBE_KINDS), EmailEvent.subscriber_id.is_not(None)
-    )
-    last_day = (
-        select(func.max(Delivery.day))
-        .where(
-            Delivery.subscriber_id == Subscriber.id,
-            Delivery.kind == DeliveryKind.LESSON,
-            Delivery.sent_at.is_not(None),
-            Delivery.sent_at <= Subscriber.unsubscribed_at,
-        )
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(last_day, func.count())
-        .where(
-            Subscriber.course_slug == course_slug,
-            Subscriber.unsubscribed_at.is_not(None),
-            Subscriber.id.not_in(reported),
-        )
-        .group_by(last_day)
-    )
-    for day, count in rows:
-        # Unsubscribed before the first lesson: counted against day 1, where it stopped.
-        lesson = by_day.setdefault(day or 1, LessonStats(day or 1))
-        lesson.unsubscribes += count
 
 
 def signups_per_day(
@@ -190,15 +152,14 @@ def signups_per_day(
     today = now.astimezone(zone).date()
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=zone)
+    # Quarter hours, since every zone's offset is a whole number of them (tracking.rollup_sql).
+    quarters = (int(since.timestamp()) // QUARTER_SECONDS, int(now.timestamp()) // QUARTER_SECONDS)
     counts: dict[date, int] = {}
-    stamps = session.scalars(
-        select(Subscriber.created_at).where(
-            and_(Subscriber.course_slug == course_slug, Subscriber.created_at >= since)
-        )
-    )
-    for stamp in stamps:
-        local = stamp.astimezone(zone).date()
-        counts[local] = counts.get(local, 0) + 1
+    for (_course, quarter, _metric), count in rollups.read(
+        session, [SIGNUP_QUARTERS], course_slug, quarters
+    ).items():
+        local = datetime.fromtimestamp(quarter * QUARTER_SECONDS, UTC).astimezone(zone).date()
+        counts[local] = counts.get(local, 0) + count
     return [
         (first + timedelta(days=n), counts.get(first + timedelta(days=n), 0)) for n in range(days)
     ]

@@ -26,6 +26,7 @@ from tracking.export import events_csv, subscribers_csv
 from tracking.feedback_stats import lesson_feedback
 from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
+from tracking.rollups import fold_rollups
 from tracking.stats import COMPLAINT_WARNING_RATE, funnel, known_courses, signups_per_day
 from tracking.timeline import received_lessons, search_subscribers, timeline
 from tracking.unsubscribe_reasons import unsubscribe_reasons
@@ -49,6 +50,7 @@ def _catch_up() -> None:
         ingest_pending(nurture, limit=20, budget_seconds=2.0)
         hit_intake().spool.ship()  # this process's own hits of the last second count too
         drain_hits(nurture)
+        fold_rollups(nurture)
     except Exception:
         log.exception("could not apply pending tracking data before showing the dashboard")
 
