@@ -1,11 +1,8 @@
 """The closing email's fill-in: a short thank-you after the last lesson, with the call to action.
 
 Built once per course like a lesson (emails.layout), from the course's [closing] texts.
-
-FEEDBACK HOOK (issue 15 §3, "Was deze les nuttig?"): the template shows a feedback link when
-`feedback_href` is given. Until the rating feature has a page to link to, FEEDBACK_URL is
-empty and the paragraph is left out; set it from the course (or pass a per-recipient slot as
-the lesson's tracked links are) once that page exists.
+It ends with "Was deze cursus nuttig? Ja / Nee": the lessons' rating links, whose answer is
+stored for this mail's day (CLOSING_DAY), so the dashboard shows it as the whole course's.
 """
 
 from __future__ import annotations
@@ -15,11 +12,9 @@ from collections.abc import Callable
 from markupsafe import Markup
 
 from course.loader import Course
+from emails import lesson_links
 from emails.layout import FillIn, LinkSlots, check_free_of_markers, cta_values, render_fill_in
 from emails.names import clean_line
-
-# See the module docstring: where the closing email's feedback link will come from.
-FEEDBACK_URL = ""
 
 
 def build_closing(
@@ -42,7 +37,9 @@ def build_closing(
         "body_html": body_html,
         "body_text": body_text.rstrip("\n"),
         **cta_values(course.cta_url, course.cta_label, course.cta_text, links),
-        "feedback_href": links.slot(FEEDBACK_URL) if FEEDBACK_URL else "",
+        # Per-reader rating links, resolved like a lesson's (emails.lesson_links).
+        "rating_yes_href": links.slot(lesson_links.RATING_YES),
+        "rating_no_href": links.slot(lesson_links.RATING_NO),
     }
     return render_fill_in(
         "closing",

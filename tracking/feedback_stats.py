@@ -75,4 +75,5 @@ def lesson_feedback(session: Session, course_slug: str, days: list[int]) -> Feed
             .limit(COMMENTS_SHOWN)
         )
     ]
-    return Feedback([by_day[day] for day in sorted(by_day)], comments)
+    # The closing email's answers (the whole course, day CLOSING_DAY) come after the lessons.
+    return Feedback([by_day[day] for day in sorted(by_day, key=lambda d: (d < 1, d))], comments)

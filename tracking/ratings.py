@@ -53,6 +53,9 @@ RECORDED = "recorded"
 MACHINE = "machine"
 UNKNOWN = "unknown"
 
+# What a reader can rate: a lesson, and (by the closing email) the whole course.
+RATED_KINDS = (DeliveryKind.LESSON, DeliveryKind.CLOSING)
+
 
 @dataclass(frozen=True)
 class RatedLesson:
@@ -81,7 +84,7 @@ def clean_comment(text: str | None) -> str:
 def rated_lesson(session: Session, delivery_id: int) -> RatedLesson | None:
     """Return the lesson DELIVERY_ID sent, or None when it is no (longer a) lesson of anyone."""
     delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.kind != DeliveryKind.LESSON or delivery.subscriber_id is None:
+    if delivery is None or delivery.kind not in RATED_KINDS or delivery.subscriber_id is None:
         return None
     return RatedLesson(delivery.id, delivery.course_slug, delivery.day)
 
@@ -114,7 +117,7 @@ def _is_machine(
 def record_vote(runtime: Runtime, session: Session, delivery_id: int, vote: Vote) -> str:
     """Record VOTE for the lesson of DELIVERY_ID; return RECORDED, MACHINE or UNKNOWN."""
     delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.kind != DeliveryKind.LESSON or delivery.subscriber_id is None:
+    if delivery is None or delivery.kind not in RATED_KINDS or delivery.subscriber_id is None:
         return UNKNOWN
     subscriber = session.get(Subscriber, delivery.subscriber_id)
     if subscriber is None or subscriber.status == SubscriberStatus.FORGOTTEN:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from closing_support import content_with_closing
+from feedback_support import BROWSER_UA, admin_headers, links_in, row_cells, visit
 from helpers import wait_until
 from lessons import emails_in, enroll, enrollment_of
 from sqlalchemy import select
@@ -25,11 +26,13 @@ from store.models import (
     DeliveryKind,
     DeliveryState,
     EnrollmentStatus,
+    LessonRating,
     Subscriber,
 )
 from subscribers.service import unsubscribe
 from tasks.dispatch import dispatch_once
 from tracking.timeline import timeline
+from web.app import create_app
 
 AMS = ZoneInfo("Europe/Amsterdam")
 START = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)  # a Monday, 07:30 in Amsterdam
@@ -170,3 +173,38 @@ def test_starting_another_run_skips_the_waiting_closing_email(
     assert closing.state == DeliveryState.SKIPPED
     assert "another course run" in (closing.last_error or "")
     assert fake_sendgrid.counts[("opnieuw0@example.org", "rugpijn-en-training", "closing")] == 0
+
+
+def test_the_closing_email_asks_whether_the_course_was_useful(
+    closing_runtime, fake_sendgrid, clock
+):
+    runtime = closing_runtime
+    [subscriber_id] = enroll(runtime, 1, START, prefix="rater")
+    with thread_worker(runtime):
+        run_course(runtime, clock, fake_sendgrid)
+        [closing] = closing_rows(runtime)
+        clock.set(closing.not_before)
+        assert dispatch_once(runtime).enqueued == 1
+        assert wait_until(lambda: emails_in(fake_sendgrid) == 6, 20)
+    message = fake_sendgrid.accepted[-1].messages[0]
+    assert "Was deze cursus nuttig?" in message["text"]
+    links = links_in(runtime, message["html"])
+    assert links.ja and links.nee and links.cta
+    client = create_app(runtime=runtime).test_client()
+    clock.advance(hours=2)  # a reader, not a scanner seconds after delivery
+    page = visit(client, links.ja, BROWSER_UA).get_data(as_text=True)
+    assert "Je vond de cursus" in page and "over deze cursus?" in page
+    saved = client.post(
+        links.ja, data={"opmerking": "Fijne cursus."}, headers={"User-Agent": BROWSER_UA}
+    )
+    assert saved.status_code == 200
+    with runtime.session() as session:
+        [rating] = session.scalars(select(LessonRating)).all()
+        assert (rating.subscriber_id, rating.day, rating.useful) == (
+            subscriber_id,
+            CLOSING_DAY,
+            True,
+        )
+    dashboard = client.get("/admin", headers=admin_headers()).get_data(as_text=True)
+    assert row_cells(dashboard, f"feedback-day-{CLOSING_DAY}") == ["100%", "1"]
+    assert "Hele cursus · ja, nuttig" in dashboard and "Fijne cursus." in dashboard
