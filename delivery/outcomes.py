@@ -40,13 +40,19 @@ def pre_send_verdict(claim: Claim) -> str | None:
     Checked again just before each send, so an unsubscribe that landed after the
     dispatcher queued the mail still wins. A confirmation goes only to a pending signup,
     or to someone who unsubscribed and signed up again (they stay unsubscribed until they
-    confirm; their unsubscribe skipped every confirmation queued before it); a lesson only
+    confirm; their unsubscribe skipped every confirmation queued before it), or to a
+    confirmed reader not (or no longer) in its course; a lesson only
     to a confirmed subscriber whose enrollment is active.
     """
     if not claim.email:
         return "skipped"
     if claim.kind == DeliveryKind.CONFIRMATION:
-        return None if claim.subscriber_status in CONFIRMABLE else "skipped"
+        if claim.subscriber_status in CONFIRMABLE:
+            return None
+        # A confirmed reader signing up for another course: only while not in it already.
+        joining = claim.subscriber_status == SubscriberStatus.CONFIRMED
+        free = claim.enrollment_status in (None, EnrollmentStatus.CANCELLED)
+        return None if joining and free else "skipped"
     if claim.subscriber_status != SubscriberStatus.CONFIRMED:
         return "skipped"
     if claim.enrollment_status == EnrollmentStatus.PAUSED:

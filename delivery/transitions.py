@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, or_, select, update
+from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -22,6 +22,7 @@ from store.models import (
     Delivery,
     DeliveryKind,
     DeliveryState,
+    EnrollmentStatus,
     Executor,
     UtcDateTime,
 )
@@ -60,6 +61,34 @@ def _of_subscriber(column: Any) -> Any:
     )
 
 
+def _of_enrollment(where: Any) -> Any:
+    """Return the status of the claimed row's enrollment (a correlated scalar subquery)."""
+    return select(enrollments.c.status).where(where).correlate(deliveries).scalar_subquery()
+
+
+# A confirmation has no enrollment: it reads the reader's standing in its course instead (a
+# running or finished enrollment first, else 'cancelled': left it), so nobody is invited to
+# a course they are in. Confirmed without any enrollment (older data): in the first course.
+_IN_COURSE = func.coalesce(
+    select(enrollments.c.status)
+    .where(
+        enrollments.c.subscriber_id == deliveries.c.subscriber_id,
+        enrollments.c.course_slug == deliveries.c.course_slug,
+    )
+    .correlate(deliveries)
+    .order_by(enrollments.c.status == EnrollmentStatus.CANCELLED)
+    .limit(1)
+    .scalar_subquery(),
+    case(
+        (
+            and_(
+                deliveries.c.course_slug == _of_subscriber(subscribers.c.course_slug),
+                ~exists().where(enrollments.c.subscriber_id == deliveries.c.subscriber_id),
+            ),
+            EnrollmentStatus.COMPLETED,
+        ),
+    ),
+)
 _DELIVERY_ID = bindparam("p_delivery_id", type_=Integer())
 _CLAIMED_AT = bindparam("p_claimed_at", type_=UtcDateTime())
 _ERROR = bindparam("p_error", type_=String())
@@ -93,10 +122,10 @@ _CLAIM = (
         _of_subscriber(subscribers.c.status),
         _of_subscriber(subscribers.c.timezone),
         _of_subscriber(subscribers.c.send_time),
-        select(enrollments.c.status)
-        .where(enrollments.c.id == deliveries.c.enrollment_id)
-        .correlate(deliveries)
-        .scalar_subquery(),
+        case(
+            (deliveries.c.kind == DeliveryKind.CONFIRMATION, _IN_COURSE),
+            else_=_of_enrollment(enrollments.c.id == deliveries.c.enrollment_id),
+        ),
     )
 )
 
@@ -258,8 +287,10 @@ def unstamp_enqueued(executor: Executor, delivery_id: int) -> None:
     executor.execute(statement)
 
 
-def skip_queued_of(executor: Executor, subscriber_id: int, *, reason: str) -> int:
-    """Skip every queued delivery of SUBSCRIBER_ID (they stopped all mail); return how many.
+def skip_queued_of(
+    executor: Executor, subscriber_id: int, *, reason: str, course_slug: str | None = None
+) -> int:
+    """Skip SUBSCRIBER_ID's queued deliveries (of COURSE_SLUG, or all); return how many.
 
     One already claimed ('sending') re-checks the subscriber just before it calls the
     provider and skips itself.
@@ -272,32 +303,6 @@ def skip_queued_of(executor: Executor, subscriber_id: int, *, reason: str) -> in
         )
         .values(state=DeliveryState.SKIPPED, last_error=f"stopped: {reason}")
     )
+    if course_slug is not None:
+        statement = statement.where(deliveries.c.course_slug == course_slug)
     return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
-
-
-def requeue_failed(executor: Executor, now: datetime, delivery_id: int | None = None) -> int:
-    """Put failed deliveries (all, or DELIVERY_ID) back to queued with fresh attempts."""
-    statement = (
-        update(deliveries)
-        .where(deliveries.c.state == DeliveryState.FAILED)
-        .values(
-            state=DeliveryState.QUEUED,
-            attempts=0,
-            not_before=now,
-            enqueued_at=None,
-            claimed_at=None,
-        )
-    )
-    if delivery_id is not None:
-        statement = statement.where(deliveries.c.id == delivery_id)
-    return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
-
-
-def erase_errors_of(executor: Executor, subscriber_id: int, erased: str) -> None:
-    """Replace the kept errors of SUBSCRIBER_ID's deliveries (they may quote the address)."""
-    statement = (
-        update(deliveries)
-        .where(deliveries.c.subscriber_id == subscriber_id, deliveries.c.last_error.is_not(None))
-        .values(last_error=erased)
-    )
-    executor.execute(statement)

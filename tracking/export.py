@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import session_scope
 from store.models import EmailEvent, Subscriber
+from tracking.course_members import signed_up_for
 
 # A cell starting with one of these runs as a formula in Excel or LibreOffice.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -74,19 +75,23 @@ def _csv_lines(columns: list[str], rows: Iterable[Any]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def subscribers_csv(sessions: sessionmaker[Session]) -> Iterator[str]:
-    """Yield the subscribers as CSV, a chunk at a time."""
+def subscribers_csv(
+    sessions: sessionmaker[Session], course_slug: str | None = None
+) -> Iterator[str]:
+    """Yield the subscribers (of COURSE_SLUG, or all) as CSV, a chunk at a time."""
+    query = select(Subscriber).order_by(Subscriber.id)
+    if course_slug is not None:
+        query = query.where(signed_up_for(course_slug))
     with session_scope(sessions) as session:
-        rows = session.scalars(
-            select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=STREAM_BATCH)
-        )
+        rows = session.scalars(query.execution_options(yield_per=STREAM_BATCH))
         yield from _csv_lines(SUBSCRIBER_COLUMNS, rows)
 
 
-def events_csv(sessions: sessionmaker[Session]) -> Iterator[str]:
-    """Yield the email events as CSV, a chunk at a time."""
+def events_csv(sessions: sessionmaker[Session], course_slug: str | None = None) -> Iterator[str]:
+    """Yield the email events (of COURSE_SLUG's mail, or all) as CSV, a chunk at a time."""
+    query = select(EmailEvent).order_by(EmailEvent.id)
+    if course_slug is not None:
+        query = query.where(EmailEvent.course_slug == course_slug)
     with session_scope(sessions) as session:
-        rows = session.scalars(
-            select(EmailEvent).order_by(EmailEvent.id).execution_options(yield_per=STREAM_BATCH)
-        )
+        rows = session.scalars(query.execution_options(yield_per=STREAM_BATCH))
         yield from _csv_lines(EVENT_COLUMNS, rows)

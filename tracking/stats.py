@@ -6,11 +6,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from course.loader import CourseStore
-from store.models import Delivery, DeliveryKind, DeliveryState, EmailEvent, Subscriber
+from store.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    EmailEvent,
+    Enrollment,
+    Subscriber,
+)
+from tracking.course_members import left, left_at, signup_counts, signup_times
 
 # Gmail's hard limit is 0.3%; warn well before it, at the rate Google advises staying under.
 COMPLAINT_WARNING_RATE = 0.001
@@ -73,9 +81,15 @@ class Funnel:
 
 
 def known_courses(session: Session, courses: CourseStore) -> list[str]:
-    """Return every course with a folder or with subscribers (a removed course still counts)."""
+    """Return every course with a folder or with subscribers, the signup course first.
+
+    A removed course still counts while people are in it.
+    """
     with_subscribers = set(session.scalars(select(Subscriber.course_slug).distinct()))
-    return sorted(with_subscribers | set(courses.slugs()) | {courses.default_slug})
+    with_subscribers |= set(session.scalars(select(Enrollment.course_slug).distinct()))
+    default = courses.default_slug
+    found = (with_subscribers | set(courses.slugs()) | {default}) - {""}
+    return sorted(found, key=lambda slug: (slug != default, slug))
 
 
 def _lesson_titles(courses: CourseStore, course_slug: str) -> dict[int, str]:
@@ -90,11 +104,7 @@ def funnel(session: Session, courses: CourseStore, course_slug: str) -> Funnel:
     """Compute the funnel of COURSE_SLUG from the tables, in a handful of grouped queries."""
     result = Funnel(course_slug)
     # Forgotten subscribers are anonymised, not deleted, so they still count here.
-    result.signups, result.confirmed = session.execute(
-        select(func.count(), func.count(Subscriber.confirmed_at)).where(
-            Subscriber.course_slug == course_slug
-        )
-    ).one()
+    result.signups, result.confirmed = signup_counts(session, course_slug)
     titles = _lesson_titles(courses, course_slug)
     by_day = {day: LessonStats(day, title) for day, title in titles.items()}
     sent = Delivery.sent_at.is_not(None)
@@ -162,19 +172,16 @@ def _add_site_unsubscribes(
         select(func.max(Delivery.day))
         .where(
             Delivery.subscriber_id == Subscriber.id,
+            Delivery.course_slug == course_slug,
             Delivery.kind == DeliveryKind.LESSON,
             Delivery.sent_at.is_not(None),
-            Delivery.sent_at <= Subscriber.unsubscribed_at,
+            Delivery.sent_at <= left_at(course_slug),
         )
         .scalar_subquery()
     )
     rows = session.execute(
         select(last_day, func.count())
-        .where(
-            Subscriber.course_slug == course_slug,
-            Subscriber.unsubscribed_at.is_not(None),
-            Subscriber.id.not_in(reported),
-        )
+        .where(left(course_slug), Subscriber.id.not_in(reported))
         .group_by(last_day)
     )
     for day, count in rows:
@@ -191,12 +198,7 @@ def signups_per_day(
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=zone)
     counts: dict[date, int] = {}
-    stamps = session.scalars(
-        select(Subscriber.created_at).where(
-            and_(Subscriber.course_slug == course_slug, Subscriber.created_at >= since)
-        )
-    )
-    for stamp in stamps:
+    for stamp in signup_times(session, course_slug, since):
         local = stamp.astimezone(zone).date()
         counts[local] = counts.get(local, 0) + 1
     return [

@@ -93,7 +93,8 @@ def dashboard() -> ResponseReturnValue:
     _catch_up()
     with nurture.session() as session:
         courses = known_courses(session, nurture.courses)
-        course = request.args.get("course", settings.course)
+        # The signup course first (known_courses puts it there); ?course= picks another.
+        course = request.args.get("course") or courses[0]
         if course not in courses:
             abort(404)
         numbers = funnel(session, nurture.courses, course)
@@ -151,9 +152,9 @@ def _audit(session: Session, action: str, target: str | None = None) -> None:
     audit.record_admin_action(session, actor=actor, action=action, target=target, now=nurture.now())
 
 
-def _log_export(action: str) -> None:
+def _log_export(action: str, course: str | None = None) -> None:
     with runtime().session() as session:
-        _audit(session, action)
+        _audit(session, action, target=f"course:{course}" if course else None)
 
 
 def _csv_response(chunks: object, filename: str) -> Response:
@@ -167,19 +168,36 @@ def _csv_response(chunks: object, filename: str) -> Response:
     )
 
 
+def _export_course() -> str | None:
+    """Return the ?course= of an export (None: every course), refusing an unknown one."""
+    slug = request.args.get("course") or None
+    if slug is not None:
+        with runtime().session() as session:
+            if slug not in known_courses(session, runtime().courses):
+                abort(404)
+    return slug
+
+
+def _export_name(name: str, course: str | None) -> str:
+    return f"{name}-{course}.csv" if course else f"{name}.csv"
+
+
 @bp.get("/export/subscribers.csv")
 def export_subscribers() -> ResponseReturnValue:
-    """Download every subscriber as CSV."""
-    _log_export(audit.EXPORT_SUBSCRIBERS)
-    return _csv_response(subscribers_csv(runtime().sessions), "subscribers.csv")
+    """Download the subscribers (of ?course=, or all) as CSV."""
+    course = _export_course()
+    _log_export(audit.EXPORT_SUBSCRIBERS, course)
+    chunks = subscribers_csv(runtime().sessions, course)
+    return _csv_response(chunks, _export_name("subscribers", course))
 
 
 @bp.get("/export/events.csv")
 def export_events() -> ResponseReturnValue:
-    """Download every email event as CSV."""
+    """Download the email events (of ?course=, or all) as CSV."""
+    course = _export_course()
     _catch_up()
-    _log_export(audit.EXPORT_EVENTS)
-    return _csv_response(events_csv(runtime().sessions), "events.csv")
+    _log_export(audit.EXPORT_EVENTS, course)
+    return _csv_response(events_csv(runtime().sessions, course), _export_name("events", course))
 
 
 @bp.get("/audit")

@@ -13,7 +13,18 @@ from runtime import Runtime, build_runtime
 from tasks.app import celery_init_app
 from tasks.tracking import drain_tracking_hits
 from tracking.hits import HitIntake
-from web import admin, errors, health, metrics, preferences, public, security, tracking, webhooks
+from web import (
+    admin,
+    errors,
+    health,
+    metrics,
+    preferences,
+    public,
+    security,
+    tracking,
+    unsubscribe,
+    webhooks,
+)
 
 
 def create_app(
@@ -63,6 +74,6 @@ def create_app(
     public.init_app(app)
     tracking.init_app(app)
     metrics.init_app(app, runtime)
-    for module in (health, public, preferences, tracking, webhooks, admin, metrics):
+    for module in (health, public, unsubscribe, preferences, tracking, webhooks, admin, metrics):
         app.register_blueprint(module.bp)
     return app
