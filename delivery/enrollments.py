@@ -262,12 +262,12 @@ class CourseStanding:
     enrolled_anywhere: bool
 
 
-def course_standing(session: Session, subscriber_id: int, course_slug: str) -> CourseStanding:
+def course_standing(executor: Executor, subscriber_id: int, course_slug: str) -> CourseStanding:
     """Tell whether SUBSCRIBER_ID is in COURSE_SLUG, when they left it, and if mail runs elsewhere.
 
     One grouped query, the same for every subscriber (a signup's equal work).
     """
-    rows = session.execute(
+    rows = executor.execute(
         select(Enrollment.course_slug, Enrollment.status, func.max(Enrollment.cancelled_at))
         .where(Enrollment.subscriber_id == subscriber_id)
         .group_by(Enrollment.course_slug, Enrollment.status)
@@ -280,3 +280,20 @@ def course_standing(session: Session, subscriber_id: int, course_slug: str) -> C
         live_elsewhere=any(status in LIVE for status in elsewhere),
         enrolled_anywhere=bool(rows),
     )
+
+
+def joined_course(standing: CourseStanding, first_course: str, course_slug: str) -> bool:
+    """Tell whether a confirmed reader with STANDING in COURSE_SLUG is in it already.
+
+    Confirmed without any enrollment (made before enrollments were per course): in
+    FIRST_COURSE, their Subscriber.course_slug.
+    """
+    legacy = course_slug == first_course and not standing.enrolled_anywhere
+    return standing.joined or legacy
+
+
+def in_course(executor: Executor, subscriber_id: int, course_slug: str) -> bool:
+    """Tell whether a confirmed SUBSCRIBER_ID is in COURSE_SLUG (running or done) already."""
+    standing = course_standing(executor, subscriber_id, course_slug)
+    first = select(Subscriber.course_slug).where(Subscriber.id == subscriber_id)
+    return joined_course(standing, executor.execute(first).scalar() or "", course_slug)

@@ -34,8 +34,10 @@ PAUSED_HOLD = timedelta(days=1)
 CONFIRMABLE = frozenset({SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED})
 
 
-def pre_send_verdict(claim: Claim) -> str | None:
+def pre_send_verdict(claim: Claim, *, in_course: bool = False) -> str | None:
     """Return why this claim must not be sent now, or None to send it.
+
+    IN_COURSE: a confirmed reader's confirmation is of a course they are in already.
 
     Checked again just before each send, so an unsubscribe that landed after the
     dispatcher queued the mail still wins. A confirmation goes only to a pending signup,
@@ -50,9 +52,8 @@ def pre_send_verdict(claim: Claim) -> str | None:
         if claim.subscriber_status in CONFIRMABLE:
             return None
         # A confirmed reader signing up for another course: only while not in it already.
-        joining = claim.subscriber_status == SubscriberStatus.CONFIRMED
-        free = claim.enrollment_status in (None, EnrollmentStatus.CANCELLED)
-        return None if joining and free else "skipped"
+        joining = claim.subscriber_status == SubscriberStatus.CONFIRMED and not in_course
+        return None if joining else "skipped"
     if claim.subscriber_status != SubscriberStatus.CONFIRMED:
         return "skipped"
     if claim.enrollment_status == EnrollmentStatus.PAUSED:

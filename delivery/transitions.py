@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Integer, String, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -22,7 +22,6 @@ from store.models import (
     Delivery,
     DeliveryKind,
     DeliveryState,
-    EnrollmentStatus,
     Executor,
     UtcDateTime,
 )
@@ -66,29 +65,6 @@ def _of_enrollment(where: Any) -> Any:
     return select(enrollments.c.status).where(where).correlate(deliveries).scalar_subquery()
 
 
-# A confirmation has no enrollment: it reads the reader's standing in its course instead (a
-# running or finished enrollment first, else 'cancelled': left it), so nobody is invited to
-# a course they are in. Confirmed without any enrollment (older data): in the first course.
-_IN_COURSE = func.coalesce(
-    select(enrollments.c.status)
-    .where(
-        enrollments.c.subscriber_id == deliveries.c.subscriber_id,
-        enrollments.c.course_slug == deliveries.c.course_slug,
-    )
-    .correlate(deliveries)
-    .order_by(enrollments.c.status == EnrollmentStatus.CANCELLED)
-    .limit(1)
-    .scalar_subquery(),
-    case(
-        (
-            and_(
-                deliveries.c.course_slug == _of_subscriber(subscribers.c.course_slug),
-                ~exists().where(enrollments.c.subscriber_id == deliveries.c.subscriber_id),
-            ),
-            EnrollmentStatus.COMPLETED,
-        ),
-    ),
-)
 _DELIVERY_ID = bindparam("p_delivery_id", type_=Integer())
 _CLAIMED_AT = bindparam("p_claimed_at", type_=UtcDateTime())
 _ERROR = bindparam("p_error", type_=String())
@@ -122,10 +98,7 @@ _CLAIM = (
         _of_subscriber(subscribers.c.status),
         _of_subscriber(subscribers.c.timezone),
         _of_subscriber(subscribers.c.send_time),
-        case(
-            (deliveries.c.kind == DeliveryKind.CONFIRMATION, _IN_COURSE),
-            else_=_of_enrollment(enrollments.c.id == deliveries.c.enrollment_id),
-        ),
+        _of_enrollment(enrollments.c.id == deliveries.c.enrollment_id),
     )
 )
 

@@ -13,7 +13,7 @@ record and gets an enrollment in that course too (one person, several courses).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -180,9 +180,8 @@ def _course_standing(
     if subscriber.status != SubscriberStatus.CONFIRMED:
         return None
     standing = enrollments.course_standing(session, subscriber.id, course_slug)
-    if course_slug == subscriber.course_slug and not standing.enrolled_anywhere:
-        # Confirmed before enrollments were per course: in the first course.
-        return enrollments.CourseStanding(True, None, False, False)
+    if enrollments.joined_course(standing, subscriber.course_slug, course_slug):
+        return replace(standing, joined=True)
     return standing
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from course.loader import Course
-from delivery.enrollments import CourseStanding, course_standing
+from delivery.enrollments import CourseStanding, course_standing, joined_course
 from delivery.transitions import queue_confirmation
 from runtime import Runtime
 from store.models import ConsentEventKind, Subscriber, SubscriberStatus
@@ -87,7 +87,7 @@ def subscribe(
     subscriber, created = _find_or_insert(session, signup, course.slug, source, now)
     counters.increment(session, counters.SIGNUPS if created else counters.REPEAT_SIGNUPS)
     standing = course_standing(session, subscriber.id, course.slug)
-    recent = caps.recent_confirmations(session, subscriber.id, now)
+    recent = caps.recent_confirmations(session, subscriber.id, now, course.slug)
     reason = _no_mail_reason(subscriber, suppressed, _in_course(subscriber, course, standing))
     reason = reason or caps.address_cap(recent, settings, now)
     send_at = caps.reserve_send_time(
@@ -138,10 +138,7 @@ def _in_course(subscriber: Subscriber, course: Course, standing: CourseStanding)
     """Tell whether a confirmed SUBSCRIBER is in COURSE (running or done) already."""
     if subscriber.status != SubscriberStatus.CONFIRMED:
         return False
-    # Confirmed without any enrollment (made before enrollments were per course): in the
-    # first course.
-    legacy = course.slug == subscriber.course_slug and not standing.enrolled_anywhere
-    return standing.joined or legacy
+    return joined_course(standing, subscriber.course_slug, course.slug)
 
 
 def _no_mail_reason(subscriber: Subscriber, suppressed: bool, in_course: bool) -> str | None:
