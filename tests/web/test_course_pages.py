@@ -60,6 +60,11 @@ def test_without_a_default_the_front_page_lists_the_live_courses(
     page = client.get("/").get_data(as_text=True)
     assert f'href="/cursus/{SECOND}"' in page and f'href="/cursus/{FIRST}"' in page
     assert 'name="email"' not in page  # a list, not a form
+    assert client.get(f"/cursus/{SECOND}").status_code == 200
+    missing = client.get("/cursus/bestaat-niet")  # a page about no course still renders
+    assert missing.status_code == 404 and "Deze cursus bestaat niet" in missing.get_data(
+        as_text=True
+    )
     # A form that names no course has none to join: refused, nothing stored.
     response = client.post("/subscribe", json=signup_form())
     assert response.status_code == 422
