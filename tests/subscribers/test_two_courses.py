@@ -28,6 +28,7 @@ from runtime import Runtime
 from store.models import ConsentEventKind, SubscriberStatus
 from subscribers.consent import consent_text_sha256
 from tasks.dispatch import dispatch_once
+from tracking.stats import funnel
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in Amsterdam
 
@@ -71,6 +72,15 @@ def _lesson_days(fake, course: str) -> list[str]:
         for m in a.messages
         if m["custom_args"].get("course") == course and "kind" not in m["custom_args"]
     )
+
+
+def _unsubscribes(runtime: Runtime) -> dict[str, list[int]]:
+    """Return each course's unsubscribes per lesson day, as the dashboard shows them."""
+    with runtime.session() as session:
+        return {
+            slug: [day.unsubscribes for day in funnel(session, runtime.courses, slug).lessons]
+            for slug in (FIRST, SECOND)
+        }
 
 
 def _next_day(runtime: Runtime, clock, fake, expected: int) -> None:
@@ -117,6 +127,9 @@ def test_one_reader_two_courses_and_leaving_one(
     reader = subscriber_by_email(runtime, ADDRESS)
     assert reader is not None and reader.status == SubscriberStatus.CONFIRMED
 
+    # The dashboard counts the opt-out against the second course's day 1 only.
+    assert _unsubscribes(runtime) == {FIRST: [0, 0, 0, 0, 0], SECOND: [1, 0]}
+
     # The next morning only the first course goes on.
     _next_day(runtime, clock, fake_sendgrid, 5)
     assert _lesson_days(fake_sendgrid, FIRST) == ["1", "2"]
@@ -149,6 +162,7 @@ def test_one_reader_two_courses_and_leaving_one(
         FIRST: ["cancelled"],
         SECOND: ["cancelled"],
     }
+    assert _unsubscribes(runtime) == {FIRST: [0, 1, 0, 0, 0], SECOND: [1, 0]}
     _next_day(runtime, clock, fake_sendgrid, 5)  # nothing more goes out
     assert wait_until(lambda: False, 1) is False
     assert sum(len(a.recipients) for a in fake_sendgrid.accepted) == 5
