@@ -118,6 +118,20 @@ def dashboard() -> ResponseReturnValue:
     )
 
 
+@bp.get("/embed")
+def embed() -> ResponseReturnValue:
+    """Show ?course='s signup page address and its form to paste on the clinic's website."""
+    nurture = runtime()
+    slug = request.args.get("course") or nurture.settings.course
+    if slug not in nurture.courses.slugs():
+        abort(404)
+    course = nurture.courses.get(slug)
+    base_url = nurture.settings.base_url
+    snippet = render_template("admin/_embed_snippet.html", course=course, base_url=base_url)
+    page_url = f"{base_url}/cursus/{course.slug}"
+    return render_template("admin/embed.html", course=course, snippet=snippet, page_url=page_url)
+
+
 @bp.get("/subscribers")
 def subscribers() -> ResponseReturnValue:
     """List subscribers, searchable by address, a page at a time."""

@@ -107,3 +107,38 @@ def test_second_course_signup_and_stop_all_mail_in_chromium(
             assert gone is not None and gone.status == SubscriberStatus.UNSUBSCRIBED
             assert enrollments_by_course(runtime, gone.id) == {SECOND: ["cancelled"]}
     assert FIRST not in enrollments_by_course(runtime, gone.id)
+
+
+@pytest.fixture
+def no_default(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave NURTURE_COURSE empty, so / lists the courses (live_runtime reads it)."""
+    monkeypatch.setenv("NURTURE_COURSE", "")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_course_list_and_embed_page_in_chromium(
+    settings: Settings, no_default: None, live_runtime: tuple[str, Runtime], chromium: Any
+) -> None:
+    if not settings.is_sqlite:
+        pytest.skip("one browser run is enough; the pages are tested on PostgreSQL elsewhere")
+    live_server, _runtime = live_runtime
+    login = {"username": "beheer", "password": "test-admin-password"}
+    for width, viewport in WIDTHS.items():
+        with closing(chromium.new_context(viewport=viewport, http_credentials=login)) as context:
+            page = context.new_page()
+            failed: list[str] = []
+            page.on(
+                "response", lambda r, seen=failed: seen.append(r.url) if r.status >= 400 else None
+            )
+            page.goto(f"{live_server}/")
+            assert page.locator("h1").inner_text() == "Gratis e-mailcursussen"
+            _shot(page, f"course-list-{width}")
+            page.get_by_role("link", name=SECOND_TITLE).click()
+            page.wait_for_url(f"{live_server}/cursus/{SECOND}")
+            assert page.locator("#consent-text").inner_text() == SECOND_CONSENT
+            page.goto(f"{live_server}/admin/embed?course={SECOND}")
+            assert f'value="{SECOND}"' in page.locator("#embed-snippet").inner_text()
+            _shot(page, f"embed-{width}")
+            # Every file loads (the admin pages have no favicon; browsers ask all the same).
+            assert [url for url in failed if not url.endswith("/favicon.ico")] == []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import io
+import re
 from typing import Any
 
 import pytest
@@ -140,3 +142,23 @@ def test_the_dashboard_switches_course_and_exports_per_course(
         "een@example.com"
     ]
     assert client.get("/admin/export/events.csv?course=nee", headers=_auth()).status_code == 404
+
+
+def test_each_course_has_its_own_embed_snippet(client: Any, runtime: Runtime) -> None:
+    page = client.get(f"/admin/embed?course={SECOND}", headers=_auth()).get_data(as_text=True)
+    assert 'href="http://nurture.test/cursus/hardlopen-zonder-blessures"' in page
+    snippet = html.unescape(page.split('id="embed-snippet"><code>', 1)[1].split("</code>", 1)[0])
+    assert '<form action="http://nurture.test/subscribe" method="post"' in snippet
+    assert f'<input type="hidden" name="course" value="{SECOND}">' in snippet
+    assert SECOND_CONSENT in snippet and FIRST_CONSENT_START not in snippet
+    # Its fields are exactly what /subscribe reads; filled in, they sign up for this course.
+    names = re.findall(r'name="(\w+)"', snippet)
+    assert names == ["email", "name", "website", "consent", "timezone", "course"]
+    form = {**signup_form(email="ingebed@example.com"), "timezone": "", "course": SECOND}
+    assert client.post("/subscribe", data=form).status_code == 200
+    subscriber = subscriber_by_email(runtime, "ingebed@example.com")
+    assert subscriber is not None and subscriber.course_slug == SECOND
+    default = client.get("/admin/embed", headers=_auth()).get_data(as_text=True)
+    assert f"value=&#34;{FIRST}&#34;" in default or f"value=&quot;{FIRST}&quot;" in default
+    assert client.get("/admin/embed?course=nee", headers=_auth()).status_code == 404
+    assert client.get(f"/admin/embed?course={SECOND}").status_code == 401
