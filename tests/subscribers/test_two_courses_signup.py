@@ -147,3 +147,24 @@ def test_new_and_known_addresses_do_the_same_work_for_a_second_course(
     assert work["nieuw@example.com"] == work["in-first@example.com"] == work["in-both@example.com"]
     states = [c.state for c in confirmations_of(runtime)[-3:]]
     assert states == [DeliveryState.QUEUED, DeliveryState.QUEUED, DeliveryState.SKIPPED]
+
+
+def test_the_preferences_page_is_about_the_newest_course_and_restarts_only_that(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    client = _client(runtime)
+    client.post("/subscribe", data=signup_form(email=READER, course=FIRST))
+    _confirm_latest(client, runtime, FIRST)
+    client.post("/subscribe", data=signup_form(email=READER, course=SECOND))
+    _confirm_latest(client, runtime, SECOND)
+    reader = subscriber_by_email(runtime, READER)
+    assert reader is not None
+    path = f"/voorkeuren/{runtime.tokens.make_preferences(reader.id)}"
+    page = client.get(path).get_data(as_text=True)
+    assert f"Voor de e-mailcursus {SECOND_TITLE}" in page
+    clock.advance(minutes=1)
+    assert client.post(f"{path}/opnieuw").status_code == 303
+    assert enrollments_by_course(runtime, reader.id) == {
+        FIRST: ["active"],
+        SECOND: ["cancelled", "active"],
+    }
