@@ -86,7 +86,7 @@ def retry(delivery_id: int | None, all_failed: bool) -> None:
         fail("give either --id N or --all-failed")
     runtime = runtime_or_exit()
     require_services(runtime)
-    from delivery.repairs import requeue_failed
+    from delivery.transitions import requeue_failed
 
     with runtime.session() as session:
         if delivery_id is not None:

@@ -60,11 +60,6 @@ def _of_subscriber(column: Any) -> Any:
     )
 
 
-def _of_enrollment(where: Any) -> Any:
-    """Return the status of the claimed row's enrollment (a correlated scalar subquery)."""
-    return select(enrollments.c.status).where(where).correlate(deliveries).scalar_subquery()
-
-
 _DELIVERY_ID = bindparam("p_delivery_id", type_=Integer())
 _CLAIMED_AT = bindparam("p_claimed_at", type_=UtcDateTime())
 _ERROR = bindparam("p_error", type_=String())
@@ -98,7 +93,10 @@ _CLAIM = (
         _of_subscriber(subscribers.c.status),
         _of_subscriber(subscribers.c.timezone),
         _of_subscriber(subscribers.c.send_time),
-        _of_enrollment(enrollments.c.id == deliveries.c.enrollment_id),
+        select(enrollments.c.status)
+        .where(enrollments.c.id == deliveries.c.enrollment_id)
+        .correlate(deliveries)
+        .scalar_subquery(),
     )
 )
 
@@ -279,3 +277,31 @@ def skip_queued_of(
     if course_slug is not None:
         statement = statement.where(deliveries.c.course_slug == course_slug)
     return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def requeue_failed(executor: Executor, now: datetime, delivery_id: int | None = None) -> int:
+    """Put failed deliveries (all, or DELIVERY_ID) back to queued with fresh attempts."""
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.state == DeliveryState.FAILED)
+        .values(
+            state=DeliveryState.QUEUED,
+            attempts=0,
+            not_before=now,
+            enqueued_at=None,
+            claimed_at=None,
+        )
+    )
+    if delivery_id is not None:
+        statement = statement.where(deliveries.c.id == delivery_id)
+    return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def erase_errors_of(executor: Executor, subscriber_id: int, erased: str) -> None:
+    """Replace the kept errors of SUBSCRIBER_ID's deliveries (they may quote the address)."""
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.subscriber_id == subscriber_id, deliveries.c.last_error.is_not(None))
+        .values(last_error=erased)
+    )
+    executor.execute(statement)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from delivery.repairs import erase_errors_of
+from delivery.transitions import erase_errors_of
 from providers import MailBackend
 from providers.sendgrid.scrub import ERASED, without_address
 from store.models import (
