@@ -183,7 +183,7 @@ def _handle_subscribe(verdict: OriginCheck) -> Response:
         return _page("public/signup.html", 400, course=course, check=check)
     if check.honeypot or check.signup is None:
         # A bot filled the hidden field: look exactly like success, store and send nothing.
-        return _check_inbox()
+        return _check_inbox(course)
     source = request.headers.get("Origin") or None
     nurture = runtime()
     with nurture.session() as session:
@@ -225,7 +225,7 @@ def _send_soon(delivery_id: int) -> None:
             unstamp_enqueued(connection, delivery_id)
 
 
-def _check_inbox(course: Course | None = None) -> Response:
+def _check_inbox(course: Course) -> Response:
     if wants_json():
         return jsonify(status="check_inbox")
     return _page("public/check_inbox.html", course=course)

@@ -168,3 +168,24 @@ def test_the_preferences_page_is_about_the_newest_course_and_restarts_only_that(
         FIRST: ["active"],
         SECOND: ["cancelled", "active"],
     }
+
+
+def test_a_new_address_signed_up_for_both_confirms_each_in_any_order(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    client = _client(runtime)
+    client.post("/subscribe", data=signup_form(email=READER, course=FIRST))
+    client.post("/subscribe", data=signup_form(email=READER, course=SECOND))
+    first, second = confirmations_of(runtime)
+    assert (first.state, second.state) == (DeliveryState.QUEUED, DeliveryState.QUEUED)
+    for confirmation in (first, second):
+        mark_sent(runtime, confirmation.id)
+    # A later mail of another course does not outdate this one: each course has its own link.
+    second_link = f"/confirm/{runtime.tokens.make_confirm(second.id)}"
+    first_link = f"/confirm/{runtime.tokens.make_confirm(first.id)}"
+    assert "Je aanmelding is bevestigd" in client.post(second_link).get_data(as_text=True)
+    assert "Je aanmelding is bevestigd" in client.post(first_link).get_data(as_text=True)
+    reader = subscriber_by_email(runtime, READER)
+    assert reader is not None and reader.course_slug == FIRST
+    assert enrollments_by_course(runtime, reader.id) == {SECOND: ["active"], FIRST: ["active"]}
+    assert "al bevestigd" in client.post(first_link).get_data(as_text=True)

@@ -88,6 +88,10 @@ def test_a_signup_is_for_the_course_of_its_form(client: Any, runtime: Runtime) -
     [signup] = consent_events(runtime, subscriber.id)
     second = runtime.courses.get(SECOND)
     assert (signup.course_slug, signup.consent_text_sha256) == (SECOND, consent_text_sha256(second))
+    # A bot filling the hidden field gets the very same page, and nothing is stored.
+    bot = {**signup_form(email="bot@example.com", course=SECOND), "website": "x"}
+    assert client.post("/subscribe", data=bot).get_data(as_text=True) == page
+    assert subscriber_by_email(runtime, "bot@example.com") is None
     # An unknown course, or not a text, is refused in Dutch and stores nothing.
     for course in ("bestaat-niet", ["lijst"]):
         answer = client.post(
