@@ -56,21 +56,14 @@ def unsubscribe(token: str) -> ResponseReturnValue:
     # RFC 8058: a mail client's own button posts exactly this body (and stops the course).
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     source = signup.ONE_CLICK if one_click else signup.PAGE
+    ip = request.remote_addr
     everything = course_slug is None or request.form.get(SCOPE_FIELD) == ALL_MAIL
     with nurture.session() as session:
-        if everything:
-            service.unsubscribe(
-                nurture,
-                session,
-                subscriber_id,
-                source=source,
-                ip=request.remote_addr,
-                course_slug=course_slug,
-            )
+        if course_slug is not None and not everything:
+            service.leave_course(nurture, session, subscriber_id, course_slug, source=source, ip=ip)
         else:
-            assert course_slug is not None
-            service.leave_course(
-                nurture, session, subscriber_id, course_slug, source=source, ip=request.remote_addr
+            service.unsubscribe(
+                nurture, session, subscriber_id, source=source, ip=ip, course_slug=course_slug
             )
     return page(
         "public/unsubscribed.html",
