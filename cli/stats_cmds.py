@@ -30,9 +30,10 @@ def stats(course_slug: str | None) -> None:
         fold_rollups(runtime)
     except Exception as exc:
         click.echo(f"nurture: pending tracking data not applied ({exc})", err=True)
-    slug = course_slug or runtime.settings.course
     with runtime.session() as session:
         known = known_courses(session, runtime.courses)
+        # Default: the signup course, which known_courses lists first (or the first course).
+        slug = course_slug or (known[0] if known else "")
         if slug not in known:
             fail(f"unknown course {slug!r} (known: {', '.join(known) or 'none'})")
         numbers = funnel(session, runtime.courses, slug)

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     admin_password: str = ""
     day_seconds: int = Field(default=86400, ge=1)
 
+    # The signup course: what / shows and a form without a course field joins. Empty: / lists
+    # every live course (each folder under content_dir is live at /cursus/<folder>).
     course: str = "rugpijn-en-training"
     # The folder holding the course folders; keep the clinic's edited copy outside the code.
     content_dir: Path = PROJECT_ROOT / "course" / "content"

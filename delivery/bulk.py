@@ -13,8 +13,10 @@ from delivery.transitions import deliveries
 from store.models import DeliveryKind, DeliveryState, Executor
 
 
-def skip_queued_of(executor: Executor, subscriber_id: int, *, reason: str) -> int:
-    """Skip every queued delivery of SUBSCRIBER_ID (they stopped all mail); return how many.
+def skip_queued_of(
+    executor: Executor, subscriber_id: int, *, reason: str, course_slug: str | None = None
+) -> int:
+    """Skip SUBSCRIBER_ID's queued deliveries (of COURSE_SLUG, or all); return how many.
 
     One already claimed ('sending') re-checks the subscriber just before it calls the
     provider and skips itself.
@@ -27,6 +29,8 @@ def skip_queued_of(executor: Executor, subscriber_id: int, *, reason: str) -> in
         )
         .values(state=DeliveryState.SKIPPED, last_error=f"stopped: {reason}")
     )
+    if course_slug is not None:
+        statement = statement.where(deliveries.c.course_slug == course_slug)
     return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 

@@ -34,6 +34,8 @@ from store.models import (
     UtcDateTime,
 )
 
+# The states in which an enrollment still has lessons to send.
+LIVE = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 # Several enrollments at once: a batch of sends is one lesson, so they share the day, and
 # mostly the next due time too (it differs only by timezone). One statement moves them all.
 _ENROLLMENT_AT_DAY = (
@@ -249,18 +251,69 @@ def restart(
 
     A new enrollment, so the old one's lessons and numbers stay as they were.
     """
-    cancel_all_of(session, subscriber.id, now)
+    cancel_all_of(session, subscriber.id, now, course_slug=course.slug)
     return enroll(session, subscriber, course, now, settings)
 
 
-def cancel_all_of(executor: Executor, subscriber_id: int, now: datetime) -> int:
-    """Cancel SUBSCRIBER_ID's active and paused enrollments; return how many."""
+def cancel_all_of(
+    executor: Executor, subscriber_id: int, now: datetime, *, course_slug: str | None = None
+) -> int:
+    """Cancel SUBSCRIBER_ID's active and paused enrollments (of COURSE_SLUG, or all)."""
     statement = (
         update(enrollments)
         .where(
             enrollments.c.subscriber_id == subscriber_id,
-            enrollments.c.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
+            enrollments.c.status.in_(LIVE),
         )
         .values(status=EnrollmentStatus.CANCELLED, cancelled_at=now, next_due_at=None)
     )
+    if course_slug is not None:
+        statement = statement.where(enrollments.c.course_slug == course_slug)
     return int(executor.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class CourseStanding:
+    """Where a subscriber stands in one course: in it (running or done), or left it when."""
+
+    joined: bool
+    left_at: datetime | None
+    live_elsewhere: bool
+    enrolled_anywhere: bool
+
+
+def course_standing(executor: Executor, subscriber_id: int, course_slug: str) -> CourseStanding:
+    """Tell whether SUBSCRIBER_ID is in COURSE_SLUG, when they left it, and if mail runs elsewhere.
+
+    One grouped query, the same for every subscriber (a signup's equal work).
+    """
+    rows = executor.execute(
+        select(Enrollment.course_slug, Enrollment.status, func.max(Enrollment.cancelled_at))
+        .where(Enrollment.subscriber_id == subscriber_id)
+        .group_by(Enrollment.course_slug, Enrollment.status)
+    ).all()
+    here = [(status, left) for slug, status, left in rows if slug == course_slug]
+    elsewhere = [status for slug, status, _ in rows if slug != course_slug]
+    return CourseStanding(
+        joined=any(status != EnrollmentStatus.CANCELLED for status, _ in here),
+        left_at=max((left for _, left in here if left is not None), default=None),
+        live_elsewhere=any(status in LIVE for status in elsewhere),
+        enrolled_anywhere=bool(rows),
+    )
+
+
+def joined_course(standing: CourseStanding, first_course: str, course_slug: str) -> bool:
+    """Tell whether a confirmed reader with STANDING in COURSE_SLUG is in it already.
+
+    Confirmed without any enrollment (made before enrollments were per course): in
+    FIRST_COURSE, their Subscriber.course_slug.
+    """
+    legacy = course_slug == first_course and not standing.enrolled_anywhere
+    return standing.joined or legacy
+
+
+def in_course(executor: Executor, subscriber_id: int, course_slug: str) -> bool:
+    """Tell whether a confirmed SUBSCRIBER_ID is in COURSE_SLUG (running or done) already."""
+    standing = course_standing(executor, subscriber_id, course_slug)
+    first = select(Subscriber.course_slug).where(Subscriber.id == subscriber_id)
+    return joined_course(standing, executor.execute(first).scalar() or "", course_slug)

@@ -35,20 +35,27 @@ PAUSED_HOLD = timedelta(days=1)
 CONFIRMABLE = frozenset({SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED})
 
 
-def pre_send_verdict(claim: Claim) -> str | None:
+def pre_send_verdict(claim: Claim, *, in_course: bool = False) -> str | None:
     """Return why this claim must not be sent now, or None to send it.
+
+    IN_COURSE: a confirmed reader's confirmation is of a course they are in already.
 
     Checked again just before each send, so an unsubscribe that landed after the
     dispatcher queued the mail still wins. A confirmation goes only to a pending signup,
     or to someone who unsubscribed and signed up again (they stay unsubscribed until they
-    confirm; their unsubscribe skipped every confirmation queued before it); a lesson only
-    to a confirmed subscriber whose enrollment is active; a closing email only to a
-    confirmed subscriber whose enrollment is completed.
+    confirm; their unsubscribe skipped every confirmation queued before it), or to a
+    confirmed reader not (or no longer) in its course; a lesson only to a confirmed
+    subscriber whose enrollment is active; a closing email only to a confirmed subscriber
+    whose enrollment is completed.
     """
     if not claim.email:
         return "skipped"
     if claim.kind == DeliveryKind.CONFIRMATION:
-        return None if claim.subscriber_status in CONFIRMABLE else "skipped"
+        if claim.subscriber_status in CONFIRMABLE:
+            return None
+        # A confirmed reader signing up for another course: only while not in it already.
+        joining = claim.subscriber_status == SubscriberStatus.CONFIRMED and not in_course
+        return None if joining else "skipped"
     if claim.subscriber_status != SubscriberStatus.CONFIRMED:
         return "skipped"
     if claim.kind == DeliveryKind.CLOSING:

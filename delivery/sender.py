@@ -21,8 +21,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from sqlalchemy import Connection
+
 from delivery.accepted import record_accepted
 from delivery.breaker import provider_down, record_outcome
+from delivery.enrollments import in_course
 from delivery.outcomes import (
     await_evidence,
     ids_of,
@@ -37,7 +40,7 @@ from emails.render import Recipient
 from providers.base import SendError, SendResult
 from runtime import Runtime
 from store.db import in_transaction_retrying
-from store.models import DeliveryKind
+from store.models import DeliveryKind, SubscriberStatus
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class Sender:
         confirmations: list[Claim] = []
         with runtime.transaction() as connection:
             for claim in claim_deliveries(connection, list(outcomes), runtime.now()):
-                verdict = pre_send_verdict(claim)
+                verdict = pre_send_verdict(claim, in_course=_in_course(connection, claim))
                 if verdict is not None:
                     settle_unsendable(connection, claim, verdict)
                     outcomes[claim.delivery_id] = verdict
@@ -210,3 +213,11 @@ def _ids(claims: Sequence[Claim]) -> str:
     return ", ".join(str(claim.delivery_id) for claim in claims[:5]) + (
         "…" if len(claims) > 5 else ""
     )
+
+
+def _in_course(connection: Connection, claim: Claim) -> bool:
+    """Tell whether a confirmed reader's confirmation is of a course they are in already."""
+    confirmed = claim.subscriber_status == SubscriberStatus.CONFIRMED
+    if claim.kind != DeliveryKind.CONFIRMATION or not confirmed:
+        return False  # the hot path (lessons, new signups) asks nothing more
+    return in_course(connection, claim.subscriber_id, claim.course_slug)

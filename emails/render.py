@@ -176,12 +176,12 @@ class Renderer:
             value += f", <mailto:{address}?subject=uitschrijven>"
         return {"List-Unsubscribe": value, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
-    def _unsubscribe_url(self, recipient: Recipient) -> str:
+    def _unsubscribe_url(self, recipient: Recipient, course: Course) -> str:
         if recipient.preview:
             return f"{self.base_url}/unsubscribe/{PREVIEW_TOKEN}"
-        return (
-            f"{self.base_url}/unsubscribe/{self.tokens.make_unsubscribe(recipient.subscriber_id)}"
-        )
+        # The link (and one-click header) of a course's mail stops that course only.
+        token = self.tokens.make_unsubscribe(recipient.subscriber_id, course.slug)
+        return f"{self.base_url}/unsubscribe/{token}"
 
     def _preferences_url(self, recipient: Recipient) -> str:
         if recipient.preview:
@@ -203,7 +203,7 @@ class Renderer:
         """Fill FILL_IN for RECIPIENT: greeting and unsubscribe link, then the given values."""
         first_name = clean_first_name(recipient.first_name)
         greeting = greeting_for(first_name)
-        unsubscribe_url = self._unsubscribe_url(recipient)
+        unsubscribe_url = self._unsubscribe_url(recipient, course)
         subject = fill_in.subject
         if recipient.preview:
             subject = f"[Proef] {subject}"

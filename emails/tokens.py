@@ -150,13 +150,29 @@ class Tokens:
             raise TokenExpired(None)
         return _confirm_id(value)
 
-    def make_unsubscribe(self, subscriber_id: int) -> str:
-        """Sign an unsubscribe token; it never expires: the law wants the link to keep working."""
-        return self._fast["unsubscribe"].sign_json(_id_json(subscriber_id))
+    def make_unsubscribe(self, subscriber_id: int, course_slug: str | None = None) -> str:
+        """Sign an unsubscribe token; it never expires: the law wants the link to keep working.
+
+        With COURSE_SLUG (a lesson's or confirmation's course) the link stops that course;
+        without it, all mail, as every link did before there were several courses.
+        """
+        if course_slug is None:
+            return self._fast["unsubscribe"].sign_json(_id_json(subscriber_id))
+        payload = b"[" + _id_json(subscriber_id) + b"," + _json_string(course_slug) + b"]"
+        return self._fast["unsubscribe"].sign_json(payload)
 
     def read_unsubscribe(self, token: str) -> int:
         """Return the subscriber id of an unsubscribe token."""
-        return _as_id(self._load("unsubscribe", token))
+        return self.read_unsubscribe_course(token)[0]
+
+    def read_unsubscribe_course(self, token: str) -> tuple[int, str | None]:
+        """Return (subscriber id, course slug or None for all mail) of an unsubscribe token."""
+        value = self._load("unsubscribe", token)
+        if isinstance(value, list):
+            if len(value) != 2 or not isinstance(value[1], str) or not value[1]:
+                raise TokenError("bad unsubscribe token")
+            return _as_id(value[0]), value[1]
+        return _as_id(value), None
 
     def make_preferences(self, subscriber_id: int) -> str:
         """Sign a preferences-page token; like the unsubscribe link it never expires."""

@@ -41,6 +41,9 @@ class ConsentEvent(Base):
     # form, embed, api, page, one-click, webhook, cli, retention
     source: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime]
+    # The course whose text was shown or whose mail was stopped; None on events from before
+    # several courses (those belong to the subscriber's first course).
+    course_slug: Mapped[str | None] = mapped_column(String(100))
     consent_version: Mapped[str | None] = mapped_column(String(40))
     consent_text_sha256: Mapped[str | None] = mapped_column(String(64))
     ip_hash: Mapped[str | None] = mapped_column(String(64))

@@ -1,9 +1,9 @@
 """Caps on confirmation emails: a form anyone can fill in must not become a mailer.
 
-Per address: none within RESEND_AFTER of the last one, at most confirmations_per_address_day
-in 24 hours and confirmations_per_address_month in 30 days. Globally: at most
-confirmations_per_hour per clock hour (UTC); above it a signup is still stored and its
-confirmation waits for the next hour with room, which the dispatcher then sends.
+Per address: none within RESEND_AFTER of the last one for the same course, at most
+confirmations_per_address_day in 24 hours and confirmations_per_address_month in 30 days.
+Globally: at most confirmations_per_hour per clock hour (UTC); above it a signup is still
+stored and its confirmation waits for the next hour with room, which the dispatcher then sends.
 
 The hourly ceiling keeps one counter row per hour (an UPSERT that returns the new count), so
 two parallel signups can never both take the last place of an hour. Retention prunes the rows
@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, select, true
 from sqlalchemy.orm import Session
 
 from config import Settings
@@ -41,13 +41,20 @@ class Recent:
     newest: datetime | None
 
 
-def recent_confirmations(session: Session, subscriber_id: int, now: datetime) -> Recent:
-    """Count SUBSCRIBER_ID's confirmations of the last 30 days and of the last 24 hours."""
+def recent_confirmations(
+    session: Session, subscriber_id: int, now: datetime, course_slug: str | None = None
+) -> Recent:
+    """Count SUBSCRIBER_ID's confirmations of the last 30 days and of the last 24 hours.
+
+    The newest is that of COURSE_SLUG when given: signing up for two courses one after the
+    other is no resend, while the day and month caps count every course's.
+    """
+    same_course = Delivery.course_slug == course_slug if course_slug else true()
     row = session.execute(
         select(
             func.count(),
             func.coalesce(func.sum(case((Delivery.created_at > now - DAY, 1), else_=0)), 0),
-            func.max(Delivery.created_at),
+            func.max(Delivery.created_at).filter(same_course),
         ).where(
             Delivery.subscriber_id == subscriber_id,
             Delivery.kind == DeliveryKind.CONFIRMATION,

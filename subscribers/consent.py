@@ -31,16 +31,21 @@ def record_consent(
     source: str,
     now: datetime,
     course: Course | None = None,
+    course_slug: str | None = None,
     ip: str | None = None,
     secret_key: str = "",
     detail: str | None = None,
 ) -> ConsentEvent:
-    """Append a consent event; COURSE gives the text version and hash, IP is HMACed."""
+    """Append a consent event; COURSE gives the text version and hash, IP is HMACed.
+
+    COURSE_SLUG names the course when its folder is gone (an opt-out is recorded all the same).
+    """
     event = ConsentEvent(
         subscriber_id=subscriber_id,
         kind=kind,
         source=source,
         occurred_at=now,
+        course_slug=course.slug if course else course_slug,
         consent_version=course.consent_version if course else None,
         consent_text_sha256=consent_text_sha256(course) if course else None,
         ip_hash=hash_ip(secret_key, ip) if ip and secret_key else None,

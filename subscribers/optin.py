@@ -5,14 +5,15 @@ A GET of the link only shows a button (mail scanners fetch every link), and
 (`confirm`) is where a signup takes effect: the status becomes confirmed, the name typed with
 that signup becomes the first name and its browser's time zone the reader's zone, a return
 after unsubscribing ends the opt-out, and the consent history records it. Only the newest
-confirmation that went out counts; an older link, or one from before a later unsubscribe,
-changes nothing.
+confirmation of a course that went out counts; an older link, or one from before a later
+unsubscribe, changes nothing. A confirmed reader confirming another course keeps their
+record and gets an enrollment in that course too (one person, several courses).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -45,10 +46,11 @@ STOPPED = "stopped"  # no longer wanted: unsubscribed, suppressed, forgotten or 
 
 @dataclass(frozen=True)
 class ConfirmOutcome:
-    """What a confirm link did or would do, and the first name to greet with (if confirmed)."""
+    """What a confirm link did or would do, the name to greet with, and its course's slug."""
 
     result: str
     first_name: str | None = None
+    course_slug: str | None = None
 
 
 def confirm_standing(runtime: Runtime, session: Session, confirmation_id: int) -> ConfirmOutcome:
@@ -78,14 +80,17 @@ def confirm(
         return standing
     now = runtime.now()
     settings = runtime.settings
-    course = runtime.courses.get(subscriber.course_slug)
+    course = runtime.courses.get(confirmation.course_slug)
     opted_out_at = subscriber.unsubscribed_at if _returning(subscriber) else None
-    subscriber.status = SubscriberStatus.CONFIRMED
-    subscriber.confirmed_at = now
-    subscriber.consent_at = now
-    subscriber.consent_version = course.consent_version
-    subscriber.consent_ip_hash = hash_ip(settings.secret_key, ip) if ip else None
-    subscriber.unsubscribed_at = None  # the opt-out stays in the consent history
+    if subscriber.status != SubscriberStatus.CONFIRMED:
+        # A confirmed reader joining another course keeps their first consent's fields; the
+        # consent history below records this course's.
+        subscriber.status = SubscriberStatus.CONFIRMED
+        subscriber.confirmed_at = now
+        subscriber.consent_at = now
+        subscriber.consent_version = course.consent_version
+        subscriber.consent_ip_hash = hash_ip(settings.secret_key, ip) if ip else None
+        subscriber.unsubscribed_at = None  # the opt-out stays in the consent history
     if confirmation.requested_name:
         subscriber.first_name = confirmation.requested_name
     zone = confirmation.requested_timezone or timezone
@@ -116,7 +121,7 @@ def confirm(
             secret_key=settings.secret_key,
             detail=detail,
         )
-    return ConfirmOutcome(CONFIRMED, subscriber.first_name)
+    return ConfirmOutcome(CONFIRMED, subscriber.first_name, course.slug)
 
 
 def _subscriber_of(
@@ -145,29 +150,47 @@ def _standing(
         or confirmation.state == DeliveryState.SKIPPED
     ):
         return ConfirmOutcome(STOPPED)
-    if subscriber.status == SubscriberStatus.CONFIRMED:
-        return ConfirmOutcome(ALREADY, subscriber.first_name)
+    slug = confirmation.course_slug
+    standing = _course_standing(session, subscriber, slug)
+    if standing is not None and standing.joined:
+        return ConfirmOutcome(ALREADY, subscriber.first_name, slug)
     if _newer_one_went_out(session, confirmation):
-        return ConfirmOutcome(OUTDATED)
+        return ConfirmOutcome(OUTDATED, course_slug=slug)
     if is_suppressed(session, runtime.settings.secret_keys, subscriber.email):
-        return ConfirmOutcome(STOPPED)
+        return ConfirmOutcome(STOPPED, course_slug=slug)
     if subscriber.status == SubscriberStatus.PENDING:
-        return ConfirmOutcome(READY)
-    if (
-        _returning(subscriber)
-        and subscriber.unsubscribed_at is not None
-        # Only a confirmation asked for after the unsubscribe may end it.
-        and confirmation.created_at > subscriber.unsubscribed_at
+        return ConfirmOutcome(READY, course_slug=slug)
+    # Back after an opt-out (of all mail, or of this course while confirmed): only a
+    # confirmation asked for after it may end it.
+    if _returning(subscriber):
+        opted_out_at = subscriber.unsubscribed_at
+        if opted_out_at is not None and confirmation.created_at > opted_out_at:
+            return ConfirmOutcome(READY, course_slug=slug)
+    elif standing is not None and (
+        standing.left_at is None or confirmation.created_at > standing.left_at
     ):
-        return ConfirmOutcome(READY)
-    return ConfirmOutcome(STOPPED)
+        return ConfirmOutcome(READY, course_slug=slug)
+    return ConfirmOutcome(STOPPED, course_slug=slug)
+
+
+def _course_standing(
+    session: Session, subscriber: Subscriber, course_slug: str
+) -> enrollments.CourseStanding | None:
+    """Return a confirmed SUBSCRIBER's standing in COURSE_SLUG; None when not confirmed."""
+    if subscriber.status != SubscriberStatus.CONFIRMED:
+        return None
+    standing = enrollments.course_standing(session, subscriber.id, course_slug)
+    if enrollments.joined_course(standing, subscriber.course_slug, course_slug):
+        return replace(standing, joined=True)
+    return standing
 
 
 def _newer_one_went_out(session: Session, confirmation: Delivery) -> bool:
-    """Tell whether a later confirmation of the same person was sent (or is being sent)."""
+    """Tell whether a later confirmation for the same person and course went out (or is going)."""
     newer = select(Delivery.id).where(
         Delivery.subscriber_id == confirmation.subscriber_id,
         Delivery.kind == DeliveryKind.CONFIRMATION,
+        Delivery.course_slug == confirmation.course_slug,
         Delivery.id > confirmation.id,
         Delivery.state.in_((DeliveryState.SENT, DeliveryState.SENDING)),
     )

@@ -71,6 +71,7 @@ class Standing:
 
     subscriber: Subscriber
     enrollment: Enrollment | None
+    course_slug: str  # the course the page is about: that of the newest enrollment
     zone: str  # the zone lessons follow (their own, or the course's)
     send_time: str  # the hour lessons follow ("HH:MM")
     hour: str  # MORNING, NOON, EVENING or EXACT
@@ -97,19 +98,27 @@ def standing(runtime: Runtime, session: Session, subscriber_id: int) -> Standing
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.status == SubscriberStatus.FORGOTTEN:
         return None
-    course = runtime.courses.get(subscriber.course_slug)
+    enrollment = _latest(session, subscriber.id, lock=False)
+    course = runtime.courses.get(_course_of(subscriber, enrollment))
     cadence = cadence_for(runtime.settings, course, subscriber.timezone, subscriber.send_time)
     send_time = cadence.send_time.strftime("%H:%M")
     morning = cadence_for(runtime.settings, course).send_time.strftime("%H:%M")
     return Standing(
         subscriber=subscriber,
-        enrollment=_latest(session, subscriber.id, lock=False),
+        enrollment=enrollment,
+        course_slug=course.slug,
         zone=cadence.zone.key,
         send_time=send_time,
         hour=_hour_of(subscriber.send_time),
         morning=morning,
         days=course.days,
     )
+
+
+def _course_of(subscriber: Subscriber, enrollment: Enrollment | None) -> str:
+    """Return the course the page and its buttons are about: the newest enrollment's."""
+    # One person can follow several courses; the buttons act on the newest enrollment.
+    return enrollment.course_slug if enrollment else subscriber.course_slug
 
 
 def _hour_of(send_time: str | None) -> str:
@@ -139,10 +148,16 @@ def _receiving(session: Session, subscriber_id: int) -> Subscriber | None:
 
 
 def _record(
-    session: Session, subscriber: Subscriber, kind: str, now: datetime, **extra: str | None
+    session: Session,
+    subscriber: Subscriber,
+    kind: str,
+    now: datetime,
+    course_slug: str | None = None,
+    **extra: str | None,
 ) -> None:
-    """Append the reader's change of KIND to their preference history (source "page")."""
-    record_preference(session, subscriber.id, subscriber.course_slug, kind, PAGE, now, **extra)
+    """Append the reader's change of KIND (to COURSE_SLUG's enrollment) to their history."""
+    slug = course_slug or subscriber.course_slug
+    record_preference(session, subscriber.id, slug, kind, PAGE, now, **extra)
 
 
 def pause(runtime: Runtime, session: Session, subscriber_id: int, *, week: bool) -> bool:
@@ -160,6 +175,7 @@ def pause(runtime: Runtime, session: Session, subscriber_id: int, *, week: bool)
         subscriber,
         PreferenceEventKind.PAUSE,
         now,
+        enrollment.course_slug,
         value=until.isoformat() if until else "",
     )
     return True
@@ -175,7 +191,8 @@ def resume(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
     course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
     if not enrollments.resume(enrollment, course, subscriber, now, runtime.settings):
         return False
-    _record(session, subscriber, PreferenceEventKind.RESUME, now, value="page")
+    kind = PreferenceEventKind.RESUME
+    _record(session, subscriber, kind, now, enrollment.course_slug, value="page")
     return True
 
 
@@ -234,8 +251,9 @@ def restart(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
     if subscriber is None:
         return False
     now = runtime.now()
-    course = runtime.courses.get(subscriber.course_slug)
-    _record(session, subscriber, PreferenceEventKind.RESTART, now)
+    latest = _latest(session, subscriber.id, lock=True)
+    course = runtime.courses.get(_course_of(subscriber, latest))
+    _record(session, subscriber, PreferenceEventKind.RESTART, now, course.slug)
     enrollments.restart(session, subscriber, course, now, runtime.settings)
     log.info(
         "subscriber %s restarted the course", subscriber.id, extra={"subscriber_id": subscriber.id}

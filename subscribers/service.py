@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from course.loader import Course
 from delivery import enrollments
+from delivery.bulk import skip_queued_of
 from delivery.preference_log import CLI, record_preference
 from runtime import Runtime
 from store.models import (
@@ -42,6 +43,7 @@ __all__ = [
     "confirm",
     "confirm_standing",
     "find_by_email",
+    "leave_course",
     "pause",
     "resume",
     "subscribe",
@@ -60,11 +62,13 @@ def unsubscribe(
     *,
     source: str = PAGE,
     ip: str | None = None,
+    course_slug: str | None = None,
 ) -> bool:
     """Stop all mail to SUBSCRIBER_ID; return False when no such person is on file.
 
     SOURCE says how (our page's button, or the mail client's one-click POST); an opt-out
-    that changes something is appended to the consent history.
+    that changes something is appended to the consent history, under COURSE_SLUG (the
+    course whose mail or page it came from; default: the subscriber's first course).
     """
     subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
     if subscriber is None:
@@ -78,20 +82,74 @@ def unsubscribe(
             source,
             extra={"subscriber_id": subscriber.id},
         )
-        record_consent(
-            session,
-            subscriber_id=subscriber.id,
-            kind=ConsentEventKind.UNSUBSCRIBE,
-            source=source,
-            now=now,
-            course=_course_or_none(runtime, subscriber.course_slug),
-            ip=ip,
-            secret_key=runtime.settings.secret_key,
-        )
+        _record_opt_out(runtime, session, subscriber, course_slug, source, ip, "all mail")
     stop_all_mail(
         session, subscriber, status=SubscriberStatus.UNSUBSCRIBED, reason="unsubscribe", now=now
     )
     return True
+
+
+def leave_course(
+    runtime: Runtime,
+    session: Session,
+    subscriber_id: int,
+    course_slug: str,
+    *,
+    source: str = PAGE,
+    ip: str | None = None,
+) -> bool:
+    """Stop COURSE_SLUG's mail to SUBSCRIBER_ID; other courses go on. False: nobody on file.
+
+    With no other course running this is the same as unsubscribing from all mail, so a
+    reader of one course sees no difference.
+    """
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    if subscriber is None:
+        return False
+    standing = enrollments.course_standing(session, subscriber.id, course_slug)
+    if subscriber.status != SubscriberStatus.CONFIRMED or not standing.live_elsewhere:
+        return unsubscribe(
+            runtime, session, subscriber_id, source=source, ip=ip, course_slug=course_slug
+        )
+    now = runtime.now()
+    stopped = enrollments.cancel_all_of(session, subscriber.id, now, course_slug=course_slug)
+    stopped += skip_queued_of(
+        session, subscriber.id, reason="unsubscribe from course", course_slug=course_slug
+    )
+    if stopped:  # a second press changes nothing and records nothing
+        counters.increment(session, counters.UNSUBSCRIBES)
+        log.info(
+            "subscriber %s left course %s (%s)",
+            subscriber.id,
+            course_slug,
+            source,
+            extra={"subscriber_id": subscriber.id},
+        )
+        _record_opt_out(runtime, session, subscriber, course_slug, source, ip, "this course")
+    return True
+
+
+def _record_opt_out(
+    runtime: Runtime,
+    session: Session,
+    subscriber: Subscriber,
+    course_slug: str | None,
+    source: str,
+    ip: str | None,
+    scope: str,
+) -> None:
+    record_consent(
+        session,
+        subscriber_id=subscriber.id,
+        kind=ConsentEventKind.UNSUBSCRIBE,
+        source=source,
+        now=runtime.now(),
+        course=_course_or_none(runtime, course_slug or subscriber.course_slug),
+        course_slug=course_slug or subscriber.course_slug,
+        ip=ip,
+        secret_key=runtime.settings.secret_key,
+        detail=scope,
+    )
 
 
 def _course_or_none(runtime: Runtime, slug: str) -> Course | None:

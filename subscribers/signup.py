@@ -3,7 +3,9 @@
 Anyone can post any address, so a signup never changes an existing subscriber's name,
 status, time zone or history: the name and the browser's time zone go on the confirmation
 delivery (applied when it is confirmed), and a return after unsubscribing waits for that
-confirmation (subscribers.optin). Every signup does the same work whoever the address
+confirmation (subscribers.optin). A confirmed reader signing up for another course gets a
+confirmation for that course (its consent text is its own); one already in the course gets
+none. Every signup does the same work whoever the address
 belongs to (new, pending, confirmed, suppressed, capped): the same queries and the same
 rows (a subscriber row insert-or-find, a counter, a confirmation delivery written queued or
 skipped, a consent event), so neither the answer nor its timing tells whether an address is
@@ -20,6 +22,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from course.loader import Course
+from delivery.enrollments import CourseStanding, course_standing, joined_course
 from delivery.transitions import queue_confirmation
 from runtime import Runtime
 from store.models import ConsentEventKind, Subscriber, SubscriberStatus
@@ -69,26 +73,30 @@ def subscribe(
     source: str | None = None,
     channel: str = FORM,
     ip: str | None = None,
+    course: Course | None = None,
 ) -> SignupOutcome:
-    """Record SIGNUP (from CHANNEL, IP) and write its confirmation, queued or skipped.
+    """Record SIGNUP (from CHANNEL, IP) for COURSE and write its confirmation, queued or skipped.
 
+    COURSE is the one whose form and consent text were shown (default: the signup course).
     SOURCE is the Origin a new subscriber row keeps as signup_source.
     """
     now = runtime.now()
     settings = runtime.settings
-    course = runtime.courses.get()  # the course whose form and consent text were shown
+    course = course or runtime.courses.get()
     suppressed = is_suppressed(session, settings.secret_keys, signup.email)
     subscriber, created = _find_or_insert(session, signup, course.slug, source, now)
     counters.increment(session, counters.SIGNUPS if created else counters.REPEAT_SIGNUPS)
-    recent = caps.recent_confirmations(session, subscriber.id, now)
-    reason = _no_mail_reason(subscriber, suppressed) or caps.address_cap(recent, settings, now)
+    standing = course_standing(session, subscriber.id, course.slug)
+    recent = caps.recent_confirmations(session, subscriber.id, now, course.slug)
+    reason = _no_mail_reason(subscriber, suppressed, _in_course(subscriber, course, standing))
+    reason = reason or caps.address_cap(recent, settings, now)
     send_at = caps.reserve_send_time(
         session, settings.confirmations_per_hour, now, take=reason is None
     )
     confirmation_id = queue_confirmation(
         session,
         subscriber.id,
-        subscriber.course_slug,
+        course.slug,
         now,
         requested_name=signup.first_name,
         requested_timezone=signup.timezone,
@@ -126,12 +134,22 @@ def subscribe(
     return SignupOutcome(subscriber.id, confirmation_id, mail)
 
 
-def _no_mail_reason(subscriber: Subscriber, suppressed: bool) -> str | None:
+def _in_course(subscriber: Subscriber, course: Course, standing: CourseStanding) -> bool:
+    """Tell whether a confirmed SUBSCRIBER is in COURSE (running or done) already."""
+    if subscriber.status != SubscriberStatus.CONFIRMED:
+        return False
+    return joined_course(standing, subscriber.course_slug, course.slug)
+
+
+def _no_mail_reason(subscriber: Subscriber, suppressed: bool, in_course: bool) -> str | None:
     """Return why this person gets no confirmation whatever the caps say, or None."""
     if suppressed:
         return "address on the suppression list"
+    if in_course:
+        return "already in this course"
     if subscriber.status == SubscriberStatus.CONFIRMED:
-        return "already confirmed"
+        # Another course: its own consent text, so its own double opt-in.
+        return None
     if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
         # Bounced or complained: never mail again from a form anyone can fill in.
         return f"subscriber {subscriber.status}"

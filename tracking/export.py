@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import session_scope
 from store.models import EmailEvent, Subscriber
+from tracking.course_members import signed_up_for
 
 # A cell starting with one of these runs as a formula in Excel or LibreOffice.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -74,7 +75,9 @@ def _csv_lines(columns: list[str], rows: Iterable[Any]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _streamed(sessions: sessionmaker[Session], model: Any, columns: list[str]) -> Iterator[str]:
+def _streamed(
+    sessions: sessionmaker[Session], model: Any, columns: list[str], *where: Any
+) -> Iterator[str]:
     """Yield MODEL's COLUMNS as CSV in id order, STREAM_BATCH rows at a time from the database.
 
     yield_per streams the result: a server-side cursor on PostgreSQL, so memory stays flat
@@ -83,15 +86,19 @@ def _streamed(sessions: sessionmaker[Session], model: Any, columns: list[str]) -
     """
     with session_scope(sessions) as session:
         query = select(*(getattr(model, column) for column in columns)).order_by(model.id)
-        rows = session.execute(query.execution_options(yield_per=STREAM_BATCH))
+        rows = session.execute(query.where(*where).execution_options(yield_per=STREAM_BATCH))
         yield from _csv_lines(columns, rows)
 
 
-def subscribers_csv(sessions: sessionmaker[Session]) -> Iterator[str]:
-    """Yield the subscribers as CSV, a chunk at a time."""
-    return _streamed(sessions, Subscriber, SUBSCRIBER_COLUMNS)
+def subscribers_csv(
+    sessions: sessionmaker[Session], course_slug: str | None = None
+) -> Iterator[str]:
+    """Yield the subscribers (of COURSE_SLUG, or all) as CSV, a chunk at a time."""
+    where = [] if course_slug is None else [signed_up_for(course_slug)]
+    return _streamed(sessions, Subscriber, SUBSCRIBER_COLUMNS, *where)
 
 
-def events_csv(sessions: sessionmaker[Session]) -> Iterator[str]:
-    """Yield the email events as CSV, a chunk at a time."""
-    return _streamed(sessions, EmailEvent, EVENT_COLUMNS)
+def events_csv(sessions: sessionmaker[Session], course_slug: str | None = None) -> Iterator[str]:
+    """Yield the email events (of COURSE_SLUG's mail, or all) as CSV, a chunk at a time."""
+    where = [] if course_slug is None else [EmailEvent.course_slug == course_slug]
+    return _streamed(sessions, EmailEvent, EVENT_COLUMNS, *where)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from course.store import CourseStore
 from tracking import rollups
+from tracking.course_members import later_signup_times, signup_counts, site_unsubscribes
 from tracking.rollup_sql import EVENT_MARK_METRIC, QUARTER_SECONDS, SIGNUPS, SITE_UNSUBSCRIBES
 
 # Gmail's hard limit is 0.3%; warn well before it, at the rate Google advises staying under.
@@ -101,9 +102,14 @@ class Funnel:
 
 
 def known_courses(session: Session, courses: CourseStore) -> list[str]:
-    """Return every course with a folder or with subscribers (a removed course still counts)."""
+    """Return every course with a folder or with subscribers, the signup course first.
+
+    A removed course still counts while people are in it.
+    """
     with_subscribers = {course for course, _day, _metric in rollups.read(session, [SIGNUPS])}
-    return sorted(with_subscribers | set(courses.slugs()) | {courses.default_slug})
+    default = courses.default_slug
+    found = (with_subscribers | set(courses.slugs()) | {default}) - {""}
+    return sorted(found, key=lambda slug: (slug != default, slug))
 
 
 def _lesson_titles(courses: CourseStore, course_slug: str) -> dict[int, str]:
@@ -119,8 +125,15 @@ def funnel(session: Session, courses: CourseStore, course_slug: str) -> Funnel:
     result = Funnel(course_slug)
     counts = rollups.read(session, FUNNEL_METRICS, course_slug)
     # Forgotten subscribers are anonymised, not deleted, so they still count here.
-    result.signups = counts.get((course_slug, 0, SIGNUPS), 0)
-    result.confirmed = counts.get((course_slug, 0, CONFIRMED), 0)
+    several = len(courses.slugs()) > 1
+    if several:
+        # Several courses: a reader's later course is not their row's first one, and leaving
+        # one course leaves the person subscribed, so count per course membership
+        # (tracking.course_members; scans, but only where there is more than one course).
+        result.signups, result.confirmed = signup_counts(session, course_slug)
+    else:
+        result.signups = counts.get((course_slug, 0, SIGNUPS), 0)
+        result.confirmed = counts.get((course_slug, 0, CONFIRMED), 0)
     titles = _lesson_titles(courses, course_slug)
     by_day = {day: LessonStats(day, title) for day, title in titles.items()}
     for (_course, day, metric), count in sorted(counts.items()):
@@ -134,10 +147,13 @@ def funnel(session: Session, courses: CourseStore, course_slug: str) -> Funnel:
             lesson.bounces += count
         elif metric == COMPLAINT_METRIC:
             lesson.complaints += count
-        else:
+        elif not (several and metric == SITE_UNSUBSCRIBES):
             # SendGrid's unsubscribes, and those through our own link that SendGrid did not
             # report, counted on the last lesson sent before them (day 1 if none was).
             lesson.unsubscribes += count
+    if several:
+        for day, count in site_unsubscribes(session, course_slug).items():
+            by_day.setdefault(day, LessonStats(day)).unsubscribes += count
     # The course says how many days it has; without it, assume the usual five at least.
     last_day = max(titles) if titles else max([DEFAULT_DAYS, *by_day])
     result.lessons = [by_day.get(day, LessonStats(day)) for day in range(1, last_day + 1)]
@@ -146,7 +162,13 @@ def funnel(session: Session, courses: CourseStore, course_slug: str) -> Funnel:
 
 
 def signups_per_day(
-    session: Session, course_slug: str, zone: ZoneInfo, now: datetime, days: int = 30
+    session: Session,
+    course_slug: str,
+    zone: ZoneInfo,
+    now: datetime,
+    days: int = 30,
+    *,
+    several_courses: bool = False,
 ) -> list[tuple[date, int]]:
     """Return (local date, signups) for the last DAYS days up to NOW, oldest first, zeros too."""
     today = now.astimezone(zone).date()
@@ -160,6 +182,11 @@ def signups_per_day(
     ).items():
         local = datetime.fromtimestamp(quarter * QUARTER_SECONDS, UTC).astimezone(zone).date()
         counts[local] = counts.get(local, 0) + count
+    if several_courses:
+        # Readers for whom this is a later course: their row's signup is another course's.
+        for stamp in later_signup_times(session, course_slug, since):
+            local = stamp.astimezone(zone).date()
+            counts[local] = counts.get(local, 0) + 1
     return [
         (first + timedelta(days=n), counts.get(first + timedelta(days=n), 0)) for n in range(days)
     ]

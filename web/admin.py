@@ -64,11 +64,14 @@ def dashboard() -> ResponseReturnValue:
     _catch_up()
     with nurture.session() as session:
         courses = known_courses(session, nurture.courses)
-        course = request.args.get("course", settings.course)
+        # The signup course first (known_courses puts it there); ?course= picks another.
+        course = request.args.get("course") or courses[0]
         if course not in courses:
             abort(404)
         numbers = funnel(session, nurture.courses, course)
-        signups = signups_per_day(session, course, settings.zone, nurture.now())
+        signups = signups_per_day(
+            session, course, settings.zone, nurture.now(), several_courses=len(courses) > 1
+        )
         suppressed = suppression_count(session)
         reasons = unsubscribe_reasons(session, course)
         days = [lesson.day for lesson in numbers.lessons]
@@ -91,6 +94,20 @@ def dashboard() -> ResponseReturnValue:
         # `nurture doctor`'s checks: the cheap ones live, the slow ones as last stored.
         status=status_panel(nurture),
     )
+
+
+@bp.get("/embed")
+def embed() -> ResponseReturnValue:
+    """Show ?course='s signup page address and its form to paste on the clinic's website."""
+    nurture = runtime()
+    slug = request.args.get("course") or nurture.settings.course
+    if slug not in nurture.courses.slugs():
+        abort(404)
+    course = nurture.courses.get(slug)
+    base_url = nurture.settings.base_url
+    snippet = render_template("admin/_embed_snippet.html", course=course, base_url=base_url)
+    page_url = f"{base_url}/cursus/{course.slug}"
+    return render_template("admin/embed.html", course=course, snippet=snippet, page_url=page_url)
 
 
 @bp.get("/subscribers")
@@ -162,9 +179,9 @@ def _audit(session: Session, action: str, target: str | None = None) -> None:
     )
 
 
-def _log_export(action: str) -> None:
+def _log_export(action: str, course: str | None = None) -> None:
     with runtime().session() as session:
-        _audit(session, action)
+        _audit(session, action, target=f"course:{course}" if course else None)
 
 
 def _csv_response(chunks: object, filename: str) -> Response:
@@ -178,21 +195,38 @@ def _csv_response(chunks: object, filename: str) -> Response:
     )
 
 
+def _export_course() -> str | None:
+    """Return the ?course= of an export (None: every course), refusing an unknown one."""
+    slug = request.args.get("course") or None
+    if slug is not None:
+        with runtime().session() as session:
+            if slug not in known_courses(session, runtime().courses):
+                abort(404)
+    return slug
+
+
+def _export_name(name: str, course: str | None) -> str:
+    return f"{name}-{course}.csv" if course else f"{name}.csv"
+
+
 @bp.get("/export/subscribers.csv")
 @requires(PERSONAL_DATA)
 def export_subscribers() -> ResponseReturnValue:
-    """Download every subscriber as CSV."""
-    _log_export(audit.EXPORT_SUBSCRIBERS)
-    return _csv_response(subscribers_csv(runtime().sessions), "subscribers.csv")
+    """Download the subscribers (of ?course=, or all) as CSV."""
+    course = _export_course()
+    _log_export(audit.EXPORT_SUBSCRIBERS, course)
+    chunks = subscribers_csv(runtime().sessions, course)
+    return _csv_response(chunks, _export_name("subscribers", course))
 
 
 @bp.get("/export/events.csv")
 @requires(PERSONAL_DATA)
 def export_events() -> ResponseReturnValue:
-    """Download every email event as CSV."""
+    """Download the email events (of ?course=, or all) as CSV."""
+    course = _export_course()
     _catch_up()
-    _log_export(audit.EXPORT_EVENTS)
-    return _csv_response(events_csv(runtime().sessions), "events.csv")
+    _log_export(audit.EXPORT_EVENTS, course)
+    return _csv_response(events_csv(runtime().sessions, course), _export_name("events", course))
 
 
 @bp.get("/audit")

@@ -26,6 +26,7 @@ from web import (
     public,
     security,
     tracking,
+    unsubscribe,
     webhooks,
 )
 
@@ -78,7 +79,16 @@ def create_app(
     tracking.init_app(app)
     metrics.init_app(app, runtime)
     # Accounts' sessions, and CSRF on every form but the public ones, which need no cookie.
-    public_blueprints = [health, public, preferences, feedback, tracking, webhooks, metrics]
+    public_blueprints = [
+        health,
+        public,
+        unsubscribe,
+        preferences,
+        feedback,
+        tracking,
+        webhooks,
+        metrics,
+    ]
     auth.init_app(app, public_blueprints=[module.bp for module in public_blueprints])
     for module in (*public_blueprints, login, admin, admin_accounts):
         app.register_blueprint(module.bp)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
-from web.context import runtime, wants_json
+from web.context import wants_json
+from web.courses import page_course
 
 DUTCH_MESSAGES = {
     400: "Dit verzoek klopt niet.",
@@ -29,7 +30,7 @@ def _render_error(error: HTTPException) -> Response:
     else:
         page = render_template(
             "public/message.html",
-            course=runtime().courses.get(),
+            course=page_course(),
             title="Dat ging niet goed",
             message=message,
         )

@@ -90,7 +90,7 @@ def _show(token: str, subscriber_id: int, status: int = 200, **context: Any) -> 
         return _page(
             "public/preferences.html",
             status,
-            slug=standing.subscriber.course_slug,
+            slug=standing.course_slug,
             token=token,
             standing=standing,
             next_lesson=dutch_moment(

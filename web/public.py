@@ -17,7 +17,6 @@ from flask import (
     abort,
     jsonify,
     redirect,
-    render_template,
     request,
     url_for,
 )
@@ -25,6 +24,7 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
+from course.loader import Course
 from delivery.transitions import unstamp_enqueued
 from emails.tokens import TokenError, TokenExpired
 from subscribers import optin, service, signup
@@ -32,14 +32,14 @@ from subscribers.origins import OriginCheck, check_origin, cors_headers, preflig
 from subscribers.validation import TIMEZONE_FIELD, SignupCheck, check_signup, clean_timezone
 from tasks.sending import send_batch
 from web.context import celery, runtime, wants_json
+from web.courses import COURSE_FIELD, front_course, live_course, live_courses, page_course
+from web.courses import page as _page
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-# Our pages post forms to ourselves; with 'no-referrer' browsers would send `Origin: null`.
-PUBLIC_REFERRER_POLICY = "same-origin"
 MESSAGES = {
     "bad_json": "De gegevens zijn geen geldige JSON.",
     "json_object": "Stuur de velden als een JSON-object.",
@@ -48,6 +48,7 @@ MESSAGES = {
     "rate": "Te veel aanmeldingen vanaf jouw adres. Wacht even en probeer het opnieuw.",
     "too_large": "Het formulier is te groot. Vul alleen je e-mailadres en voornaam in.",
     "too_deep": "De gegevens zijn te diep genest. Stuur alleen je e-mailadres en voornaam.",
+    "course": "Deze cursus bestaat niet (meer). Kies een cursus op de aanmeldpagina.",
 }
 
 
@@ -77,16 +78,6 @@ def _too_many_requests(limit: RequestLimit) -> Response:
     return _problem(429, MESSAGES["rate"], field="rate")
 
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    response = Response(
-        render_template(template, course=runtime().courses.get(), **context),
-        status=status,
-        mimetype="text/html",
-    )
-    response.headers["Referrer-Policy"] = PUBLIC_REFERRER_POLICY
-    return response
-
-
 def _problem(status: int, message: str, *, field: str = "form") -> Response:
     """Answer an error as JSON ({"errors": {...}}) or as a Dutch page, as the client prefers."""
     if wants_json():
@@ -98,8 +89,20 @@ def _problem(status: int, message: str, *, field: str = "form") -> Response:
 
 @bp.get("/")
 def signup_page() -> ResponseReturnValue:
-    """Show the course and the signup form."""
-    return _page("public/signup.html", check=SignupCheck())
+    """Show the signup course and its form, or the list of courses when there is no default."""
+    course = front_course()
+    if course is None:
+        return _page("public/courses.html", courses=live_courses())
+    return _page("public/signup.html", course=course, check=SignupCheck())
+
+
+@bp.get("/cursus/<slug>")
+def course_page(slug: str) -> ResponseReturnValue:
+    """Show one live course and its own signup form (its own consent text)."""
+    course = live_course(slug)
+    if course is None:
+        return _problem(404, MESSAGES["course"], field=COURSE_FIELD)
+    return _page("public/signup.html", course=course, check=SignupCheck())
 
 
 @bp.errorhandler(413)
@@ -167,16 +170,20 @@ def _handle_subscribe(verdict: OriginCheck) -> Response:
     data = _read_submission()
     if isinstance(data, Response):
         return data
+    requested = data.get(COURSE_FIELD)
+    course = live_course(requested if isinstance(requested, str) else None)
+    if course is None or (requested is not None and not isinstance(requested, str)):
+        return _problem(422, MESSAGES["course"], field=COURSE_FIELD)
     check = check_signup(data, check_deliverability=settings.check_email_deliverability)
     if check.errors:
         if wants_json():
             response = jsonify(errors=check.errors)
             response.status_code = 422
             return response
-        return _page("public/signup.html", 400, check=check)
+        return _page("public/signup.html", 400, course=course, check=check)
     if check.honeypot or check.signup is None:
         # A bot filled the hidden field: look exactly like success, store and send nothing.
-        return _check_inbox()
+        return _check_inbox(course)
     source = request.headers.get("Origin") or None
     nurture = runtime()
     with nurture.session() as session:
@@ -187,11 +194,12 @@ def _handle_subscribe(verdict: OriginCheck) -> Response:
             source=source,
             channel=_signup_channel(verdict),
             ip=request.remote_addr,
+            course=course,
         )
     # Published whether or not it is to be sent (a skipped one is simply not claimed): the
     # same work for every address, so the timing tells nobody whether it was known.
     _send_soon(outcome.confirmation_id)
-    return _check_inbox()
+    return _check_inbox(course)
 
 
 def _signup_channel(verdict: OriginCheck) -> str:
@@ -217,10 +225,10 @@ def _send_soon(delivery_id: int) -> None:
             unstamp_enqueued(connection, delivery_id)
 
 
-def _check_inbox() -> Response:
+def _check_inbox(course: Course) -> Response:
     if wants_json():
         return jsonify(status="check_inbox")
-    return _page("public/check_inbox.html")
+    return _page("public/check_inbox.html", course=course)
 
 
 @bp.get("/confirm/<token>")
@@ -233,7 +241,8 @@ def confirm_page(token: str) -> ResponseReturnValue:
     with nurture.session() as session:
         standing = service.confirm_standing(nurture, session, confirmation_id)
     if standing.result == optin.READY:
-        response = _page("public/confirm.html", token=token)
+        course = page_course(standing.course_slug)
+        response = _page("public/confirm.html", course=course, token=token)
         response.headers["Cache-Control"] = "no-store"
         return response
     return _confirm_answer(standing)
@@ -263,41 +272,15 @@ def _read_confirm_token(token: str) -> int | Response:
 
 
 def _confirm_answer(outcome: service.ConfirmOutcome) -> Response:
+    course = page_course(outcome.course_slug)
     if outcome.result in (optin.CONFIRMED, optin.ALREADY):
-        return _page("public/confirmed.html", first_name=outcome.first_name, result=outcome.result)
-    reason = "outdated" if outcome.result == optin.OUTDATED else "invalid"
-    return _page("public/confirm_invalid.html", 400, reason=reason, check=SignupCheck())
-
-
-@bp.get("/unsubscribe/<token>")
-def unsubscribe_page(token: str) -> ResponseReturnValue:
-    """Show a button; a GET never unsubscribes, as mail scanners fetch links."""
-    tokens = runtime().tokens
-    try:
-        subscriber_id = tokens.read_unsubscribe(token)
-    except TokenError:
-        return _page("public/unsubscribe_invalid.html", 400)
-    # Some would rather pause or move the hour than leave: offer their preferences page.
-    preferences = url_for("preferences.page", token=tokens.make_preferences(subscriber_id))
-    return _page("public/unsubscribe.html", token=token, preferences=preferences)
-
-
-@bp.post("/unsubscribe/<token>")
-def unsubscribe(token: str) -> ResponseReturnValue:
-    """Unsubscribe: the page's button and RFC 8058 one-click both land here, no login needed."""
-    nurture = runtime()
-    try:
-        subscriber_id = nurture.tokens.read_unsubscribe(token)
-    except TokenError:
-        return _page("public/unsubscribe_invalid.html", 400)
-    # RFC 8058: a mail client's own button posts exactly this body.
-    one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    with nurture.session() as session:
-        service.unsubscribe(
-            nurture,
-            session,
-            subscriber_id,
-            source=signup.ONE_CLICK if one_click else signup.PAGE,
-            ip=request.remote_addr,
+        return _page(
+            "public/confirmed.html",
+            course=course,
+            first_name=outcome.first_name,
+            result=outcome.result,
         )
-    return _page("public/unsubscribed.html")
+    reason = "outdated" if outcome.result == optin.OUTDATED else "invalid"
+    return _page(
+        "public/confirm_invalid.html", 400, course=course, reason=reason, check=SignupCheck()
+    )

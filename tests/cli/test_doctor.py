@@ -4,6 +4,7 @@ local DNS server); each problem becomes its warning or error line with a fix; ex
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,6 +166,25 @@ def test_markers_left_after_replacing_the_examples_are_a_warning(
     code, lines, _ = doctor("--offline")
     assert lines["course content"].startswith("warning ")
     assert "VERVANG DIT markers at course.toml:12, course.toml:19" in lines["course content"]
+    assert code == 0
+
+
+def test_every_live_course_is_checked_for_example_content(
+    healthy, doctor, monkeypatch, tmp_path
+) -> None:
+    content = clean_course(tmp_path / "two")
+    # A second course folder, copied from the shipped one: its examples are still in it.
+    shutil.copytree(CONTENT_DIR / "rugpijn-en-training", content / "tweede-cursus")
+    monkeypatch.setenv("NURTURE_CONTENT_DIR", str(content))
+    code, lines, _ = doctor("--offline")
+    assert lines["course content"].startswith("error ")
+    assert "tweede-cursus still has example content at course.toml:16" in lines["course content"]
+    assert code == 1
+    shutil.rmtree(content / "tweede-cursus")
+    shutil.copytree(content / "rugpijn-en-training", content / "tweede-cursus")
+    code, lines, _ = doctor("--offline")
+    assert lines["course content"].startswith("ok ")
+    assert "rugpijn-en-training, tweede-cursus have no example content" in lines["course content"]
     assert code == 0
 
 

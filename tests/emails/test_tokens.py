@@ -127,3 +127,16 @@ def test_ids_outside_the_row_range_are_rejected() -> None:
     for value in (0, -1, MAX_ID + 1):
         with pytest.raises(TokenError):
             tokens.read_unsubscribe(signed.dumps(value))
+
+
+def test_an_unsubscribe_token_names_its_course_and_an_older_one_all_mail() -> None:
+    signed = URLSafeSerializer(SECRET, salt="nurture.unsubscribe")
+    course_token = tokens.make_unsubscribe(7, "hardlopen")
+    assert tokens.read_unsubscribe_course(course_token) == (7, "hardlopen")
+    assert tokens.read_unsubscribe(course_token) == 7
+    # Exactly as URLSafeSerializer signs it, so every key rotation rule still applies.
+    assert signed.loads(course_token) == [7, "hardlopen"]
+    assert tokens.read_unsubscribe_course(tokens.make_unsubscribe(7)) == (7, None)
+    for payload in ([7], [7, ""], [7, 3], [7, "a", "b"], ["7", "a"], [0, "a"]):
+        with pytest.raises(TokenError):
+            tokens.read_unsubscribe_course(signed.dumps(payload))
