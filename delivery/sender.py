@@ -25,7 +25,6 @@ from sqlalchemy import Connection
 
 from delivery.accepted import record_accepted
 from delivery.breaker import provider_down, record_outcome
-from delivery.enrollments import in_course
 from delivery.outcomes import (
     await_evidence,
     ids_of,
@@ -35,6 +34,7 @@ from delivery.outcomes import (
     settle_unsendable,
     skip_removed_lesson,
 )
+from delivery.standing import in_course
 from delivery.transitions import Claim, claim_deliveries
 from emails.render import Recipient
 from providers.base import SendError, SendResult

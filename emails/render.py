@@ -14,22 +14,13 @@ from dataclasses import dataclass
 from functools import partial
 from html import escape
 
-from markupsafe import Markup
-
 from config import Settings
 from course.loader import Course
-from emails import lesson_links, markup
 from emails.bulk import Bulk, Personal
 from emails.closing import build_closing
+from emails.fill_ins import build_confirmation, build_lesson, course_context, markdown
 from emails.layout import (
-    CONFIRM_SLOT,
-    PREFERENCES_SLOT,
     FillIn,
-    LinkSlots,
-    check_free_of_markers,
-    cta_values,
-    marker,
-    render_fill_in,
 )
 from emails.lesson_links import PREVIEW_TOKEN, LinkResolver
 from emails.message import Message, Tags
@@ -53,86 +44,6 @@ class Recipient:
     first_name: str | None
     delivery_id: int | None = None
     preview: bool = False
-
-
-def _markdown(source: str, links: LinkSlots) -> tuple[Markup, str]:
-    tokens = markup.parse(source)
-    markup.replace_links(tokens, links.slot)
-    # markdown-it escapes text and has raw HTML switched off, so its output is safe markup.
-    return Markup(markup.to_html(tokens)), markup.to_text(tokens)  # noqa: S704
-
-
-def _course_context(course: Course) -> dict[str, str]:
-    return {
-        "clinic_name": course.clinic_name,
-        "postal_address": course.postal_address,
-        "course_title": course.title,
-        "sender_name": course.sender_name,
-    }
-
-
-def _build_lesson(course: Course, day: int) -> FillIn:
-    lesson = course.lesson(day)
-    check_free_of_markers(lesson.body, lesson.subject, lesson.teaser, lesson.title, course.welcome)
-    links = LinkSlots()
-    welcome_html, welcome_text = (
-        _markdown(course.welcome, links) if day == 1 and course.welcome else (Markup(""), "")
-    )
-    body_html, body_text = _markdown(lesson.body, links)
-    cta = cta_values(course.cta_url, course.cta_label, course.cta_text, links)
-    context = {
-        **_course_context(course),
-        "day": day,
-        "days": course.days,
-        "title": lesson.title,
-        "body_html": body_html,
-        "body_text": body_text.rstrip("\n"),
-        "welcome_html": welcome_html,
-        "welcome_text": welcome_text.rstrip("\n"),
-        "teaser": lesson.teaser,
-        # Course authors often start the teaser with "Morgen" already; don't say it twice.
-        "teaser_label": "" if lesson.teaser.lower().startswith("morgen") else "Morgen:",
-        **cta,
-        "preferences_url": marker(PREFERENCES_SLOT),
-        # Per-reader links (emails.lesson_links): the rating answers and the scanner trap.
-        "rating_yes_href": links.slot(lesson_links.RATING_YES),
-        "rating_no_href": links.slot(lesson_links.RATING_NO),
-        "trap_href": links.slot(lesson_links.TRAP),
-    }
-    return render_fill_in(
-        "lesson",
-        context,
-        subject=clean_line(lesson.subject),
-        preheader=clean_line(lesson.preheader),
-        links=links,
-    )
-
-
-def _build_confirmation(course: Course) -> FillIn:
-    texts = course.confirmation
-    check_free_of_markers(*texts.values())
-    links = LinkSlots()
-    intro_html, intro_text = _markdown(texts.get("intro", ""), links)
-    outro_html, outro_text = _markdown(texts.get("outro", ""), links)
-    if links.links:
-        raise ValueError("the confirmation texts may not contain links besides the button")
-    context = {
-        **_course_context(course),
-        "intro_html": intro_html,
-        "intro_text": intro_text.rstrip("\n"),
-        "outro_html": outro_html,
-        "outro_text": outro_text.rstrip("\n"),
-        "button": texts.get("button") or "Ja, stuur mij de cursus",
-        "confirm_url": marker(CONFIRM_SLOT),
-        "pixel": "",
-    }
-    return render_fill_in(
-        "confirmation",
-        context,
-        subject=clean_line(texts["subject"]),
-        preheader=clean_line(texts.get("preheader", "")),
-        links=links,
-    )
 
 
 class Renderer:
@@ -236,7 +147,7 @@ class Renderer:
         return Bulk(tuple(self._lesson(course, fill_in, day, r) for r in recipients))
 
     def _lesson_fill_in(self, course: Course, day: int) -> FillIn:
-        return self._cached(course, "lesson", day, lambda: _build_lesson(course, day))
+        return self._cached(course, "lesson", day, lambda: build_lesson(course, day))
 
     def _lesson(self, course: Course, fill_in: FillIn, day: int, recipient: Recipient) -> Personal:
         return self._tracked(
@@ -245,7 +156,7 @@ class Renderer:
 
     def closing_bulk(self, course: Course, recipients: Sequence[Recipient]) -> Bulk:
         """Build COURSE's closing email for RECIPIENTS as one Bulk (tracked like a lesson)."""
-        build = partial(build_closing, course, _course_context(course), _markdown)
+        build = partial(build_closing, course, course_context(course), markdown)
         fill_in = self._cached(course, "closing", 0, build)
         category = f"{course.slug}-afsluiting"
         track = partial(self._tracked, course, fill_in, kind="closing", day=None, category=category)
@@ -295,7 +206,7 @@ class Renderer:
 
     def confirmation(self, course: Course, recipient: Recipient, confirm_url: str) -> Message:
         """Build the double opt-in email: an untracked confirm link, no pixel, a footer."""
-        fill_in = self._cached(course, "confirmation", 0, lambda: _build_confirmation(course))
+        fill_in = self._cached(course, "confirmation", 0, lambda: build_confirmation(course))
         confirm_url = clean_line(confirm_url)
         tags = Tags(
             kind="test" if recipient.preview else "confirmation",

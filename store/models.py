@@ -1,20 +1,17 @@
-"""The tables: subscribers, enrollments, deliveries, email events and the webhook inbox.
+"""The core tables: subscribers, enrollments and deliveries, and the names of their states.
 
-The consent, suppression and audit tables live in store.trust, the lesson ratings and bookings
-in store.feedback, the dashboard's rollups in store.rollups (and more in store.*); they are
-re-exported here, so `store.models` names every table (and Alembic sees them all through
-Base.metadata).
+The other tables live in modules of their own: email events, the webhook inbox and counters
+in store.events; consent, suppression, audit and admin accounts in store.trust; course
+versions in store.courses; ratings and bookings in store.feedback; preference events, alerts
+and the dashboard's rollups likewise. They are re-exported here, so `store.models` names
+every table (and Alembic sees them all through Base.metadata).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
     Connection,
     ForeignKey,
     Index,
@@ -31,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from store.alerting import Alert, AlertState
 from store.base import Base, BigId, UtcDateTime
 from store.courses import CourseDraft, CourseRow, CourseVersion
+from store.events import Counter, EmailEvent, WebhookBatch
 from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
 from store.rollups import Rollup, RollupDelta, RollupEventMark, RollupUnsubscribeMark
@@ -245,61 +243,6 @@ class Delivery(Base):
     )
 
 
-class EmailEvent(Base):
-    """Something that happened to a sent email: a SendGrid event, an open or a click."""
-
-    __tablename__ = "email_events"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(30))
-    source: Mapped[str] = mapped_column(String(20))
-    # The provider's event id, or our own key for an open or click: a replay stores nothing.
-    event_key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL")
-    )
-    subscriber_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="SET NULL")
-    )
-    course_slug: Mapped[str | None] = mapped_column(String(100))
-    day: Mapped[int | None] = mapped_column(Integer)
-    machine: Mapped[bool] = mapped_column(Boolean, default=False)
-    url: Mapped[str | None] = mapped_column(Text)
-    reason: Mapped[str | None] = mapped_column(Text)
-    user_agent: Mapped[str | None] = mapped_column(String(500))
-    occurred_at: Mapped[datetime]
-    recorded_at: Mapped[datetime]
-
-    __table_args__ = (
-        Index(None, "delivery_id", "kind"),
-        Index(None, "subscriber_id"),
-        # No (course_slug, day, kind) index: the per-lesson counts come from the rollups.
-        Index(None, "occurred_at"),
-        # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range.
-        Index(None, "kind", "occurred_at"),
-    )
-
-
-class WebhookBatch(Base):
-    """A verified webhook body, kept until processed so no event is lost while workers are down."""
-
-    __tablename__ = "webhook_batches"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    body: Mapped[Any] = mapped_column(JSON)
-    received_at: Mapped[datetime]
-    processed_at: Mapped[datetime | None]
-
-    __table_args__ = (
-        Index(
-            "ix_webhook_batches_pending",
-            "received_at",
-            postgresql_where=text("processed_at IS NULL"),
-            sqlite_where=text("processed_at IS NULL"),
-        ),
-    )
-
-
 __all__ = [
     "AdminAccount",
     "AdminAuditEntry",
@@ -310,9 +253,11 @@ __all__ = [
     "ConsentEvent",
     "ConsentEventKind",
     "Conversion",
+    "Counter",
     "CourseDraft",
     "CourseRow",
     "CourseVersion",
+    "EmailEvent",
     "LessonRating",
     "PreferenceEvent",
     "PreferenceEventKind",
@@ -322,16 +267,8 @@ __all__ = [
     "RollupUnsubscribeMark",
     "Suppression",
     "UtcDateTime",
+    "WebhookBatch",
 ]
-
-
-class Counter(Base):
-    """Anonymous counts that outlive erased subscribers (GDPR forget keeps the numbers)."""
-
-    __tablename__ = "counters"
-
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # Core tables, for statements on hot paths: plain SQL, no ORM identity map or unit of work.

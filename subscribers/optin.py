@@ -19,6 +19,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from delivery import enrollments
+from delivery import standing as standing_in
 from runtime import Runtime
 from store.models import (
     ConsentEventKind,
@@ -175,12 +176,12 @@ def _standing(
 
 def _course_standing(
     session: Session, subscriber: Subscriber, course_slug: str
-) -> enrollments.CourseStanding | None:
+) -> standing_in.CourseStanding | None:
     """Return a confirmed SUBSCRIBER's standing in COURSE_SLUG; None when not confirmed."""
     if subscriber.status != SubscriberStatus.CONFIRMED:
         return None
-    standing = enrollments.course_standing(session, subscriber.id, course_slug)
-    if enrollments.joined_course(standing, subscriber.course_slug, course_slug):
+    standing = standing_in.course_standing(session, subscriber.id, course_slug)
+    if standing_in.joined_course(standing, subscriber.course_slug, course_slug):
         return replace(standing, joined=True)
     return standing
 

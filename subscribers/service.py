@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from course.loader import Course
 from delivery import enrollments
+from delivery import standing as standing_in
 from delivery.bulk import skip_queued_of
 from delivery.preference_log import CLI, record_preference
 from runtime import Runtime
@@ -106,7 +107,7 @@ def leave_course(
     subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
     if subscriber is None:
         return False
-    standing = enrollments.course_standing(session, subscriber.id, course_slug)
+    standing = standing_in.course_standing(session, subscriber.id, course_slug)
     if subscriber.status != SubscriberStatus.CONFIRMED or not standing.live_elsewhere:
         return unsubscribe(
             runtime, session, subscriber_id, source=source, ip=ip, course_slug=course_slug

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from course.loader import Course
-from delivery.enrollments import CourseStanding, course_standing, joined_course
+from delivery.standing import CourseStanding, course_standing, joined_course
 from delivery.transitions import queue_confirmation
 from runtime import Runtime
 from store.models import ConsentEventKind, Subscriber, SubscriberStatus
