@@ -19,29 +19,18 @@ from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from course.content import Content, content_hash, course_from_content, read_folder
-from course.loader import CONTENT_DIR, Course, CourseError, load_course_from
+from course.loader import (
+    CONTENT_DIR,
+    Course,
+    CourseError,
+    course_folder,
+    list_courses,
+    load_course_from,
+)
 from store.courses import CourseRow, CourseVersion
 from store.db import read_only
 
 T = TypeVar("T")
-
-
-def course_folder(slug: str, content_dir: Path = CONTENT_DIR) -> Path:
-    """Return the content folder of SLUG, refusing names that could leave the content dir."""
-    if not slug or "/" in slug or "\\" in slug or slug.startswith("."):
-        raise CourseError(f"{slug!r}: not a course name")
-    folder = content_dir / slug
-    if not folder.is_dir():
-        known = ", ".join(list_courses(content_dir)) or "none"
-        raise CourseError(f"{folder}: no such course (known: {known})")
-    return folder
-
-
-def list_courses(content_dir: Path = CONTENT_DIR) -> list[str]:
-    """Return the slugs of every course folder."""
-    if not content_dir.is_dir():
-        return []
-    return sorted(p.name for p in content_dir.iterdir() if (p / "course.toml").exists())
 
 
 class CourseStore:

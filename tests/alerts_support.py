@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 
+from helpers import admin_headers as admin_headers
 from lessons import enroll
 from sqlalchemy import insert, select
 
@@ -12,12 +12,6 @@ from runtime import Runtime
 from store.models import Alert, Delivery, DeliveryKind, DeliveryState, EmailEvent
 
 ALERT_EMAIL = "praktijk@example.org"
-
-
-def admin_headers() -> dict[str, str]:
-    """Return the test admin's Basic auth header."""
-    token = base64.b64encode(b"beheer:test-admin-password").decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 def sent_mail(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
+from helpers import admin_headers as admin_headers
 from tracking_support import COURSE
 
 from emails.lesson_links import REF_PARAM, is_trap
@@ -81,11 +81,6 @@ def store_all(app: Any, runtime: Runtime) -> None:
     """Ship the app's spooled hits and store them, as the drain task does."""
     app.extensions["nurture_hits"].spool.ship()
     drain_hits(runtime)
-
-
-def admin_headers() -> dict[str, str]:
-    """Return the dashboard's Basic auth headers for the tests' admin password."""
-    return {"Authorization": "Basic " + base64.b64encode(b"beheer:test-admin-password").decode()}
 
 
 def row_cells(page: str, row_id: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -59,3 +60,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
             return True
         time.sleep(interval)
     return predicate()
+
+
+def admin_headers(password: str = "test-admin-password") -> dict[str, str]:
+    """Return the dashboard's HTTP Basic header for PASSWORD (the tests' admin password)."""
+    token = base64.b64encode(f"beheer:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
+from pathlib import Path
+from typing import Any
 
 import redis
+from helpers import admin_headers as admin_headers
 from sqlalchemy import select
 
+from config import Settings
 from runtime import Runtime
 from store.models import (
     ConsentEvent,
@@ -112,3 +118,23 @@ def consent_events(runtime: Runtime, subscriber_id: int) -> list[ConsentEvent]:
     with runtime.session() as session:
         query = select(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber_id)
         return list(session.scalars(query.order_by(ConsentEvent.id)))
+
+
+def unsubscribe_via_link(client: Any, runtime: Runtime, subscriber_id: int) -> None:
+    """Press the unsubscribe link of SUBSCRIBER_ID's mail (the page's POST)."""
+    response = client.post(f"/unsubscribe/{runtime.tokens.make_unsubscribe(subscriber_id)}")
+    assert response.status_code == 200
+
+
+def outbox_mails(settings: Settings) -> list[Any]:
+    """Return the emails in SETTINGS' outbox folder, oldest name first, parsed."""
+    folder = Path(settings.outbox_dir)
+    files = sorted(folder.glob("*.eml")) if folder.is_dir() else []
+    return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+
+
+def id_of(runtime: Runtime, address: str) -> int:
+    """Return the id of the subscriber with ADDRESS (who must exist)."""
+    subscriber = subscriber_by_email(runtime, address)
+    assert subscriber is not None
+    return subscriber.id

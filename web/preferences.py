@@ -7,13 +7,17 @@ address, answered with a redirect back to the page (?gedaan=...), so a reload po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from emails.tokens import TokenError
+from runtime import Runtime
 from subscribers import preferences
 from subscribers.signup import PAGE
 from subscribers.validation import TIMEZONE_FIELD, iana_zones
@@ -122,29 +126,28 @@ def _after(token: str, changed: bool, done: str) -> Response:
     return redirect(target + "#melding", 303)  # type: ignore[return-value]
 
 
-@bp.post("/<token>/pauze")
-def pause(token: str) -> ResponseReturnValue:
-    """Pause for a week (duur=week) or until the reader resumes."""
+def _change(token: str, done: str, change: Callable[[Runtime, Session, int], bool]) -> Any:
+    """Apply CHANGE for the token's reader in one transaction, then show the page saying DONE."""
     subscriber_id = _subscriber_id(token)
     if isinstance(subscriber_id, Response):
         return subscriber_id
-    week = request.form.get("duur") == "week"
     nurture = runtime()
     with nurture.session() as session:
-        changed = preferences.pause(nurture, session, subscriber_id, week=week)
-    return _after(token, changed, "pauze")
+        changed = change(nurture, session, subscriber_id)
+    return _after(token, changed, done)
+
+
+@bp.post("/<token>/pauze")
+def pause(token: str) -> ResponseReturnValue:
+    """Pause for a week (duur=week) or until the reader resumes."""
+    week = request.form.get("duur") == "week"
+    return _change(token, "pauze", partial(preferences.pause, week=week))
 
 
 @bp.post("/<token>/hervatten")
 def resume(token: str) -> ResponseReturnValue:
     """Resume a paused course at the day it stopped."""
-    subscriber_id = _subscriber_id(token)
-    if isinstance(subscriber_id, Response):
-        return subscriber_id
-    nurture = runtime()
-    with nurture.session() as session:
-        changed = preferences.resume(nurture, session, subscriber_id)
-    return _after(token, changed, "hervat")
+    return _change(token, "hervat", preferences.resume)
 
 
 @bp.post("/<token>/tijdstip")
@@ -169,13 +172,7 @@ def schedule(token: str) -> ResponseReturnValue:
 @bp.post("/<token>/opnieuw")
 def restart(token: str) -> ResponseReturnValue:
     """Start the course again from day 1."""
-    subscriber_id = _subscriber_id(token)
-    if isinstance(subscriber_id, Response):
-        return subscriber_id
-    nurture = runtime()
-    with nurture.session() as session:
-        changed = preferences.restart(nurture, session, subscriber_id)
-    return _after(token, changed, "opnieuw")
+    return _change(token, "opnieuw", preferences.restart)
 
 
 @bp.post("/<token>/uitschrijven")

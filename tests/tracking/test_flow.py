@@ -3,11 +3,10 @@ dashboard and `nurture stats` show them, and a bounced subscriber gets no furthe
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 
 import pytest
-from helpers import run_cli, wait_until
+from helpers import admin_headers, run_cli, wait_until
 from lessons import collect_ids
 from sqlalchemy import func, select
 from tracking_support import (
@@ -36,10 +35,6 @@ from tracking.hits import queued_hits
 
 pytestmark = pytest.mark.usefixtures("fresh_spool", "signer")
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
-
-
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(b"beheer:test-admin-password").decode()}
 
 
 @pytest.mark.slow
