@@ -25,6 +25,9 @@ from web import (
     preferences,
     public,
     security,
+    studio,
+    studio_article,
+    studio_versions,
     tracking,
     webhooks,
 )
@@ -80,6 +83,7 @@ def create_app(
     # Accounts' sessions, and CSRF on every form but the public ones, which need no cookie.
     public_blueprints = [health, public, preferences, feedback, tracking, webhooks, metrics]
     auth.init_app(app, public_blueprints=[module.bp for module in public_blueprints])
-    for module in (*public_blueprints, login, admin, admin_accounts):
+    studio_blueprints = (studio, studio_versions, studio_article)
+    for module in (*public_blueprints, login, admin, admin_accounts, *studio_blueprints):
         app.register_blueprint(module.bp)
     return app
