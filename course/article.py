@@ -19,6 +19,7 @@ from course.loader import CourseError
 from course.split import MD_HEADING, SplitError, split_article, write_lessons
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+LESSON_TEXTS = ("subject", "preheader", "teaser")
 # A plain-text line that may be a heading: short, and not ending like a sentence.
 HEADING_LIKE = re.compile(r"^[^\s.!?][^\n]{0,80}[^.!?,;:\s]$")
 
@@ -55,8 +56,8 @@ def _plain(problem: str, folder: Path) -> str:
     return problem.replace(str(folder / "cursus") + "/", "").replace(str(folder) + "/", "")
 
 
-def suggest_outline(article: str, *, markdown: bool) -> str:
-    """Return an outline to start from: each heading of ARTICLE a section, one day each."""
+def find_headings(article: str, *, markdown: bool) -> list[str]:
+    """Return the lines of ARTICLE that may be section headings (## in Markdown; short lines)."""
     headings = []
     for line in article.splitlines():
         match = MD_HEADING.match(line) if markdown else None
@@ -64,17 +65,35 @@ def suggest_outline(article: str, *, markdown: bool) -> str:
             headings.append(match.group(2))
         elif not markdown and HEADING_LIKE.match(line.strip()):
             headings.append(line.strip())
-    lessons = [
-        f'[[lesson]]\nday = {day}\nfile = "{day:02d}-dag-{day}.md"\n'
-        f"subject = {_toml(heading[:70])}\n"
-        'preheader = ""\nteaser = ""\n'
-        for day, heading in enumerate(headings, start=1)
-    ]
+    return headings
+
+
+def outline_from_marks(marks: list[tuple[str, int]], days: dict[int, dict[str, str]]) -> str:
+    """Return the outline for MARKS: (heading, day) pairs, where day 0 starts no section.
+
+    DAYS gives each day's subject, preheader and teaser.
+    """
+    used = sorted({day for _, day in marks if day > 0})
+    lessons = []
+    for day in used:
+        fields = days.get(day, {})
+        lessons.append(
+            f'[[lesson]]\nday = {day}\nfile = "{day:02d}-dag-{day}.md"\n'
+            + "".join(f"{key} = {_toml(fields.get(key, ''))}\n" for key in LESSON_TEXTS)
+        )
     sections = [
         f"[[section]]\nheading = {_toml(heading)}\nday = {day}\n"
-        for day, heading in enumerate(headings, start=1)
+        for heading, day in marks
+        if day > 0
     ]
     return "\n".join(lessons + sections)
+
+
+def suggest_marks(article: str, *, markdown: bool) -> list[tuple[str, int]]:
+    """Return a start for the outline: each heading of ARTICLE begins the next day."""
+    return [
+        (heading, day) for day, heading in enumerate(find_headings(article, markdown=markdown), 1)
+    ]
 
 
 def _toml(text: str) -> str:

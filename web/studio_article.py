@@ -14,8 +14,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from course.article import SLUG, split_pasted, suggest_outline
+from course.article import LESSON_TEXTS, SLUG, outline_from_marks, split_pasted, suggest_marks
 from course.content import read_folder
+from course.coverage import sentences
 from course.drafts import has_course, save_draft
 from course.loader import CourseError
 from course.split import SplitError
@@ -31,6 +32,7 @@ bp.before_request(require_admin)
 
 ARTICLE_MAX = 200_000
 OUTLINE_MAX = 50_000
+MARKS_MAX = 300  # headings marked in the page; an article has far fewer
 
 
 def _page(status: int = 200, **context: Any) -> ResponseReturnValue:
@@ -41,9 +43,42 @@ def _page(status: int = 200, **context: Any) -> ResponseReturnValue:
         "outline": request.form.get("outline", "")[:OUTLINE_MAX],
         "markdown": request.form.get("format") == "markdown",
     }
+    form |= context.pop("form", {})
+    marks = context.pop("marks", None)
+    if marks is None and "drop_marks" not in context:
+        marks = _marks_from_form()
+    context.pop("drop_marks", None)
+    days = sorted({day for _, day in marks or [] if day > 0})
     return admin_page(
-        "admin/studio/article.html", status, form=form | context.pop("form", {}), **context
+        "admin/studio/article.html",
+        status,
+        form=form,
+        marks=marks or [],
+        days=days,
+        day_fields=context.pop("day_fields", None) or _day_fields(days),
+        sentence_count=lambda body: len(sentences(body)),
+        **context,
     )
+
+
+def _marks_from_form() -> list[tuple[str, int]] | None:
+    """Return the (heading, day) marks the page sent, or None when it sent none."""
+    marks = []
+    for index in range(MARKS_MAX):
+        heading = request.form.get(f"mark-heading-{index}")
+        if heading is None:
+            break
+        day = request.form.get(f"mark-day-{index}", "0").strip()
+        marks.append((heading[:300], int(day) if day.isdigit() and int(day) <= 99 else 0))
+    return marks or None
+
+
+def _day_fields(days: list[int]) -> dict[int, dict[str, str]]:
+    """Return each day's subject, preheader and teaser as the page sent them."""
+    return {
+        day: {key: request.form.get(f"{key}-{day}", "")[:300] for key in LESSON_TEXTS}
+        for day in days
+    }
 
 
 @bp.get("/new")
@@ -66,6 +101,12 @@ def _base_settings(nurture: Runtime, title: str) -> dict[str, Any]:
     return settings
 
 
+def _outline(outline: str, marks: list[tuple[str, int]] | None) -> dict[str, Any]:
+    """Return the page context showing OUTLINE, and the marks unless the text was used."""
+    context: dict[str, Any] = {"form": {"outline": outline}}
+    return context if marks is not None else context | {"drop_marks": True}
+
+
 @bp.post("/new")
 @requires(WRITE_DRAFTS)
 def split_or_save() -> ResponseReturnValue:
@@ -76,7 +117,14 @@ def split_or_save() -> ResponseReturnValue:
     if len(article) > ARTICLE_MAX or not article.strip():
         return _page(400, error="Plak de tekst van het artikel (hoogstens 200.000 tekens).")
     if action == "suggest":
-        return _page(form={"outline": suggest_outline(article, markdown=markdown)})
+        suggested = suggest_marks(article, markdown=markdown)
+        subjects = {day: {"subject": heading[:70]} for heading, day in suggested}
+        return _page(marks=suggested, day_fields=subjects)
+    outline = request.form.get("outline", "")[:OUTLINE_MAX]
+    marks = None if action == "split-text" else _marks_from_form()
+    if marks is not None:
+        days = sorted({day for _, day in marks if day > 0})
+        outline = outline_from_marks(marks, _day_fields(days))
     slug, title = request.form.get("slug", "").strip(), request.form.get("title", "").strip()
     if not SLUG.fullmatch(slug):
         return _page(
@@ -85,18 +133,12 @@ def split_or_save() -> ResponseReturnValue:
     nurture = runtime()
     try:
         settings = _base_settings(nurture, title or slug)
-        content, report = split_pasted(
-            article,
-            request.form.get("outline", "")[:OUTLINE_MAX],
-            markdown=markdown,
-            settings=settings,
-        )
-    except SplitError as exc:
-        return _page(400, problems=exc.problems)
-    except CourseError as exc:
-        return _page(400, problems=[str(exc)])
+        content, report = split_pasted(article, outline, markdown=markdown, settings=settings)
+    except (SplitError, CourseError) as exc:
+        problems = exc.problems if isinstance(exc, SplitError) else [str(exc)]
+        return _page(400, problems=problems, **_outline(outline, marks))
     if action != "save" or not report.complete:
-        return _page(report=report, lessons=content["lessons"])
+        return _page(report=report, lessons=content["lessons"], **_outline(outline, marks))
     with nurture.session() as session:
         if has_course(session, slug):
             return _page(409, error=f"Er is al een cursus {slug}; kies een andere naam.")

@@ -59,22 +59,42 @@ def test_the_shipped_article_becomes_the_shipped_course_as_a_draft(
     assert again.status_code == 409 and "Er is al een cursus rug-twee" in again.get_data(True)
 
 
-def test_suggest_then_split_a_pasted_article(owner: Any) -> None:
+def test_mark_the_days_in_the_page_then_split_and_save(owner: Any, runtime: Runtime) -> None:
     suggested = post_form(owner, NEW, NEW, form(SHORT, action="suggest")).get_data(as_text=True)
-    assert (
-        "heading = &#34;Rugpijn&#34;" in suggested and "heading = &#34;Training&#34;" in suggested
+    assert 'name="mark-heading-0" value="Rugpijn"' in suggested
+    assert 'name="mark-heading-1" value="Training"' in suggested
+    assert 'id="subject-2" name="subject-2" value="Training"' in suggested
+    marks = {"mark-heading-0": "Rugpijn", "mark-day-0": "1"}
+    marks |= {"mark-heading-1": "Training", "mark-day-1": "2"}
+    days = {"subject-1": "Dag een", "preheader-1": "Eerst", "teaser-1": "Morgen: training"}
+    days |= {"subject-2": "Dag twee", "preheader-2": "Dan"}
+    page = post_form(owner, NEW, NEW, form(SHORT, slug="kort") | marks | days)
+    text = page.get_data(as_text=True)
+    assert "Alle 5 zinnen van het artikel staan in precies één les" in text
+    assert "[[section]]\nheading = &#34;Training&#34;\nday = 2" in text  # the outline it made
+    # A 0: "Training" is no heading; its text stays with day 1.
+    one_day = post_form(
+        owner, NEW, NEW, form(SHORT, slug="kort") | marks | days | {"mark-day-1": "0"}
     )
+    assert 'id="day-2"' not in one_day.get_data(as_text=True)
+    saved = post_form(owner, NEW, NEW, form(SHORT, slug="kort", action="save") | marks | days)
+    assert saved.status_code == 302
+    with runtime.session() as session:
+        draft = get_draft(session, "kort")
+        assert draft is not None
+        lessons = draft.content["lessons"]
+    assert [(each["day"], each["subject"]) for each in lessons] == [(1, "Dag een"), (2, "Dag twee")]
+    assert lessons[1]["body"] == "## Training\n\nHier gaat het om kracht.\n"
+
+
+def test_an_outline_as_text_that_misses_a_day_is_refused(owner: Any) -> None:
     sections = (
         '[[section]]\nheading = "Rugpijn"\nday = 1\n[[section]]\nheading = "Training"\nday = 2\n'
     )
     outline = '[[lesson]]\nday = 1\nfile = "01-a.md"\nsubject = "Een"\npreheader = "p"\n'
-    refused = post_form(owner, NEW, NEW, form(SHORT, outline + sections, slug="kort"))
+    refused = post_form(owner, NEW, NEW, form(SHORT, outline + sections, "split-text", slug="k"))
     assert refused.status_code == 400
     assert "the outline has no [[lesson]] for day 2" in refused.get_data(as_text=True)
-    outline += '[[lesson]]\nday = 2\nfile = "02-b.md"\nsubject = "Twee"\npreheader = "p"\n'
-    outline += sections
-    page = post_form(owner, NEW, NEW, form(SHORT, outline, slug="kort")).get_data(as_text=True)
-    assert "Alle 5 zinnen van het artikel staan in precies één les" in page
 
 
 def test_a_bad_name_or_empty_article_is_refused_in_dutch(owner: Any) -> None:

@@ -161,3 +161,35 @@ def test_studio_pages_at_desktop_and_phone_width(
         page.goto(f"{server}/admin/courses/new")
         page.screenshot(path=str(SHOTS / f"h8-article-{size}.png"), full_page=True)
         assert errors == [], errors
+
+
+def test_a_new_course_from_a_pasted_article_in_chromium(
+    server: str, runtime: Runtime, chromium: Any
+) -> None:
+    publish_real_details(runtime)
+    article = "Rugpijn\n\nDe eerste zin. De tweede zin.\n\nTraining\n\nHier gaat het om kracht.\n"
+    for size in ("desktop", "phone"):
+        slug = f"artikel-{size}"
+        with closing(_context(chromium, size)) as context:
+            page = context.new_page()
+            errors = _csp_watch(page)
+            page.goto(f"{server}/admin/courses/new")
+            page.fill("#article-slug", slug)
+            page.fill("#article-title", "Uit een artikel")
+            page.fill("#article-text", article)
+            with page.expect_navigation():
+                page.click("button[value=suggest]")
+            assert page.input_value("#mark-day-1") == "2"
+            page.fill("#preheader-1", "Waarom je rug opspeelt")
+            page.fill("#teaser-1", "Morgen: training")
+            page.fill("#preheader-2", "Kracht")
+            with page.expect_navigation():
+                page.click("button[value=split]")
+            assert "Alle 5 zinnen van het artikel" in page.inner_text("#coverage")
+            page.screenshot(path=str(SHOTS / f"h8-article-split-{size}.png"), full_page=True)
+            with page.expect_navigation():
+                page.click("button[value=save]")
+            assert "Concept van de cursus Uit een artikel opgeslagen (2 lessen)" in page.inner_text(
+                "main"
+            )
+            assert errors == [], errors
