@@ -27,6 +27,7 @@ from web import (
     security,
     studio,
     studio_article,
+    studio_lessons,
     studio_versions,
     tracking,
     webhooks,
@@ -83,7 +84,7 @@ def create_app(
     # Accounts' sessions, and CSRF on every form but the public ones, which need no cookie.
     public_blueprints = [health, public, preferences, feedback, tracking, webhooks, metrics]
     auth.init_app(app, public_blueprints=[module.bp for module in public_blueprints])
-    studio_blueprints = (studio, studio_versions, studio_article)
+    studio_blueprints = (studio, studio_versions, studio_article, studio_lessons)
     for module in (*public_blueprints, login, admin, admin_accounts, *studio_blueprints):
         app.register_blueprint(module.bp)
     return app

@@ -14,13 +14,13 @@ from accounts_support import (
     OWNER_PASSWORD,
 )
 from courses_support import SLUG, publish_real_details
-from lessons import enroll
-from sqlalchemy import func, select
+from lessons import enroll, enrollment_of
+from sqlalchemy import func, select, update
 from studio_support import JSON, LESSON_3, logged_in, make_accounts, post_form, save_lesson
 
 from course.drafts import get_draft
 from runtime import Runtime
-from store.models import AdminAuditEntry, Subscriber
+from store.models import AdminAuditEntry, Enrollment, Subscriber
 from subscribers.audit import COURSE_PUBLISH, COURSE_REVERT
 
 COURSE = f"/admin/courses/{SLUG}"
@@ -179,24 +179,38 @@ def test_a_changed_consent_text_needs_a_raised_version(owner: Any, runtime: Runt
 
 
 def test_removing_a_waited_for_day_asks_what_happens_to_those_people(owner: Any, runtime: Runtime):
-    from sqlalchemy import update
-
-    from course.drafts import open_draft, remove_lesson
-    from store.models import Enrollment
-
     [waiting] = enroll(runtime, 1, runtime.now())
     with runtime.session() as session:
-        session.execute(
-            update(Enrollment).where(Enrollment.subscriber_id == waiting).values(next_day=3)
-        )
-        open_draft(session, SLUG, author="t", now=runtime.now())
-        remove_lesson(session, SLUG, 3, author="t", now=runtime.now())
+        at_three = update(Enrollment).where(Enrollment.subscriber_id == waiting)
+        session.execute(at_three.values(next_day=3))
+    removed = post_form(owner, COURSE, f"{COURSE}/lessons/3/remove", {})
+    assert "Dag 3 is uit het concept gehaald" in owner.get(removed.location).get_data(True)
+    save_lesson(owner, 4, teaser="")  # the check: the last day (now 4) announces nothing
     refused = post_form(owner, VERSIONS, f"{COURSE}/publish", {})
     page = refused.get_data(as_text=True)
     assert refused.status_code == 409 and 'id="choice-form"' in page
     assert "1 inschrijving(en) wachten" in page
     chosen = post_form(owner, VERSIONS, f"{COURSE}/publish", {"choice": "old"})
     assert chosen.status_code == 302 and runtime.courses.get(SLUG).days == 4
+    assert enrollment_of(runtime, waiting).course_version is not None  # finishes on the old one
+
+
+def test_add_move_and_discard_in_the_lesson_list(owner: Any, runtime: Runtime):
+    subjects = [lesson.subject for lesson in runtime.courses.get(SLUG).lessons]
+    post_form(owner, COURSE, f"{COURSE}/lessons", {"subject": "Een zesde les"})
+    post_form(owner, COURSE, f"{COURSE}/lessons/2/move", {"direction": "up"})
+    with runtime.session() as session:
+        draft = get_draft(session, SLUG)
+        assert draft is not None
+        order = [lesson["subject"] for lesson in draft.content["lessons"]]
+    assert order == [subjects[1], subjects[0], *subjects[2:], "Een zesde les"]
+    page = owner.get(COURSE, headers=BROWSER).get_data(as_text=True)
+    assert 'id="lesson-6"' in page and 'id="discard-form"' in page
+    post_form(owner, COURSE, f"{COURSE}/discard", {})
+    with runtime.session() as session:
+        assert get_draft(session, SLUG) is None
+    moved_off = post_form(owner, COURSE, f"{COURSE}/lessons/5/move", {"direction": "down"})
+    assert "dag 6 bestaat niet" in owner.get(moved_off.location).get_data(True)
 
 
 def test_send_a_test_goes_through_the_mail_backend_marked_as_a_test(

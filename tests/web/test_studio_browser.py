@@ -145,6 +145,7 @@ def test_studio_pages_at_desktop_and_phone_width(
         page.goto(f"{server}/admin/courses")
         page.screenshot(path=str(SHOTS / f"h8-courses-{size}.png"), full_page=True)
         page.click(f"#course-{SLUG} a")
+        page.screenshot(path=str(SHOTS / f"h8-course-{size}.png"), full_page=True)
         page.click("#lessons tbody tr:nth-child(3) a")
         page.wait_for_selector(".editor-toolbar button.bold")
         if size == "phone":

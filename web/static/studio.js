@@ -19,6 +19,9 @@
   var editor = null;
   var timer = null;
   var saves = 0;
+  // One save at a time, in order: a slow answer must never let older text overwrite newer.
+  var saving = false;
+  var again = false;
 
   // EasyMDE's own buttons, with Dutch names (title and aria-label).
   function toolbar(EasyMDE) {
@@ -73,6 +76,10 @@
       list("problems-" + name, result.by_field[name]);
     });
     list("problem-list", result.problems);
+    var live = document.getElementById("problems-live");
+    if (live) {
+      live.hidden = true;
+    }
     document.getElementById("problems-none").hidden = result.problems.length > 0;
     document.getElementById("problems-some").hidden = result.problems.length === 0;
     document.getElementById("text-part").textContent = result.text;
@@ -84,6 +91,11 @@
 
   function save() {
     timer = null;
+    if (saving) {
+      again = true;
+      return;
+    }
+    saving = true;
     if (editor) {
       editor.codemirror.save();
     }
@@ -104,6 +116,12 @@
       });
     }).catch(function () {
       state.textContent = "Niet opgeslagen: geen verbinding. Probeer het zo opnieuw.";
+    }).then(function () {
+      saving = false;
+      if (again) {
+        again = false;
+        save();
+      }
     });
   }
 
