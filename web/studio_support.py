@@ -113,8 +113,14 @@ def problems_by_field(problems: list[str], lesson_name: str) -> dict[str, list[s
         if marker not in problem:
             continue
         message = re.sub(r"^.*?\.md(?::\d+)?: ", "", problem)
-        field = next((name for name in LESSON_FIELDS if message.startswith(name)), "body")
-        found.setdefault(field, []).append(message)
+        # "subject is 80 characters", or "front matter is missing preheader, subject"
+        named = [
+            name
+            for name in LESSON_FIELDS
+            if message.startswith(name) or (message.startswith("front matter") and name in message)
+        ]
+        for field in named or ["body"]:
+            found.setdefault(field, []).append(message)
     return found
 
 

@@ -79,6 +79,12 @@ def test_typing_saves_the_draft_checks_it_and_the_preview_follows(owner: Any, ru
     assert runtime.courses.get(SLUG).lesson(3).subject == live_subject
 
 
+def test_an_empty_subject_is_shown_next_to_its_field(owner: Any):
+    result = save_lesson(owner, 3, subject="").get_json()
+    assert result["by_field"]["subject"] == ["front matter is missing subject"]
+    assert "body" not in result["by_field"]
+
+
 def test_a_subject_over_70_is_shown_next_to_its_field(owner: Any):
     result = save_lesson(owner, 3, subject="x" * 71).get_json()
     assert result["by_field"]["subject"] == ["subject is 71 characters; keep it to 70 or less"]
@@ -241,3 +247,13 @@ def test_an_unknown_course_or_day_is_404(owner: Any, runtime: Runtime):
     assert saved.status_code == 404
     with runtime.session() as session:
         assert get_draft(session, SLUG) is None  # nothing half-saved
+
+
+def test_an_emptied_setting_blocks_publishing_in_dutch(owner: Any) -> None:
+    page = f"{COURSE}/settings"
+    form = {"title": "Rugpijn", "clinic.postal_address": "  ", "cadence.send_time": "07:30"}
+    assert post_form(owner, page, page, form).status_code == 302
+    shown = owner.get(page, headers=BROWSER).get_data(as_text=True)
+    assert "het postadres van de praktijk (verplicht onderaan elke mail) is leeg" in shown
+    refused = post_form(owner, VERSIONS, f"{COURSE}/publish", {})
+    assert refused.status_code == 409 and "is leeg; vul het in" in refused.get_data(as_text=True)
