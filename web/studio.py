@@ -23,9 +23,11 @@ from subscribers.studio import check_draft
 from web.auth import admin_page, require_admin, requires
 from web.context import runtime, wants_json
 from web.studio_support import (
+    EditConflict,
     author,
     course_listing,
     lesson_of,
+    lesson_stamp,
     problems_by_field,
     working_content,
     working_course,
@@ -36,6 +38,10 @@ bp.before_request(require_admin)
 
 # The check's limits, shown as counters (longer is saved, and then blocks publishing).
 LIMITS = {"subject": 70, "preheader": 140, "teaser": 0, "body": 0}
+CONFLICT = (
+    "Iemand anders heeft deze les intussen gewijzigd. Kopieer je tekst, laad de pagina "
+    "opnieuw en voeg je wijziging weer toe."
+)
 LONGEST = 100_000  # no field of a lesson is longer; a bigger form is a mistake or abuse
 # The mail's own inline styles, nothing else: no script, no form, no request of ours.
 # Framed by the editor page only (the app's own headers forbid every frame).
@@ -84,6 +90,7 @@ def lesson(slug: str, day: int) -> ResponseReturnValue:
         is_draft=is_draft,
         problems=problems,
         by_field=problems_by_field(problems, lesson["name"]),
+        seen=lesson_stamp(lesson),
         text_part=message.text,
         limits=LIMITS,
     )
@@ -97,12 +104,16 @@ def save_lesson(slug: str, day: int) -> ResponseReturnValue:
     if any(len(value) > LONGEST for value in fields.values()):
         return _refuse(slug, day, "Deze tekst is te lang om op te slaan.")
     nurture = runtime()
+    seen = request.form.get("seen", "")
     try:
         with nurture.session() as session:
             with_lesson = open_draft(session, slug, author=author(), now=nurture.now())
-            lesson_of(with_lesson.content, day)
+            if seen and lesson_stamp(lesson_of(with_lesson.content, day)) != seen:
+                raise EditConflict  # rolls the transaction back: nothing is overwritten
             draft = update_lesson(session, slug, day, author=author(), now=nurture.now(), **fields)
             saved = lesson_of(draft.content, day)
+    except EditConflict:
+        return _refuse(slug, day, CONFLICT, 409)
     except CourseError as exc:
         return _refuse(slug, day, str(exc))
     problems = check_draft(nurture, slug)
@@ -117,12 +128,13 @@ def save_lesson(slug: str, day: int) -> ResponseReturnValue:
         text=message.text,
         subject=saved["subject"],
         preheader=saved["preheader"],
+        seen=lesson_stamp(saved),
     )
 
 
-def _refuse(slug: str, day: int, message: str) -> ResponseReturnValue:
+def _refuse(slug: str, day: int, message: str, status: int = 400) -> ResponseReturnValue:
     if wants_json():
-        return jsonify(saved=False, error=message), 400
+        return jsonify(saved=False, error=message), status
     flash(message)
     return redirect(url_for("studio.lesson", slug=slug, day=day))
 

@@ -6,6 +6,8 @@ opens the draft (course.drafts.open_draft), so merely looking writes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from course.content import Content, course_from_content
 from course.drafts import get_draft
 from course.loader import Course
-from course.versions import list_versions, live_version, stored_slugs
+from course.versions import live_version, stored_slugs
 from runtime import Runtime
 from store.models import Enrollment, EnrollmentStatus
 from web.auth import current_admin
@@ -100,9 +102,14 @@ def lesson_of(content: Content, day: int) -> dict[str, Any]:
     abort(404)
 
 
-def has_versions(session: Session, slug: str) -> bool:
-    """Tell whether SLUG has been published at least once."""
-    return bool(list_versions(session, slug))
+class EditConflict(Exception):
+    """The lesson changed since the editor's page saw it (another person, another tab)."""
+
+
+def lesson_stamp(lesson: dict[str, Any]) -> str:
+    """Return a short fingerprint of LESSON, to notice that someone else changed it."""
+    canonical = json.dumps(lesson, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
 
 
 def problems_by_field(problems: list[str], lesson_name: str) -> dict[str, list[str]]:

@@ -3,6 +3,7 @@ settings, rights, CSRF, publish with the removed-day choice, diff and revert (bo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -244,7 +245,7 @@ def test_an_unknown_course_or_day_is_404(owner: Any, runtime: Runtime):
     assert owner.get(f"{COURSE}/lessons/9", headers=BROWSER).status_code == 404
     assert owner.get(f"{COURSE}/lessons/9/preview").status_code == 404
     saved = post_form(owner, LESSON_3, f"{COURSE}/lessons/9", {"subject": "x"}, **JSON)
-    assert saved.status_code == 404
+    assert saved.status_code == 400 and "geen dag 9" in saved.get_json()["error"]
     with runtime.session() as session:
         assert get_draft(session, SLUG) is None  # nothing half-saved
 
@@ -257,3 +258,24 @@ def test_an_emptied_setting_blocks_publishing_in_dutch(owner: Any) -> None:
     assert "het postadres van de praktijk (verplicht onderaan elke mail) is leeg" in shown
     refused = post_form(owner, VERSIONS, f"{COURSE}/publish", {})
     assert refused.status_code == 409 and "is leeg; vul het in" in refused.get_data(as_text=True)
+
+
+def test_a_stale_page_does_not_overwrite_someone_elses_edit(
+    editor: Any, app: Any, runtime: Runtime
+):
+    owner = logged_in(app, runtime, OWNER_EMAIL, OWNER_PASSWORD)
+    page = owner.get(LESSON_3, headers=BROWSER).get_data(as_text=True)
+    seen = re.search(r'name="seen" id="seen" value="([0-9a-f]+)"', page)
+    assert seen
+    mine = save_lesson(editor, 3, subject="Van de redacteur").get_json()
+    stale = post_form(
+        owner, LESSON_3, LESSON_3, {"subject": "Van de eigenaar", "seen": seen[1]}, **JSON
+    )
+    assert stale.status_code == 409
+    assert "Iemand anders heeft deze les intussen gewijzigd" in stale.get_json()["error"]
+    with runtime.session() as session:
+        draft = get_draft(session, SLUG)
+        assert draft is not None
+        assert draft.content["lessons"][2]["subject"] == "Van de redacteur"
+    fresh = {"subject": "Van de redacteur, verder", "seen": mine["seen"]}
+    assert post_form(editor, LESSON_3, LESSON_3, fresh, **JSON).get_json()["saved"]

@@ -112,6 +112,7 @@
           return;
         }
         state.textContent = "Opgeslagen in het concept.";
+        document.getElementById("seen").value = result.seen;
         show(result);
       });
     }).catch(function () {
