@@ -8,8 +8,6 @@ import click
 
 from cli.common import fail, refuse_unsafe_to_serve, runtime_or_exit
 
-TEST_CONFIRM_PATH = "/confirm/voorbeeld"
-
 
 @click.command("send-test")
 @click.option("--to", "address", required=True, help="Address to send the proof to.")
@@ -50,26 +48,19 @@ def send_test(
         fail(f"--to {address!r}: {exc}")
 
     from course.loader import CourseError, load_course_from
-    from emails.render import Recipient
+    from delivery.proof import send_proof
     from providers.base import SendError
 
     try:
         course = load_course_from(course_dir) if course_dir else runtime.courses.get(slug)
     except CourseError as exc:
         fail(f"course: {exc}")
-    recipient = Recipient(subscriber_id=0, email=address, first_name=first_name, preview=True)
-    if confirm:
-        confirm_url = settings.base_url + TEST_CONFIRM_PATH
-        message = runtime.renderer.confirmation(course, recipient, confirm_url)
-        what = "confirmation"
-    else:
-        day = 1 if day is None else day
-        if not 1 <= day <= course.days:
-            fail(f"--day {day}: {course.slug} has days 1 to {course.days}")
-        message = runtime.renderer.lesson(course, day, recipient)
-        what = f"day {day}"
     try:
-        result = runtime.mail.send(message)
+        what, result = send_proof(
+            runtime, course, address, day=day, confirm=confirm, first_name=first_name
+        )
+    except CourseError as exc:
+        fail(str(exc))
     except SendError as exc:
         fail(f"{settings.mail_backend} did not accept the message: {exc}", code=1)
     where = f" (outbox: {settings.outbox_dir})" if settings.mail_backend == "outbox" else ""

@@ -38,6 +38,32 @@ def placeholder_problems(slug: str, content: Content) -> list[str]:
     ]
 
 
+# Settings every mail or the signup page shows: present but empty is a mistake (the studio's
+# settings form can empty them; the loader only asks that the key is there).
+FILLED_SETTINGS = {
+    "title": "de titel van de cursus",
+    "sender_name": "de naam van de afzender",
+    "clinic.name": "de naam van de praktijk",
+    "clinic.postal_address": "het postadres van de praktijk (verplicht onderaan elke mail)",
+    "cta.url": "de link van de oproep tot actie",
+    "cta.label": "de knoptekst van de oproep tot actie",
+    "confirmation.subject": "het onderwerp van de bevestigingsmail",
+    "confirmation.intro": "de tekst van de bevestigingsmail",
+}
+
+
+def empty_setting_problems(slug: str, content: Content) -> list[str]:
+    """Return a Dutch message for each setting every mail needs that is present but empty."""
+    problems = []
+    for key, label in FILLED_SETTINGS.items():
+        value: Any = content["settings"]
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and not str(value).strip():
+            problems.append(f"{slug}/course.toml: {label} is leeg; vul het in")
+    return problems
+
+
 def _consent(content: Content) -> tuple[str, str]:
     consent: dict[str, Any] = content["settings"].get("consent", {})
     return str(consent.get("version", "1")), str(consent.get("text", ""))
@@ -66,6 +92,7 @@ def publish_blockers(
 ) -> list[str]:
     """Return everything that blocks publishing CONTENT (empty: it may be published)."""
     problems = check_content(slug, content, also)
+    problems += empty_setting_problems(slug, content)
     problems += placeholder_problems(slug, content)
     consent = consent_problem(slug, content, history)
     return problems + ([consent] if consent else [])

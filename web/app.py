@@ -25,6 +25,10 @@ from web import (
     preferences,
     public,
     security,
+    studio,
+    studio_article,
+    studio_lessons,
+    studio_versions,
     tracking,
     unsubscribe,
     webhooks,
@@ -90,6 +94,7 @@ def create_app(
         metrics,
     ]
     auth.init_app(app, public_blueprints=[module.bp for module in public_blueprints])
-    for module in (*public_blueprints, login, admin, admin_accounts):
+    studio_blueprints = (studio, studio_versions, studio_article, studio_lessons)
+    for module in (*public_blueprints, login, admin, admin_accounts, *studio_blueprints):
         app.register_blueprint(module.bp)
     return app

@@ -1,0 +1,196 @@
+"""The studio in Chromium, the issue's scenario: edit lesson 3's subject and a sentence and see
+the preview change; type an http:// link and see the check block publishing; publish; a
+subscriber due for day 3 gets the new text from a running worker (no restart); revert.
+Also: no CSP error with EasyMDE, and screenshots at desktop and phone widths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import basic_auth_header, serve_app
+from courses_support import SLUG, publish_real_details
+from helpers import wait_until
+from lessons import dispatch_pass, emails_in, enroll, enrollment_of
+from sqlalchemy import update
+from workers import thread_worker
+
+from runtime import Runtime
+from store.models import Enrollment
+
+SHOTS = Path("/work/notes/shots")
+CREDENTIALS = {"username": "beheer", "password": "test-admin-password"}
+NEW_SUBJECT = "Doortrainen met pijn: zo doe je het anders"
+NEW_SENTENCE = " Deze zin schreef de praktijk in de studio."
+BAD_LINK = " Zie http://praktijk.nl/meer."
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(app: Any) -> Iterator[str]:
+    with serve_app(lambda _base_url: app) as base_url:
+        yield base_url
+
+
+def _context(chromium: Any, size: str) -> Any:
+    return chromium.new_context(
+        extra_http_headers=basic_auth_header(CREDENTIALS), viewport=SIZES[size]
+    )
+
+
+def _csp_watch(page: Any) -> list[str]:
+    """Collect console errors (a CSP refusal shows up there) of PAGE."""
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def _due_for_day_three(runtime: Runtime) -> int:
+    [subscriber_id] = enroll(runtime, 1, runtime.now() + timedelta(days=1))
+    with runtime.session() as session:
+        session.execute(
+            update(Enrollment).where(Enrollment.subscriber_id == subscriber_id).values(next_day=3)
+        )
+    return subscriber_id
+
+
+def test_edit_preview_check_publish_deliver_and_revert(
+    server: str,
+    runtime: Runtime,
+    make_runtime: Any,
+    settings: Any,
+    chromium: Any,
+    fake_sendgrid: Any,
+    clock: Any,
+) -> None:
+    publish_real_details(runtime)
+    old_subject = runtime.courses.get(SLUG).lesson(3).subject
+    subscriber_id = _due_for_day_three(runtime)
+    worker_runtime = make_runtime(settings)  # a worker process's own runtime and course cache
+    assert worker_runtime.courses.get(SLUG).lesson(3).subject == old_subject
+    with thread_worker(worker_runtime), closing(_context(chromium, "desktop")) as context:
+        page = context.new_page()
+        errors = _csp_watch(page)
+        page.goto(f"{server}/admin/courses/{SLUG}/lessons/3")
+        page.wait_for_selector(".editor-toolbar button.bold")  # EasyMDE is running
+        preview = page.frame_locator("#preview-frame")
+        assert page.inner_text("#preview-subject") == old_subject
+        assert "DAG 3 VAN 5" in preview.locator("body").inner_text()
+
+        page.fill("#field-subject", NEW_SUBJECT)
+        page.click(".CodeMirror")
+        page.keyboard.press("Control+End")
+        page.keyboard.type(NEW_SENTENCE.strip())
+        page.wait_for_function(
+            "() => document.getElementById('save-state').textContent.startsWith('Opgeslagen')"
+        )
+        page.wait_for_timeout(300)
+        body = preview.locator("body")
+        body.get_by_text(NEW_SENTENCE.strip()).wait_for()
+        assert page.inner_text("#preview-subject") == NEW_SUBJECT
+        assert NEW_SENTENCE.strip() in page.inner_text("#text-part")
+
+        page.keyboard.type(BAD_LINK)
+        page.locator("#problems-body li").filter(has_text="http://praktijk.nl/meer").wait_for()
+        assert page.is_visible("#problems-some")
+        page.screenshot(path=str(SHOTS / "h8-lesson-check-desktop.png"), full_page=True)
+        page.goto(f"{server}/admin/courses/{SLUG}/versions")
+        assert page.is_disabled("#publish-button")
+        page.go_back()
+        page.wait_for_selector(".editor-toolbar button.bold")
+        page.click(".CodeMirror")
+        page.keyboard.press("Control+End")
+        for _ in BAD_LINK:
+            page.keyboard.press("Backspace")
+        page.wait_for_selector("#problems-none", state="visible")
+
+        page.goto(f"{server}/admin/courses/{SLUG}/versions")
+        page.fill("#publish-note", "dag 3 herschreven")
+        with page.expect_navigation():
+            page.click("#publish-button")
+        assert "Versie 3 is gepubliceerd" in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "h8-versions-desktop.png"), full_page=True)
+
+        # The subscriber due for day 3 gets the new text from the running worker: no restart.
+        clock.set(enrollment_of(runtime, subscriber_id).next_due_at + timedelta(seconds=1))
+        dispatch_pass(runtime)
+        assert wait_until(lambda: emails_in(fake_sendgrid) == 1, 20)
+        [request] = fake_sendgrid.accepted
+        [message] = request.messages
+        assert message["subject"] == NEW_SUBJECT
+        assert NEW_SENTENCE.strip() in str(request.body)
+
+        with page.expect_navigation():
+            page.click("#version-2 button")
+        assert "opnieuw gepubliceerd als versie 4" in page.inner_text("main")
+        assert errors == [], errors
+    assert runtime.courses.get(SLUG).lesson(3).subject == old_subject
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_studio_pages_at_desktop_and_phone_width(
+    server: str, runtime: Runtime, chromium: Any, size: str
+) -> None:
+    publish_real_details(runtime)
+    with closing(_context(chromium, size)) as context:
+        page = context.new_page()
+        errors = _csp_watch(page)
+        page.goto(f"{server}/admin/courses")
+        page.screenshot(path=str(SHOTS / f"h8-courses-{size}.png"), full_page=True)
+        page.click(f"#course-{SLUG} a")
+        page.screenshot(path=str(SHOTS / f"h8-course-{size}.png"), full_page=True)
+        page.click("#lessons tbody tr:nth-child(3) a")
+        page.wait_for_selector(".editor-toolbar button.bold")
+        if size == "phone":
+            page.click(".preview-widths [data-width=phone]")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / f"h8-lesson-{size}.png"), full_page=True)
+        # Nothing wider than the screen: the page never scrolls sideways.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= SIZES[size]["width"], width
+        page.goto(f"{server}/admin/courses/{SLUG}/settings")
+        page.screenshot(path=str(SHOTS / f"h8-settings-{size}.png"), full_page=True)
+        page.goto(f"{server}/admin/courses/{SLUG}/versions")
+        page.screenshot(path=str(SHOTS / f"h8-history-{size}.png"), full_page=True)
+        page.goto(f"{server}/admin/courses/new")
+        page.screenshot(path=str(SHOTS / f"h8-article-{size}.png"), full_page=True)
+        assert errors == [], errors
+
+
+def test_a_new_course_from_a_pasted_article_in_chromium(
+    server: str, runtime: Runtime, chromium: Any
+) -> None:
+    publish_real_details(runtime)
+    article = "Rugpijn\n\nDe eerste zin. De tweede zin.\n\nTraining\n\nHier gaat het om kracht.\n"
+    for size in ("desktop", "phone"):
+        slug = f"artikel-{size}"
+        with closing(_context(chromium, size)) as context:
+            page = context.new_page()
+            errors = _csp_watch(page)
+            page.goto(f"{server}/admin/courses/new")
+            page.fill("#article-slug", slug)
+            page.fill("#article-title", "Uit een artikel")
+            page.fill("#article-text", article)
+            with page.expect_navigation():
+                page.click("button[value=suggest]")
+            assert page.input_value("#mark-day-1") == "2"
+            page.fill("#preheader-1", "Waarom je rug opspeelt")
+            page.fill("#teaser-1", "Morgen: training")
+            page.fill("#preheader-2", "Kracht")
+            with page.expect_navigation():
+                page.click("button[value=split]")
+            assert "Alle 5 zinnen van het artikel" in page.inner_text("#coverage")
+            page.screenshot(path=str(SHOTS / f"h8-article-split-{size}.png"), full_page=True)
+            with page.expect_navigation():
+                page.click("button[value=save]")
+            assert "Concept van de cursus Uit een artikel opgeslagen (2 lessen)" in page.inner_text(
+                "main"
+            )
+            assert errors == [], errors

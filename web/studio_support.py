@@ -1,0 +1,136 @@
+"""What the studio's pages share: the course list, the content being edited, problems per field.
+
+The editor shows the draft when there is one, else the live version; the first change
+opens the draft (course.drafts.open_draft), so merely looking writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import abort
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from course.content import Content, course_from_content
+from course.drafts import get_draft
+from course.loader import Course
+from course.versions import live_version, stored_slugs
+from runtime import Runtime
+from store.models import Enrollment, EnrollmentStatus
+from web.auth import current_admin
+
+# A check problem names "slug/NN-name.md:LINE: field ..." (course.check); the field, if any.
+LESSON_FIELDS = ("subject", "preheader", "teaser")
+IN_COURSE = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+
+
+@dataclass(frozen=True)
+class CourseListing:
+    """One row of the course list."""
+
+    slug: str
+    title: str
+    live_number: int | None
+    live_at: datetime | None
+    has_draft: bool
+    subscribers: int
+
+    @property
+    def status(self) -> str:
+        """Return the status in Dutch: live, concept, or both."""
+        if self.live_number is None:
+            return "concept"
+        return "live, met concept" if self.has_draft else "live"
+
+
+def course_listing(session: Session) -> list[CourseListing]:
+    """Return every course in the database with its status and how many people follow it."""
+    counts = dict(
+        session.execute(
+            select(Enrollment.course_slug, func.count())
+            .where(Enrollment.status.in_(IN_COURSE))
+            .group_by(Enrollment.course_slug)
+        ).all()
+    )
+    rows = []
+    for slug in stored_slugs(session):
+        live = live_version(session, slug)
+        draft = get_draft(session, slug)
+        content = draft.content if draft else (live.content if live else {"settings": {}})
+        rows.append(
+            CourseListing(
+                slug=slug,
+                title=str(content["settings"].get("title", slug)),
+                live_number=live.number if live else None,
+                live_at=live.created_at if live else None,
+                has_draft=draft is not None,
+                subscribers=int(counts.get(slug, 0)),
+            )
+        )
+    return rows
+
+
+def working_content(session: Session, slug: str) -> tuple[Content, bool]:
+    """Return what the editor shows of SLUG (the draft, else live) and whether it is the draft."""
+    draft = get_draft(session, slug)
+    if draft is not None:
+        return draft.content, True
+    live = live_version(session, slug)
+    if live is None:
+        abort(404)
+    return live.content, False
+
+
+def working_course(nurture: Runtime, slug: str) -> Course:
+    """Return SLUG's draft (else live version) as a Course, to render previews and proofs."""
+    with nurture.session() as session:
+        content, _ = working_content(session, slug)
+    return course_from_content(slug, content)
+
+
+def lesson_of(content: Content, day: int) -> dict[str, Any]:
+    """Return lesson DAY of CONTENT, or answer 404."""
+    for lesson in content["lessons"]:
+        if int(lesson["day"]) == day:
+            return dict(lesson)
+    abort(404)
+
+
+class EditConflict(Exception):
+    """The lesson changed since the editor's page saw it (another person, another tab)."""
+
+
+def lesson_stamp(lesson: dict[str, Any]) -> str:
+    """Return a short fingerprint of LESSON, to notice that someone else changed it."""
+    canonical = json.dumps(lesson, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
+
+
+def problems_by_field(problems: list[str], lesson_name: str) -> dict[str, list[str]]:
+    """Sort the check's PROBLEMS of lesson file LESSON_NAME by field (body for the rest)."""
+    found: dict[str, list[str]] = {}
+    marker = f"/{lesson_name}.md"
+    for problem in problems:
+        if marker not in problem:
+            continue
+        message = re.sub(r"^.*?\.md(?::\d+)?: ", "", problem)
+        # "subject is 80 characters", or "front matter is missing preheader, subject"
+        named = [
+            name
+            for name in LESSON_FIELDS
+            if message.startswith(name) or (message.startswith("front matter") and name in message)
+        ]
+        for field in named or ["body"]:
+            found.setdefault(field, []).append(message)
+    return found
+
+
+def author() -> str:
+    """Return who is doing this, as the audit log and the draft name them."""
+    return current_admin().actor

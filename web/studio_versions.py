@@ -1,0 +1,179 @@
+"""The studio's course pages beyond the lessons: settings, versions, diff, publish and revert.
+
+Publishing and reverting need the PUBLISH right (owners) and are written to the audit log
+by subscribers.studio with who did it. A publish that removes or renumbers a day people
+still wait for is refused until the owner chooses what happens to them (the form offers it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from course.drafts import open_draft, update_settings
+from course.loader import CourseError
+from delivery.course_change import OLD, SKIP
+from subscribers.accounts import PUBLISH, WRITE_DRAFTS
+from subscribers.studio import PublishRefused, check_draft, diff, publish, revert, versions
+from web.auth import admin_page, require_admin, requires
+from web.context import runtime
+from web.studio_support import author, working_content
+
+bp = Blueprint("studio_versions", __name__, url_prefix="/admin/courses")
+bp.before_request(require_admin)
+
+# The settings form: (dotted key, Dutch label, kind) in the order the page shows them.
+SETTINGS_FIELDS = [
+    ("title", "Titel van de cursus", "line"),
+    ("sender_name", "Naam van de afzender", "line"),
+    ("clinic.name", "Naam van de praktijk", "line"),
+    ("clinic.postal_address", "Postadres van de praktijk", "line"),
+    ("clinic.website", "Website van de praktijk (https://…)", "line"),
+    ("cta.label", "Oproep tot actie: knoptekst", "line"),
+    ("cta.url", "Oproep tot actie: link (https://…)", "line"),
+    ("cta.text", "Oproep tot actie: tekst", "text"),
+    ("confirmation.subject", "Bevestigingsmail: onderwerp", "line"),
+    ("confirmation.preheader", "Bevestigingsmail: voorvertoning", "line"),
+    ("confirmation.intro", "Bevestigingsmail: tekst", "text"),
+    ("confirmation.button", "Bevestigingsmail: knop", "line"),
+    ("confirmation.outro", "Bevestigingsmail: slot", "text"),
+    ("consent.text", "Toestemmingstekst bij het aanmelden", "text"),
+    ("consent.version", "Versie van de toestemmingstekst (verhoog bij een nieuwe tekst)", "line"),
+    ("cadence.send_time", "Verzendtijd (UU:MM)", "line"),
+    ("cadence.timezone", "Tijdzone (zoals Europe/Amsterdam)", "line"),
+    ("cadence.skip_weekends", "Geen lessen in het weekend", "check"),
+]
+OPTIONAL = {"clinic.website"}  # left empty: the key is removed
+LONGEST = 10_000
+# PublishRefused says so when people still wait for a removed or renumbered day.
+CHOICE_NEEDED = "Kies wat er met hen gebeurt"
+
+
+def _value(settings: dict[str, Any], key: str) -> Any:
+    found: Any = settings
+    for part in key.split("."):
+        found = found.get(part, "") if isinstance(found, dict) else ""
+    return found
+
+
+@bp.get("/<slug>/settings")
+def settings_form(slug: str) -> ResponseReturnValue:
+    """Show the course settings as a form, with the check's problems about them."""
+    with runtime().session() as session:
+        content, is_draft = working_content(session, slug)
+    problems = check_draft(runtime(), slug) if is_draft else []
+    values = {key: _value(content["settings"], key) for key, _, _ in SETTINGS_FIELDS}
+    return admin_page(
+        "admin/studio/settings.html",
+        slug=slug,
+        fields=SETTINGS_FIELDS,
+        values=values,
+        problems=[problem for problem in problems if "course.toml" in problem],
+    )
+
+
+@bp.post("/<slug>/settings")
+@requires(WRITE_DRAFTS)
+def save_settings(slug: str) -> ResponseReturnValue:
+    """Save the settings form into the draft (the check says whether it may be published)."""
+    changes: dict[str, Any] = {}
+    for key, _, kind in SETTINGS_FIELDS:
+        if kind == "check":
+            changes[key] = key in request.form
+            continue
+        value = request.form.get(key, "").strip()[:LONGEST]
+        changes[key] = None if (key in OPTIONAL and not value) else value
+    nurture = runtime()
+    try:
+        with nurture.session() as session:
+            open_draft(session, slug, author=author(), now=nurture.now())
+            update_settings(session, slug, changes, author=author(), now=nurture.now())
+    except CourseError as exc:
+        flash(str(exc))
+    else:
+        flash("De instellingen zijn opgeslagen in het concept.")
+    return redirect(url_for("studio_versions.settings_form", slug=slug))
+
+
+def _versions_page(slug: str, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    nurture = runtime()
+    with nurture.session() as session:
+        _, is_draft = working_content(session, slug)
+    history = versions(nurture, slug)
+    specs = ["concept"] if is_draft else []
+    specs += [str(info.number) for info in history]
+    old = request.args.get("old", specs[1] if len(specs) > 1 else "")
+    new = request.args.get("new", specs[0] if specs else "")
+    changes, diff_error = [], None
+    if old and new and old != new:
+        try:
+            changes = diff(nurture, slug, old, new)
+        except CourseError as exc:
+            diff_error = str(exc)
+    return admin_page(
+        "admin/studio/versions.html",
+        status,
+        slug=slug,
+        history=history,
+        is_draft=is_draft,
+        specs=specs,
+        old=old,
+        new=new,
+        changes=changes,
+        diff_error=diff_error,
+        problems=extra.pop("problems", None)
+        if "problems" in extra
+        else (check_draft(nurture, slug) if is_draft else []),
+        **extra,
+    )
+
+
+@bp.get("/<slug>/versions")
+def versions_page(slug: str) -> ResponseReturnValue:
+    """Show the history (author, time), a diff between two versions, publish and revert."""
+    return _versions_page(slug)
+
+
+def _choice() -> str | None:
+    choice = request.form.get("choice", "")
+    return choice if choice in (OLD, SKIP) else None
+
+
+@bp.post("/<slug>/publish")
+@requires(PUBLISH)
+def publish_draft(slug: str) -> ResponseReturnValue:
+    """Publish the draft as the next version: live for new sends at once."""
+    note = request.form.get("note", "").strip()[:200] or None
+    try:
+        published = publish(runtime(), slug, author=author(), choice=_choice(), note=note)
+    except PublishRefused as exc:
+        return _refused(slug, exc, "publish")
+    flash(f"Versie {published.version.number} is gepubliceerd en nu live.")
+    return redirect(url_for("studio_versions.versions_page", slug=slug))
+
+
+@bp.post("/<slug>/revert/<int:number>")
+@requires(PUBLISH)
+def revert_to(slug: str, number: int) -> ResponseReturnValue:
+    """Publish version NUMBER's content again, as a new version."""
+    try:
+        published = revert(runtime(), slug, number, author=author(), choice=_choice())
+    except PublishRefused as exc:
+        return _refused(slug, exc, f"revert-{number}")
+    flash(
+        f"Versie {number} is opnieuw gepubliceerd als versie {published.version.number} en nu live."
+    )
+    return redirect(url_for("studio_versions.versions_page", slug=slug))
+
+
+def _refused(slug: str, refused: PublishRefused, action: str) -> ResponseReturnValue:
+    needs_choice = any(CHOICE_NEEDED in problem for problem in refused.problems)
+    return _versions_page(
+        slug,
+        409,
+        problems=refused.problems,
+        refused=True,
+        choose_for=action if needs_choice else None,
+    )
