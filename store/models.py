@@ -33,7 +33,13 @@ from store.base import Base, BigId, UtcDateTime
 from store.courses import CourseDraft, CourseRow, CourseVersion
 from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
-from store.rollups import Rollup, RollupDelta, RollupEventMark, RollupUnsubscribeMark
+from store.rollups import (
+    Rollup,
+    RollupCtaMark,
+    RollupDelta,
+    RollupEventMark,
+    RollupUnsubscribeMark,
+)
 from store.trust import AdminAccount, AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
@@ -275,8 +281,9 @@ class EmailEvent(Base):
         Index(None, "subscriber_id"),
         # No (course_slug, day, kind) index: the per-lesson counts come from the rollups.
         Index(None, "occurred_at"),
-        # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range.
-        Index(None, "kind", "occurred_at"),
+        # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range,
+        # and the reporters counted from the index alone.
+        Index(None, "kind", "occurred_at", "subscriber_id"),
     )
 
 
@@ -317,6 +324,7 @@ __all__ = [
     "PreferenceEvent",
     "PreferenceEventKind",
     "Rollup",
+    "RollupCtaMark",
     "RollupDelta",
     "RollupEventMark",
     "RollupUnsubscribeMark",
