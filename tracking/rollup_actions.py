@@ -57,18 +57,29 @@ def cta_marks_select(match: str) -> str:
         "ORDER BY f.occurred_at, f.day LIMIT 1)"
     )
     return (
-        f"SELECT c.subscriber_id, c.course_slug, c.day, c.day = {first} FROM ("
+        "SELECT c.subscriber_id AS subscriber_id, c.course_slug AS course_slug, c.day AS day, "
+        f"c.day = {first} AS is_first FROM ("
         "SELECT DISTINCT e.subscriber_id, e.course_slug, e.day FROM email_events e "
         f"WHERE e.subscriber_id {match} AND {HUMAN_CTA_CLICK.format(r='e')}) AS c"
     )
 
 
 def cta_recount(match: str) -> str:
-    """Return the statements that work out the call-to-action marks of subscribers MATCH."""
+    """Return the statements that work out the call-to-action marks of subscribers MATCH.
+
+    Only the marks that change are deleted or inserted: each costs a trigger call, and a
+    new click mostly adds one mark, or none.
+    """
+    same = " AND ".join(
+        f"w.{column} = {CTA_MARKS}.{column}" for column in ("subscriber_id", "course_slug", "day")
+    )
+    wanted = f"({cta_marks_select(match)}) AS w"
     return (
-        f"DELETE FROM {CTA_MARKS} WHERE subscriber_id {match};\n"
+        f"DELETE FROM {CTA_MARKS} WHERE subscriber_id {match} AND NOT EXISTS (SELECT 1 FROM "
+        f"{wanted} WHERE {same} AND w.is_first = {CTA_MARKS}.is_first);\n"
         f"INSERT INTO {CTA_MARKS} (subscriber_id, course_slug, day, is_first) "
-        f"{cta_marks_select(match)};\n"
+        f"SELECT w.subscriber_id, w.course_slug, w.day, w.is_first FROM {wanted} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {CTA_MARKS} WHERE {same});\n"
     )
 
 
