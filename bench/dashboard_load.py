@@ -242,6 +242,10 @@ def load(conninfo: str, scale: float, course: str, log=print) -> None:  # type: 
             )
         connection.execute("SET session_replication_role = DEFAULT")
         connection.commit()
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        # The rebuild's plans need the tables' statistics (none yet after a COPY).
+        for table in TABLES:
+            connection.execute(f"ANALYZE {table}")
     log(f"  indexes built ({time.monotonic() - started:.0f} s); rebuilding the rollups")
     from sqlalchemy import create_engine
 

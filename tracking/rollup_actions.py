@@ -51,15 +51,13 @@ def has_actions(connection: Connection) -> bool:
 
 def cta_marks_select(match: str) -> str:
     """Return the SELECT of the call-to-action marks of the subscribers MATCH."""
-    first = (
-        "(SELECT f.day FROM email_events f WHERE f.subscriber_id = c.subscriber_id "
-        f"AND f.course_slug = c.course_slug AND {HUMAN_CTA_CLICK.format(r='f')} "
-        "ORDER BY f.occurred_at, f.day LIMIT 1)"
-    )
+    # One pass over their clicks (a window, not a subquery per mark): the rebuild after a
+    # bulk load runs it over every reader at once.
     return (
-        "SELECT c.subscriber_id AS subscriber_id, c.course_slug AS course_slug, c.day AS day, "
-        f"c.day = {first} AS is_first FROM ("
-        "SELECT DISTINCT e.subscriber_id, e.course_slug, e.day FROM email_events e "
+        "SELECT DISTINCT c.subscriber_id AS subscriber_id, c.course_slug AS course_slug, "
+        "c.day AS day, c.day = c.first_day AS is_first FROM (SELECT e.subscriber_id, "
+        "e.course_slug, e.day, FIRST_VALUE(e.day) OVER (PARTITION BY e.subscriber_id, "
+        "e.course_slug ORDER BY e.occurred_at, e.day) AS first_day FROM email_events e "
         f"WHERE e.subscriber_id {match} AND {HUMAN_CTA_CLICK.format(r='e')}) AS c"
     )
 
