@@ -8,10 +8,12 @@ call to action's (clicks turned machine, removed, their subscriber gone) and the
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
 from tracking_support import COURSE, T0, SendGridSigner, body_of, make_subscriber, sg_event
 
 from runtime import Runtime
@@ -287,3 +289,28 @@ def test_cta_and_rating_rollups_equal_a_recount_after_flips_deletes_and_a_forget
     with runtime.session() as session:
         rollups.rebuild(session)
     assert assert_exact(runtime) == counts
+
+
+def test_cta_clicks_of_one_reader_stored_at_once_take_turns(runtime: Runtime) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    anna = make_subscriber(runtime, "anna@example.com", sent_days=2)
+    stored = threading.Event()
+
+    def other_drain() -> None:
+        with runtime.session() as session:
+            store_events(session, [cta_click(anna, 1, "earlier", 3)], runtime.now())
+        stored.set()
+
+    with Session(runtime.engine) as session:
+        store_events(session, [cta_click(anna, 2, "later", 30)], runtime.now())
+        session.flush()
+        thread = threading.Thread(target=other_drain)
+        thread.start()
+        # The other drain waits for Anna's row lock, then sees this click when it recounts.
+        assert not stored.wait(1.0)
+        session.commit()
+    thread.join(10)
+    assert stored.is_set()
+    assert_exact(runtime)
+    assert actions_by_day(runtime) == ({1: (1, 0, 1, 1), 2: (1, 0, 1, 0), 3: (0, 0, 0, 0)}, 1)
