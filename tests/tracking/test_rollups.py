@@ -2,53 +2,29 @@
 
 Sends, retries, webhook events (through the real signed endpoint and ingest), replays of a
 batch, pixel-style opens, a site unsubscribe, a provider unsubscribe, a rolled-back change
-and a forget: after each step the triggers' counts (folded or not) match a recount. So do the
-call to action's (clicks turned machine, removed, their subscriber gone) and the ratings'.
+and a forget: after each step the triggers' counts (folded or not) match a recount (the call
+to action's and the ratings' are in test_action_rollups.py).
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select, text, update
-from sqlalchemy.orm import Session
+from rollups_support import assert_exact, kept
+from sqlalchemy import select, text, update
 from tracking_support import COURSE, T0, SendGridSigner, body_of, make_subscriber, sg_event
 
 from runtime import Runtime
-from store.models import Delivery, DeliveryState, EmailEvent, LessonRating, Subscriber
+from store.models import Delivery, DeliveryState, Subscriber
 from subscribers.lifecycle import stop_all_mail
 from subscribers.privacy import forget_subscriber
 from tracking import rollups
-from tracking.clicks import CTA
-from tracking.cta import cta_numbers
-from tracking.feedback_stats import lesson_feedback
 from tracking.ingest import ingest_pending
 from tracking.record import NewEvent, store_events
 from tracking.stats import funnel
 
 pytestmark = pytest.mark.usefixtures("fresh_spool", "signer")
-
-
-def kept(runtime: Runtime) -> dict[tuple[str, int, str], int]:
-    """Return every count the rollups hold, deltas included."""
-    with runtime.session() as session:
-        metrics = set(session.scalars(text("SELECT DISTINCT metric FROM rollups")))
-        metrics |= set(session.scalars(text("SELECT DISTINCT metric FROM rollup_deltas")))
-        return rollups.read(session, metrics) if metrics else {}
-
-
-def assert_exact(runtime: Runtime) -> dict[tuple[str, int, str], int]:
-    """Check the rollups against a recount, before and after folding; return the counts."""
-    with runtime.session() as session:
-        expected = rollups.recount(session)
-    assert kept(runtime) == expected
-    rollups.fold_rollups(runtime)
-    assert kept(runtime) == expected
-    with runtime.session() as session:
-        assert session.scalar(text("SELECT COUNT(*) FROM rollup_deltas")) == 0
-    return expected
 
 
 def post(client, signer: SendGridSigner, runtime: Runtime, events: list[dict]) -> None:
@@ -160,157 +136,3 @@ def test_rebuild_restores_counts_from_the_raw_tables(runtime: Runtime) -> None:
     assert expected[(COURSE, 2, "lesson.sent")] == 1
     assert expected[(COURSE, 0, "signups")] == 1
     assert made.subscriber_id
-
-
-def cta_click(who, day: int, key: str, at_hours: float, *, machine: bool = False) -> NewEvent:
-    """Return a click on the call to action of WHO's lesson DAY, AT_HOURS after T0."""
-    return NewEvent(
-        "click",
-        CTA,
-        key,
-        T0 + timedelta(hours=at_hours),
-        who.delivery_ids[day],
-        who.subscriber_id,
-        COURSE,
-        day,
-        machine=machine,
-        url="https://umoya.example/afspraak",
-    )
-
-
-def actions_by_day(runtime: Runtime) -> tuple[dict[int, tuple[int, int, int, int]], int]:
-    """Return {day: (human clicks, machine clicks, readers, first clicks)} and all readers."""
-    with runtime.session() as session:
-        actions = cta_numbers(session, COURSE, [1, 2, 3])
-    return {
-        lesson.day: (
-            lesson.human_clicks,
-            lesson.machine_clicks,
-            lesson.readers,
-            lesson.first_clicks,
-        )
-        for lesson in actions.lessons
-    }, actions.readers
-
-
-def test_cta_and_rating_rollups_equal_a_recount_after_flips_deletes_and_a_forget(
-    runtime: Runtime,
-) -> None:
-    anna = make_subscriber(runtime, "anna@example.com", sent_days=3)
-    bert = make_subscriber(runtime, "bert@example.com", sent_days=3)
-    carl = make_subscriber(runtime, "carl@example.com", sent_days=3)
-    # Bert clicks lesson 3 before lesson 1: his first click is in lesson 3, whatever the day.
-    clicks = [
-        cta_click(anna, 2, "a2", 30),
-        cta_click(anna, 3, "a3", 50),
-        cta_click(anna, 3, "a3b", 51),
-        cta_click(bert, 3, "b3", 49),
-        cta_click(bert, 1, "b1", 60),
-        cta_click(carl, 1, "c1", 2),
-        cta_click(carl, 2, "c2-scan", 26, machine=True),
-        NewEvent("click", "link", "c2-link", T0, carl.delivery_ids[2], carl.subscriber_id),
-    ]
-    for _replay in range(2):  # stored twice: the replay adds nothing
-        with runtime.session() as session:
-            store_events(session, clicks, runtime.now())
-        assert_exact(runtime)
-    assert actions_by_day(runtime) == (
-        {1: (2, 0, 2, 1), 2: (1, 1, 1, 1), 3: (3, 0, 2, 1)},
-        3,
-    )
-
-    # A scan pattern found later turns Anna's lesson-2 click machine (as tracking.clicks
-    # does): her first click moves to lesson 3.
-    with runtime.session() as session:
-        session.execute(update(EmailEvent).where(EmailEvent.event_key == "a2").values(machine=True))
-    assert_exact(runtime)
-    assert actions_by_day(runtime) == (
-        {1: (2, 0, 2, 1), 2: (0, 2, 0, 0), 3: (3, 0, 2, 2)},
-        3,
-    )
-
-    # Ratings: answered, changed, taken back (a scanner's), and one rolled back.
-    with runtime.session() as session:
-        for who, day, useful in ((anna, 1, True), (bert, 1, False), (carl, 1, True)):
-            session.add(
-                LessonRating(
-                    subscriber_id=who.subscriber_id,
-                    delivery_id=who.delivery_ids[day],
-                    course_slug=COURSE,
-                    day=day,
-                    useful=useful,
-                    comment="Nuttig" if who is anna else None,
-                    rated_at=T0,
-                    commented_at=T0 if who is anna else None,
-                )
-            )
-    with runtime.session() as session:
-        session.execute(
-            update(LessonRating)
-            .where(LessonRating.subscriber_id == bert.subscriber_id)
-            .values(useful=True)
-        )
-        session.execute(
-            delete(LessonRating).where(LessonRating.subscriber_id == carl.subscriber_id)
-        )
-    with pytest.raises(RuntimeError), runtime.session() as session:
-        session.execute(update(LessonRating).values(useful=False))
-        raise RuntimeError("rolled back")
-    assert_exact(runtime)
-    with runtime.session() as session:
-        feedback = lesson_feedback(session, COURSE, [1, 2, 3])
-    assert (feedback.lessons[0].ratings, feedback.lessons[0].useful) == (2, 2)
-    assert [comment.text for comment in feedback.comments] == ["Nuttig"]
-
-    # Forget keeps the anonymous clicks and ratings: nothing moves.
-    before = actions_by_day(runtime)
-    with runtime.session() as session:
-        subscriber = session.get(Subscriber, bert.subscriber_id)
-        forget_subscriber(session, subscriber, runtime.now(), runtime.mail)
-    assert_exact(runtime)
-    assert actions_by_day(runtime) == before
-
-    # A subscriber row deleted (the foreign key sets NULL) and a click removed: Bert is no
-    # reader any more but his clicks still count; Carl loses his only human click.
-    with runtime.session() as session:
-        session.execute(
-            update(EmailEvent)
-            .where(EmailEvent.subscriber_id == bert.subscriber_id)
-            .values(subscriber_id=None)
-        )
-        session.execute(delete(EmailEvent).where(EmailEvent.event_key == "c1"))
-    assert_exact(runtime)
-    assert actions_by_day(runtime) == (
-        {1: (1, 0, 0, 0), 2: (0, 2, 0, 0), 3: (3, 0, 1, 1)},
-        1,
-    )
-    # And a rebuild from the raw tables finds the same.
-    counts = assert_exact(runtime)
-    with runtime.session() as session:
-        rollups.rebuild(session)
-    assert assert_exact(runtime) == counts
-
-
-def test_cta_clicks_of_one_reader_stored_at_once_take_turns(runtime: Runtime) -> None:
-    if runtime.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
-    anna = make_subscriber(runtime, "anna@example.com", sent_days=2)
-    stored = threading.Event()
-
-    def other_drain() -> None:
-        with runtime.session() as session:
-            store_events(session, [cta_click(anna, 1, "earlier", 3)], runtime.now())
-        stored.set()
-
-    with Session(runtime.engine) as session:
-        store_events(session, [cta_click(anna, 2, "later", 30)], runtime.now())
-        session.flush()
-        thread = threading.Thread(target=other_drain)
-        thread.start()
-        # The other drain waits for Anna's row lock, then sees this click when it recounts.
-        assert not stored.wait(1.0)
-        session.commit()
-    thread.join(10)
-    assert stored.is_set()
-    assert_exact(runtime)
-    assert actions_by_day(runtime) == ({1: (1, 0, 1, 1), 2: (1, 0, 1, 0), 3: (0, 0, 0, 0)}, 1)
