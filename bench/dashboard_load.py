@@ -6,7 +6,10 @@ spread over the year before NOW; 90% confirm, 3% of those unsubscribe through ou
 Lessons go out a day apart (skipped after an unsubscribe or without confirmation, queued
 when not due yet); 1% fail after 3 attempts, 3% need 2. Of the lessons sent, 96% are
 delivered, the rest bounce (or are dropped); 35% are opened by a person, 25% by a machine,
-8% clicked; 0.1% bring a spam report and 0.3% a SendGrid unsubscribe.
+8% clicked; 0.1% bring a spam report and 0.3% a SendGrid unsubscribe. Clicks are on the
+booking page, so they are call-to-action clicks (source "cta"); a scanner clicks it in 10% of
+the machine-opened lessons (machine clicks). 3% of the lessons sent are rated ("ja" 80%),
+a quarter of those with a comment; 2% of the person's clicks bring a booking (conversions).
 
 Secondary indexes are dropped during the COPY and built afterwards; foreign keys and
 triggers are off for it (session_replication_role = replica), and the rollups are then
@@ -23,7 +26,7 @@ import psycopg
 
 DAY = 86400
 LOADED_MARK = "bench.dashboard.loaded"
-TABLES = ("subscribers", "deliveries", "email_events")
+TABLES = ("subscribers", "deliveries", "email_events", "lesson_ratings", "conversions")
 SUBSCRIBER_COLUMNS = (
     "id, email, first_name, status, course_slug, created_at, confirmed_at, "
     "unsubscribed_at, consent_version, soft_bounce_streak"
@@ -37,6 +40,19 @@ EVENT_COLUMNS = (
     "id, kind, source, event_key, delivery_id, subscriber_id, course_slug, day, machine, "
     "url, reason, user_agent, occurred_at, recorded_at"
 )
+RATING_COLUMNS = (
+    "id, subscriber_id, delivery_id, course_slug, day, useful, comment, rated_at, commented_at"
+)
+CONVERSION_COLUMNS = "id, delivery_id, subscriber_id, course_slug, day, occurred_at"
+COLUMNS = (
+    SUBSCRIBER_COLUMNS,
+    DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+    RATING_COLUMNS,
+    CONVERSION_COLUMNS,
+)
+BOOKING_URL = "https://umoya.example/afspraak"  # the course's call to action
+SCANNER = "Mozilla/5.0 (compatible; SafeLinks scanner)"
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
 N = r"\N"
 
@@ -77,7 +93,7 @@ def is_loaded(conninfo: str, scale: float) -> bool:
 
 
 def _rows(count: int, course: str, now: int, stamp: Stamps):  # type: ignore[no-untyped-def]
-    """Yield (subscriber line, delivery lines, event lines) per subscriber."""
+    """Yield (subscriber line, delivery, event, rating and conversion lines) per subscriber."""
     rng = random.Random(42)
     year = 365 * DAY
     event_id = 0
@@ -92,8 +108,10 @@ def _rows(count: int, course: str, now: int, stamp: Stamps):  # type: ignore[no-
             f"{stamp(created)}\t{stamp(created + 600) if confirmed else N}\t"
             f"{stamp(unsub) if unsub else N}\t{'v1' if confirmed else N}\t0\n"
         )
-        deliveries = []
-        events = []
+        deliveries: list[str] = []
+        events: list[str] = []
+        ratings: list[str] = []
+        conversions: list[str] = []
         for day in range(1, 6):
             did = (sid - 1) * 5 + day
             due = created + (day - 1) * DAY + 3600
@@ -125,9 +143,10 @@ def _rows(count: int, course: str, now: int, stamp: Stamps):  # type: ignore[no-
                 second = "delivered" if delivered else ("bounce" if did % 4 else "dropped")
                 third = "open" if human or machine else "deferred"
                 draw = rng.random()
+                scanned = machine and draw >= 0.9
                 fourth = (
                     "click"
-                    if clicks
+                    if clicks or scanned
                     else "spamreport"
                     if draw < 0.001
                     else "unsubscribe"
@@ -139,16 +158,29 @@ def _rows(count: int, course: str, now: int, stamp: Stamps):  # type: ignore[no-
                 kinds = ("processed", "deferred", "deferred", "deferred")
             for n, kind in enumerate(kinds):
                 event_id += 1
-                url = "https://umoya.example/afspraak" if kind == "click" else N
+                click = kind == "click"
+                url = BOOKING_URL if click else N
                 reason = "550 5.1.1 user unknown" if kind == "bounce" else N
-                agent = BROWSER if kind in ("open", "click") else N
+                agent = (SCANNER if machine else BROWSER) if kind in ("open", "click") else N
                 moment = stamp(at + n * 600)
+                judged = "t" if machine and kind in ("open", "click") else "f"
                 events.append(
-                    f"{event_id}\t{kind}\tsendgrid\tsg{event_id}\t{did}\t{sid}\t{course}\t"
-                    f"{day}\t{'t' if machine and kind == 'open' else 'f'}\t{url}\t{reason}\t"
-                    f"{agent}\t{moment}\t{moment}\n"
+                    f"{event_id}\t{kind}\t{'cta' if click else 'sendgrid'}\tsg{event_id}\t{did}\t"
+                    f"{sid}\t{course}\t{day}\t{judged}\t"
+                    f"{url}\t{reason}\t{agent}\t{moment}\t{moment}\n"
                 )
-        yield subscriber, deliveries, events
+            if sent and rng.random() < 0.03:
+                useful = rng.random() < 0.8
+                said = rng.random() < 0.25
+                rated = stamp(sent + 7200)
+                ratings.append(
+                    f"{did}\t{sid}\t{did}\t{course}\t{day}\t{'t' if useful else 'f'}\t"
+                    f"{('Heel duidelijk, dank je.' if useful else 'Te kort.') if said else N}\t"
+                    f"{rated}\t{rated if said else N}\n"
+                )
+            if clicks and rng.random() < 0.02:
+                conversions.append(f"{did}\t{did}\t{sid}\t{course}\t{day}\t{stamp(sent + 4000)}\n")
+        yield subscriber, deliveries, events, ratings, conversions
 
 
 def _secondary_indexes(connection: psycopg.Connection) -> list[tuple[str, str, str]]:
@@ -190,14 +222,14 @@ def load(conninfo: str, scale: float, course: str, log=print) -> None:  # type: 
         for _table, drop, _create in indexes:
             connection.execute(drop)
         # One COPY at a time per connection: a slice of each table in turn.
-        slice_: tuple[list[str], list[str], list[str]] = ([], [], [])
-        for n, (subscriber, deliveries, events) in enumerate(_rows(count, course, now, stamp), 1):
+        slice_: list[list[str]] = [[] for _table in TABLES]
+        for n, (subscriber, *lines) in enumerate(_rows(count, course, now, stamp), 1):
             slice_[0].append(subscriber)
-            slice_[1].extend(deliveries)
-            slice_[2].extend(events)
+            for kept, more in zip(slice_[1:], lines, strict=True):
+                kept.extend(more)
             if n % 20_000 == 0:
                 _copy_slice(connection, slice_)
-                slice_ = ([], [], [])
+                slice_ = [[] for _table in TABLES]
                 log(f"  {n:,} subscribers copied ({time.monotonic() - started:.0f} s)")
         _copy_slice(connection, slice_)
         log(f"  copied ({time.monotonic() - started:.0f} s); building indexes")
@@ -210,6 +242,10 @@ def load(conninfo: str, scale: float, course: str, log=print) -> None:  # type: 
             )
         connection.execute("SET session_replication_role = DEFAULT")
         connection.commit()
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        # The rebuild's plans need the tables' statistics (none yet after a COPY).
+        for table in TABLES:
+            connection.execute(f"ANALYZE {table}")
     log(f"  indexes built ({time.monotonic() - started:.0f} s); rebuilding the rollups")
     from sqlalchemy import create_engine
 
@@ -220,7 +256,13 @@ def load(conninfo: str, scale: float, course: str, log=print) -> None:  # type: 
         rebuild(connection)
     engine.dispose()
     with psycopg.connect(conninfo, autocommit=True) as connection:
-        for table in (*TABLES, "rollups", "rollup_deltas", "rollup_event_marks"):
+        for table in (
+            *TABLES,
+            "rollups",
+            "rollup_deltas",
+            "rollup_event_marks",
+            "rollup_cta_marks",
+        ):
             connection.execute(f"VACUUM ANALYZE {table}")
         connection.execute(
             "INSERT INTO counters (name, value) VALUES (%s, %s)", (LOADED_MARK, count)
@@ -228,11 +270,9 @@ def load(conninfo: str, scale: float, course: str, log=print) -> None:  # type: 
     log(f"  loaded in {time.monotonic() - started:.0f} s")
 
 
-def _copy_slice(connection: psycopg.Connection, slice_: tuple[list[str], ...]) -> None:
-    """COPY one slice of subscribers, deliveries and events."""
-    for table, columns, lines in zip(
-        TABLES, (SUBSCRIBER_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS), slice_, strict=True
-    ):
+def _copy_slice(connection: psycopg.Connection, slice_: list[list[str]]) -> None:
+    """COPY one slice of each table."""
+    for table, columns, lines in zip(TABLES, COLUMNS, slice_, strict=True):
         if not lines:
             continue
         with (

@@ -41,8 +41,9 @@ class EmailEvent(Base):
         Index(None, "subscriber_id"),
         # No (course_slug, day, kind) index: the per-lesson counts come from the rollups.
         Index(None, "occurred_at"),
-        # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range.
-        Index(None, "kind", "occurred_at"),
+        # The alerts' complaints and bounces of the last 7 days: rare kinds, a short range,
+        # and the reporters counted from the index alone.
+        Index(None, "kind", "occurred_at", "subscriber_id"),
     )
 
 

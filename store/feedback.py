@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, BigId
@@ -39,6 +48,14 @@ class LessonRating(Base):
     __table_args__ = (
         UniqueConstraint("subscriber_id", "course_slug", "day"),
         Index(None, "course_slug", "day"),
+        # The dashboard's newest comments, read from the top of this index.
+        Index(
+            "ix_lesson_ratings_comments",
+            "course_slug",
+            "commented_at",
+            postgresql_where=text("comment IS NOT NULL"),
+            sqlite_where=text("comment IS NOT NULL"),
+        ),
     )
 
 

@@ -31,7 +31,13 @@ from store.courses import CourseDraft, CourseRow, CourseVersion
 from store.events import Counter, EmailEvent, WebhookBatch
 from store.feedback import Conversion, LessonRating
 from store.preferences import PreferenceEvent, PreferenceEventKind
-from store.rollups import Rollup, RollupDelta, RollupEventMark, RollupUnsubscribeMark
+from store.rollups import (
+    Rollup,
+    RollupCtaMark,
+    RollupDelta,
+    RollupEventMark,
+    RollupUnsubscribeMark,
+)
 from store.trust import AdminAccount, AdminAuditEntry, ConsentEvent, ConsentEventKind, Suppression
 
 
@@ -262,6 +268,7 @@ __all__ = [
     "PreferenceEvent",
     "PreferenceEventKind",
     "Rollup",
+    "RollupCtaMark",
     "RollupDelta",
     "RollupEventMark",
     "RollupUnsubscribeMark",

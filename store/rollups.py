@@ -8,7 +8,7 @@ rollups, and a rebuild from the raw tables.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, BigId
@@ -58,3 +58,14 @@ class RollupUnsubscribeMark(Base):
     subscriber_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     course_slug: Mapped[str] = mapped_column(String(100))
     day: Mapped[int] = mapped_column(Integer)
+
+
+class RollupCtaMark(Base):
+    """A reader who clicked a lesson's call to action; IS_FIRST on their first click's lesson."""
+
+    __tablename__ = "rollup_cta_marks"
+
+    subscriber_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    course_slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    is_first: Mapped[bool] = mapped_column(Boolean)

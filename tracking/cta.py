@@ -1,18 +1,28 @@
 """The call to action, measured per lesson: human clicks, readers, first clicks, bookings.
 
 Counts only clicks judged human (tracking.clicks): scanners click every link. A click on the
-call to action is stored with source "cta", which survives `forget` (the URL does not).
+call to action is stored with source "cta", which survives `forget` (the URL does not). The
+counts come from the rollups (tracking.rollup_actions), so a view costs the same at any size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import Conversion, EmailEvent
-from tracking.clicks import CTA
+from store.models import Conversion
+from tracking import rollups
+from tracking.rollup_actions import CTA_FIRST, CTA_HUMAN, CTA_MACHINE, CTA_READERS
+
+# Each rollup metric and the LessonActions field it fills.
+_FIELDS = {
+    CTA_HUMAN: "human_clicks",
+    CTA_MACHINE: "machine_clicks",
+    CTA_READERS: "readers",
+    CTA_FIRST: "first_clicks",
+}
 
 
 @dataclass
@@ -40,66 +50,23 @@ class Actions:
         return sum(lesson.bookings for lesson in self.lessons)
 
 
-def _cta_clicks(course_slug: str, *, machine: bool) -> ColumnElement[bool]:
-    return and_(
-        EmailEvent.kind == "click",
-        EmailEvent.source == CTA,
-        EmailEvent.course_slug == course_slug,
-        EmailEvent.day.is_not(None),
-        EmailEvent.machine.is_(machine),
-    )
-
-
 def cta_numbers(session: Session, course_slug: str, days: list[int]) -> Actions:
     """Count the call to action of COURSE_SLUG per lesson (DAYS and any clicked)."""
     by_day = {day: LessonActions(day) for day in days}
 
-    def lesson(day: int | None) -> LessonActions:
-        # Every query below counts lesson clicks only (day set); 0 keeps mypy content.
-        return by_day.setdefault(day or 0, LessonActions(day or 0))
+    def lesson(day: int) -> LessonActions:
+        return by_day.setdefault(day, LessonActions(day))
 
-    human = _cta_clicks(course_slug, machine=False)
-    for day, clicks, readers in session.execute(
-        select(EmailEvent.day, func.count(), func.count(distinct(EmailEvent.subscriber_id)))
-        .where(human)
-        .group_by(EmailEvent.day)
-    ):
-        lesson(day).human_clicks, lesson(day).readers = clicks, readers
-    for day, clicks in session.execute(
-        select(EmailEvent.day, func.count())
-        .where(_cta_clicks(course_slug, machine=True))
-        .group_by(EmailEvent.day)
-    ):
-        lesson(day).machine_clicks = clicks
-    # Each reader's first human click on the call to action, and the lesson it was in.
-    first = (
-        select(EmailEvent.subscriber_id, func.min(EmailEvent.occurred_at).label("first_at"))
-        .where(human, EmailEvent.subscriber_id.is_not(None))
-        .group_by(EmailEvent.subscriber_id)
-        .subquery()
-    )
-    for day, readers in session.execute(
-        select(EmailEvent.day, func.count(distinct(EmailEvent.subscriber_id)))
-        .join(
-            first,
-            and_(
-                first.c.subscriber_id == EmailEvent.subscriber_id,
-                first.c.first_at == EmailEvent.occurred_at,
-            ),
-        )
-        .where(human)
-        .group_by(EmailEvent.day)
-    ):
-        lesson(day).first_clicks = readers
+    # Kept exact by triggers (tracking.rollup_actions): no scan of the events.
+    counts = rollups.read(session, _FIELDS, course_slug)
+    for (_course, day, metric), value in counts.items():
+        setattr(lesson(day), _FIELDS[metric], value)
     for day, bookings in session.execute(
         select(Conversion.day, func.count())
         .where(Conversion.course_slug == course_slug)
         .group_by(Conversion.day)
     ):
         lesson(day).bookings = bookings
-    total = session.scalar(
-        select(func.count(distinct(EmailEvent.subscriber_id))).where(
-            human, EmailEvent.subscriber_id.is_not(None)
-        )
-    )
-    return Actions([by_day[day] for day in sorted(by_day) if day], int(total or 0))
+    # Every reader who clicked has exactly one lesson of their first click.
+    total = sum(value for (_c, _d, metric), value in counts.items() if metric == CTA_FIRST)
+    return Actions([by_day[day] for day in sorted(by_day) if day], total)

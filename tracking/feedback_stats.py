@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import LessonRating
+from tracking import rollups
+from tracking.rollup_actions import RATINGS, RATINGS_USEFUL
 
 # Comments the dashboard lists, newest first, over all lessons of a course.
 COMMENTS_SHOWN = 200
@@ -49,18 +51,15 @@ class Feedback:
 def lesson_feedback(session: Session, course_slug: str, days: list[int]) -> Feedback:
     """Count the ratings of COURSE_SLUG per lesson (DAYS and any rated) and list comments."""
     by_day = {day: LessonRatings(day) for day in days}
-    rows = session.execute(
-        select(
-            LessonRating.day,
-            func.count(),
-            func.count().filter(LessonRating.useful.is_(True)),
-        )
-        .where(LessonRating.course_slug == course_slug)
-        .group_by(LessonRating.day)
-    )
-    for day, ratings, useful in rows:
+    # Kept exact by triggers (tracking.rollup_actions): no scan of the ratings.
+    for (_course, day, metric), value in rollups.read(
+        session, (RATINGS, RATINGS_USEFUL), course_slug
+    ).items():
         lesson = by_day.setdefault(day, LessonRatings(day))
-        lesson.ratings, lesson.useful = ratings, useful
+        if metric == RATINGS:
+            lesson.ratings = value
+        else:
+            lesson.useful = value
     comments = [
         Comment(day, useful, text or "", written_at)
         for day, useful, text, written_at in session.execute(

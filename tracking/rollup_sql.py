@@ -159,3 +159,41 @@ def changed(columns: list[str], old: str, new: str, differs: str = "IS DISTINCT 
     """Return the condition that any of COLUMNS differs between rows OLD and NEW."""
     # SQLite before 3.39 knows only IS NOT, which means the same there.
     return " OR ".join(f"{old}.{c} {differs} {new}.{c}" for c in columns)
+
+
+TRANSITIONS = (
+    ("INSERT", "NEW TABLE AS new_rows"),
+    ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    ("DELETE", "OLD TABLE AS old_rows"),
+)
+
+
+def pg_function(name: str, body: str, declare: str = "") -> str:
+    """Return the CREATE FUNCTION of PostgreSQL trigger function NAME running BODY."""
+    return (
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"{declare}BEGIN\n{body}\nRETURN NULL;\nEND $$"
+    )
+
+
+def pg_changed_ids(columns: list[str], where: str, into: str = "ids") -> str:
+    """Select into ids the subscribers of rows whose COLUMNS changed and that match WHERE."""
+    # EXCEPT, not a join on id: transition tables have no statistics, and the planner may
+    # nest-loop a join of two thousand-row tables. EXCEPT hashes, and treats NULLs as equal.
+    listed = ", ".join(["id", *[c for c in columns if c != "subscriber_id"], "subscriber_id"])
+    return (
+        f"SELECT array_agg(DISTINCT x.subscriber_id) INTO {into} FROM ("
+        f"(SELECT {listed} FROM new_rows EXCEPT SELECT {listed} FROM old_rows) UNION ALL "
+        f"(SELECT {listed} FROM old_rows EXCEPT SELECT {listed} FROM new_rows)) AS x "
+        f"WHERE {where.format(sid='x.subscriber_id')};"
+    )
+
+
+def pg_deltas(contributions: list[tuple[str, str, str]], new: bool, old: bool) -> str:
+    """Return the INSERT of the deltas of the transition tables NEW and OLD rows."""
+    selects = []
+    if new:
+        selects.append(contributions_select(contributions, "n", " FROM new_rows n", 1))
+    if old:
+        selects.append(contributions_select(contributions, "o", " FROM old_rows o", -1))
+    return insert_deltas(selects) + ";"

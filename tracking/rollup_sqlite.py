@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from tracking.rollup_actions import (
+    CTA_CLICK,
+    CTA_COLUMNS,
+    CTA_MARKS,
+    EVENT_CONTRIBUTIONS,
+    RATING_COLUMNS,
+    RATING_CONTRIBUTIONS,
+    cta_mark_deltas,
+    cta_recount,
+)
 from tracking.rollup_sql import (
     DELIVERY_COLUMNS,
     DELIVERY_CONTRIBUTIONS,
@@ -43,8 +53,9 @@ def _recount(subscriber: str) -> str:
     return unsubscribe_recount(f"= {subscriber}")
 
 
-def _counted_table(name: str, table: str, contributions: list[tuple[str, str, str]]) -> list[str]:
-    columns = SUBSCRIBER_COLUMNS if table == "subscribers" else DELIVERY_COLUMNS
+def _counted_table(
+    name: str, table: str, contributions: list[tuple[str, str, str]], columns: list[str]
+) -> list[str]:
     return [
         _trigger(f"{name}_insert", f"INSERT ON {table}", _deltas(contributions, True, False)),
         _trigger(
@@ -147,14 +158,52 @@ def _mark_triggers() -> list[str]:
     return triggers
 
 
-def sqlite_ddl() -> Ddl:
-    """Return SQLite's row triggers."""
+def _action_triggers() -> list[str]:
+    """Return the call-to-action and rating triggers (tracking.rollup_actions)."""
+    old_click, new_click = CTA_CLICK.format(r="OLD"), CTA_CLICK.format(r="NEW")
+    return [
+        _trigger(
+            "rollup_events_cta_insert",
+            "INSERT ON email_events",
+            _deltas(EVENT_CONTRIBUTIONS, True, False) + cta_recount("= NEW.subscriber_id"),
+            new_click,
+        ),
+        _trigger(
+            "rollup_events_cta_update",
+            f"UPDATE OF {', '.join(CTA_COLUMNS)} ON email_events",
+            _deltas(EVENT_CONTRIBUTIONS, True, True)
+            + cta_recount("= OLD.subscriber_id")
+            + cta_recount("= NEW.subscriber_id"),
+            f"({old_click}) OR ({new_click})",
+        ),
+        _trigger(
+            "rollup_events_cta_delete",
+            "DELETE ON email_events",
+            _deltas(EVENT_CONTRIBUTIONS, False, True) + cta_recount("= OLD.subscriber_id"),
+            old_click,
+        ),
+        *_counted_table(
+            "rollup_lesson_ratings", "lesson_ratings", RATING_CONTRIBUTIONS, RATING_COLUMNS
+        ),
+        _trigger(f"{CTA_MARKS}_insert", f"INSERT ON {CTA_MARKS}", cta_mark_deltas("NEW", 1)),
+        _trigger(f"{CTA_MARKS}_delete", f"DELETE ON {CTA_MARKS}", cta_mark_deltas("OLD", -1)),
+    ]
+
+
+def sqlite_ddl(actions: bool) -> Ddl:
+    """Return SQLite's row triggers (ACTIONS: those of the call to action and ratings too)."""
     install = (
-        _counted_table("rollup_deliveries", "deliveries", DELIVERY_CONTRIBUTIONS)
-        + _counted_table("rollup_subscribers", "subscribers", subscriber_contributions("sqlite"))
+        _counted_table("rollup_deliveries", "deliveries", DELIVERY_CONTRIBUTIONS, DELIVERY_COLUMNS)
+        + _counted_table(
+            "rollup_subscribers",
+            "subscribers",
+            subscriber_contributions("sqlite"),
+            SUBSCRIBER_COLUMNS,
+        )
         + _event_triggers()
         + _unsubscribe_triggers()
         + _mark_triggers()
+        + (_action_triggers() if actions else [])
     )
     names = [statement.split()[2] for statement in install]
     return Ddl(install, [f"DROP TRIGGER IF EXISTS {name}" for name in names])

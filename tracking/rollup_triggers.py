@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from tracking.rollup_actions import has_actions, pg_actions, pg_cta_parts
 from tracking.rollup_sql import (
     DELIVERY_CONTRIBUTIONS,
     EVENT_KEY,
@@ -12,60 +13,34 @@ from tracking.rollup_sql import (
     MARKED,
     PLACEMENT,
     RAW_TABLES,
+    TRANSITIONS,
     UNSUBSCRIBE_KINDS,
     UNSUBSCRIBED,
     Ddl,
-    contributions_select,
-    insert_deltas,
     kinds,
     mark_key_matches,
     mark_orphaned,
     mark_wanted,
+    pg_changed_ids,
+    pg_deltas,
+    pg_function,
     subscriber_contributions,
     unsubscribe_recount,
 )
 from tracking.rollup_sqlite import sqlite_ddl
 
 
-def _pg_function(name: str, body: str, declare: str = "") -> str:
-    return (
-        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-        f"{declare}BEGIN\n{body}\nRETURN NULL;\nEND $$"
-    )
-
-
-def _pg_by_operation(insert: str, update: str, delete: str) -> str:
+def _pg_by_operation(insert: str, update: str, delete: str, tail: str = "") -> str:
     return (
         f"IF TG_OP = 'INSERT' THEN\n{insert}\nELSIF TG_OP = 'UPDATE' THEN\n{update}\n"
-        f"ELSE\n{delete}\nEND IF;\nPERFORM nurture_rollup_unsubscribes(ids);"
+        f"ELSE\n{delete}\nEND IF;\n{tail}PERFORM nurture_rollup_unsubscribes(ids);"
     )
 
 
-def _pg_changed_ids(columns: list[str], where: str) -> str:
-    """Select into ids the subscribers of rows whose COLUMNS changed and that match WHERE."""
-    # EXCEPT, not a join on id: transition tables have no statistics, and the planner may
-    # nest-loop a join of two thousand-row tables. EXCEPT hashes, and treats NULLs as equal.
-    listed = ", ".join(["id", *[c for c in columns if c != "subscriber_id"], "subscriber_id"])
-    return (
-        "SELECT array_agg(DISTINCT x.subscriber_id) INTO ids FROM ("
-        f"(SELECT {listed} FROM new_rows EXCEPT SELECT {listed} FROM old_rows) UNION ALL "
-        f"(SELECT {listed} FROM old_rows EXCEPT SELECT {listed} FROM new_rows)) AS x "
-        f"WHERE {where.format(sid='x.subscriber_id')};"
-    )
-
-
-def _pg_deltas(contributions: list[tuple[str, str, str]], new: bool, old: bool) -> str:
-    selects = []
-    if new:
-        selects.append(contributions_select(contributions, "n", " FROM new_rows n", 1))
-    if old:
-        selects.append(contributions_select(contributions, "o", " FROM old_rows o", -1))
-    return insert_deltas(selects) + ";"
-
-
-def postgresql_ddl() -> Ddl:
-    """Return PostgreSQL's functions and statement-level triggers."""
+def postgresql_ddl(actions: bool) -> Ddl:
+    """Return PostgreSQL's functions and statement-level triggers (ACTIONS: CTA, ratings)."""
     subscriber = subscriber_contributions("postgresql")
+    cta = pg_cta_parts() if actions else {}
     declare = "DECLARE ids bigint[];\n"
     either = f"({UNSUBSCRIBED} OR {MARKED})"
     functions = [
@@ -77,65 +52,63 @@ def postgresql_ddl() -> Ddl:
         "PERFORM 1 FROM subscribers WHERE id = ANY(ids) ORDER BY id FOR UPDATE;\n"
         + unsubscribe_recount("= ANY(ids)")
         + "END $$",
-        _pg_function(
+        pg_function(
             "nurture_rollup_deliveries",
             _pg_by_operation(
-                _pg_deltas(DELIVERY_CONTRIBUTIONS, True, False)
+                pg_deltas(DELIVERY_CONTRIBUTIONS, True, False)
                 + "\nSELECT array_agg(DISTINCT n.subscriber_id) INTO ids FROM new_rows n "
                 f"WHERE n.sent_at IS NOT NULL AND {UNSUBSCRIBED.format(sid='n.subscriber_id')};",
-                _pg_deltas(DELIVERY_CONTRIBUTIONS, True, True)
+                pg_deltas(DELIVERY_CONTRIBUTIONS, True, True)
                 + "\n"
-                + _pg_changed_ids(PLACEMENT, either),
-                _pg_deltas(DELIVERY_CONTRIBUTIONS, False, True)
+                + pg_changed_ids(PLACEMENT, either),
+                pg_deltas(DELIVERY_CONTRIBUTIONS, False, True)
                 + "\nSELECT array_agg(DISTINCT o.subscriber_id) INTO ids FROM old_rows o "
                 f"WHERE {MARKED.format(sid='o.subscriber_id')};",
             ),
             declare,
         ),
-        _pg_function(
+        pg_function(
             "nurture_rollup_subscribers",
             _pg_by_operation(
-                _pg_deltas(subscriber, True, False)
+                pg_deltas(subscriber, True, False)
                 + "\nSELECT array_agg(n.id) INTO ids FROM new_rows n "
                 "WHERE n.unsubscribed_at IS NOT NULL;",
-                _pg_deltas(subscriber, True, True)
+                pg_deltas(subscriber, True, True)
                 + "\nSELECT array_agg(DISTINCT x.id) INTO ids FROM ("
                 "SELECT id, unsubscribed_at, course_slug FROM new_rows EXCEPT "
                 "SELECT id, unsubscribed_at, course_slug FROM old_rows) AS x;",
-                _pg_deltas(subscriber, False, True)
+                pg_deltas(subscriber, False, True)
                 + "\nSELECT array_agg(o.id) INTO ids FROM old_rows o "
                 f"WHERE {MARKED.format(sid='o.id')};",
             ),
             declare,
         ),
-        _pg_function(
+        pg_function(
             "nurture_rollup_events",
             _pg_by_operation(
                 _pg_add_marks("new_rows")
                 + "\nSELECT array_agg(DISTINCT n.subscriber_id) INTO ids FROM new_rows n "
-                f"WHERE n.kind IN {kinds(UNSUBSCRIBE_KINDS)};",
+                f"WHERE n.kind IN {kinds(UNSUBSCRIBE_KINDS)};" + cta.get("insert", ""),
                 _pg_drop_marks()
                 + "\n"
                 + _pg_add_marks("new_rows")
                 + "\n"
-                + _pg_changed_ids(EVENT_KEY, "{sid} IS NOT NULL"),
+                + pg_changed_ids(EVENT_KEY, "{sid} IS NOT NULL")
+                + cta.get("update", ""),
                 _pg_drop_marks()
                 + "\nSELECT array_agg(DISTINCT o.subscriber_id) INTO ids FROM old_rows o "
-                f"WHERE o.kind IN {kinds(UNSUBSCRIBE_KINDS)};",
+                f"WHERE o.kind IN {kinds(UNSUBSCRIBE_KINDS)};" + cta.get("delete", ""),
+                cta.get("tail", ""),
             ),
-            declare,
+            declare + ("cta_ids bigint[];\n" if actions else ""),
         ),
     ]
     for table, metric in MARK_TABLES.items():
-        functions.append(_pg_function(f"nurture_{table}", _pg_mark_delta(metric)))
+        functions.append(pg_function(f"nurture_{table}", _pg_mark_delta(metric)))
     triggers = []
     for table in RAW_TABLES:
         function = "nurture_rollup_" + ("events" if table == "email_events" else table)
-        for operation, referencing in (
-            ("INSERT", "NEW TABLE AS new_rows"),
-            ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-            ("DELETE", "OLD TABLE AS old_rows"),
-        ):
+        for operation, referencing in TRANSITIONS:
             triggers.append(
                 f"CREATE TRIGGER rollup_{table}_{operation.lower()} AFTER {operation} ON {table} "
                 f"REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
@@ -150,6 +123,8 @@ def postgresql_ddl() -> Ddl:
         for table in RAW_TABLES
         for operation in ("insert", "update", "delete")
     ] + [f"DROP TRIGGER IF EXISTS {table}_count ON {table}" for table in MARK_TABLES]
+    if actions:
+        functions, triggers, uninstall = pg_actions(functions, triggers, uninstall)
     uninstall += [
         "DROP FUNCTION IF EXISTS " + name
         for name in (
@@ -202,4 +177,7 @@ def uninstall(connection: Connection) -> None:
 
 
 def _ddl(connection: Connection) -> Ddl:
-    return postgresql_ddl() if connection.dialect.name == "postgresql" else sqlite_ddl()
+    actions = has_actions(connection)
+    if connection.dialect.name == "postgresql":
+        return postgresql_ddl(actions)
+    return sqlite_ddl(actions)

@@ -15,6 +15,15 @@ from sqlalchemy.orm import Session
 
 from runtime import Runtime
 from store.models import Executor
+from tracking.rollup_actions import (
+    CTA_FIRST,
+    CTA_MARKS,
+    CTA_READERS,
+    EVENT_CONTRIBUTIONS,
+    RATING_CONTRIBUTIONS,
+    cta_marks_select,
+    has_actions,
+)
 from tracking.rollup_sql import (
     DELIVERY_CONTRIBUTIONS,
     EVENT_MARK_METRIC,
@@ -107,20 +116,30 @@ def _sums(union: str) -> str:
     )
 
 
-def _counted_rows(dialect: str) -> str:
-    """Return the recount of the counts that sum rows of subscribers and deliveries."""
-    return _sums(
-        contributions_select(DELIVERY_CONTRIBUTIONS, "r", " FROM deliveries r")
-        + " UNION ALL "
-        + contributions_select(subscriber_contributions(dialect), "r", " FROM subscribers r")
-    )
+def _counted_rows(dialect: str, actions: bool) -> str:
+    """Return the recount of the counts that sum rows of the raw tables."""
+    selects = [
+        contributions_select(DELIVERY_CONTRIBUTIONS, "r", " FROM deliveries r"),
+        contributions_select(subscriber_contributions(dialect), "r", " FROM subscribers r"),
+    ]
+    if actions:
+        selects += [
+            contributions_select(EVENT_CONTRIBUTIONS, "r", " FROM email_events r"),
+            contributions_select(RATING_CONTRIBUTIONS, "r", " FROM lesson_ratings r"),
+        ]
+    return _sums(" UNION ALL ".join(selects))
+
+
+def _actions(executor: Executor) -> bool:
+    connection = executor.connection() if isinstance(executor, Session) else executor
+    return has_actions(connection)
 
 
 def recount(executor: Executor) -> dict[Key, int]:
     """Count everything the rollups hold from the raw tables alone (slow; for checks)."""
-    dialect = _dialect(executor)
+    dialect, actions = _dialect(executor), _actions(executor)
     counts: Counter[Key] = Counter()
-    for course, day, metric, value in executor.execute(text(_counted_rows(dialect))):
+    for course, day, metric, value in executor.execute(text(_counted_rows(dialect, actions))):
         counts[(course, day, metric)] += int(value)
     events = text(
         f"SELECT course_slug, day, '{EVENT_MARK_METRIC}' || kind, "
@@ -131,6 +150,10 @@ def recount(executor: Executor) -> dict[Key, int]:
         counts[(course, day, metric)] += int(value)
     for _subscriber, course, day in executor.execute(text(_site_unsubscribes())):
         counts[(course, day, SITE_UNSUBSCRIBES)] += 1
+    if actions:
+        for _subscriber, course, day, first in executor.execute(text(_cta_marks())):
+            counts[(course, day, CTA_READERS)] += 1
+            counts[(course, day, CTA_FIRST)] += 1 if first else 0
     return {key: value for key, value in counts.items() if value}
 
 
@@ -140,11 +163,17 @@ def _site_unsubscribes() -> str:
     return statement[statement.index("SELECT") :]
 
 
+def _cta_marks() -> str:
+    """Return the SELECT of every call-to-action mark (tracking.rollup_actions)."""
+    return cta_marks_select("IS NOT NULL")
+
+
 def rebuild(executor: Executor) -> None:
     """Recount every rollup from the raw tables (after a bulk load with triggers off)."""
-    dialect = _dialect(executor)
+    dialect, actions = _dialect(executor), _actions(executor)
+    marks = ["rollup_event_marks", "rollup_unsubscribe_marks"] + ([CTA_MARKS] if actions else [])
     # The marks first: their triggers add deltas, cleared next.
-    for table in ("rollup_event_marks", "rollup_unsubscribe_marks", "rollup_deltas", "rollups"):
+    for table in (*marks, "rollup_deltas", "rollups"):
         executor.execute(text(f"DELETE FROM {table}"))
     # The marks' own triggers turn them into deltas.
     executor.execute(
@@ -160,7 +189,17 @@ def rebuild(executor: Executor) -> None:
             + _site_unsubscribes()
         )
     )
+    if actions:
+        executor.execute(
+            text(
+                f"INSERT INTO {CTA_MARKS} (subscriber_id, course_slug, day, is_first) "
+                + _cta_marks()
+            )
+        )
     executor.execute(
-        text("INSERT INTO rollups (course_slug, day, metric, value) " + _counted_rows(dialect))
+        text(
+            "INSERT INTO rollups (course_slug, day, metric, value) "
+            + _counted_rows(dialect, actions)
+        )
     )
     fold(executor)

@@ -2,7 +2,8 @@
 
 Sends, retries, webhook events (through the real signed endpoint and ingest), replays of a
 batch, pixel-style opens, a site unsubscribe, a provider unsubscribe, a rolled-back change
-and a forget: after each step the triggers' counts (folded or not) match a recount.
+and a forget: after each step the triggers' counts (folded or not) match a recount (the call
+to action's and the ratings' are in test_action_rollups.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from rollups_support import assert_exact, kept
 from sqlalchemy import select, text, update
 from tracking_support import COURSE, T0, SendGridSigner, body_of, make_subscriber, sg_event
 
@@ -23,26 +25,6 @@ from tracking.record import NewEvent, store_events
 from tracking.stats import funnel
 
 pytestmark = pytest.mark.usefixtures("fresh_spool", "signer")
-
-
-def kept(runtime: Runtime) -> dict[tuple[str, int, str], int]:
-    """Return every count the rollups hold, deltas included."""
-    with runtime.session() as session:
-        metrics = set(session.scalars(text("SELECT DISTINCT metric FROM rollups")))
-        metrics |= set(session.scalars(text("SELECT DISTINCT metric FROM rollup_deltas")))
-        return rollups.read(session, metrics) if metrics else {}
-
-
-def assert_exact(runtime: Runtime) -> dict[tuple[str, int, str], int]:
-    """Check the rollups against a recount, before and after folding; return the counts."""
-    with runtime.session() as session:
-        expected = rollups.recount(session)
-    assert kept(runtime) == expected
-    rollups.fold_rollups(runtime)
-    assert kept(runtime) == expected
-    with runtime.session() as session:
-        assert session.scalar(text("SELECT COUNT(*) FROM rollup_deltas")) == 0
-    return expected
 
 
 def post(client, signer: SendGridSigner, runtime: Runtime, events: list[dict]) -> None:
