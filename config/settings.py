@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     admin_session_hours: float = Field(default=8, gt=0, le=24 * 30)
     # A pixel or click counts at most once per delivery, client and this many seconds.
     hit_replay_window_seconds: int = Field(default=60, ge=1)
+    # How often each web process seals its spool of pixel and click hits and ships it to Redis.
+    hit_ship_seconds: float = Field(default=1.0, gt=0)
     # A click (or a lesson rating) this soon after the lesson was delivered is a link
     # scanner's: Safe Links and security gateways fetch every link on arrival.
     machine_click_seconds: int = Field(default=10, ge=0)

@@ -82,7 +82,9 @@ class HitIntake:
         """Spool into this installation's folder; nothing starts until the first hit."""
         self.runtime = runtime
         self.schedule_drain = schedule_drain
-        self.spool = Spool(spool_dir(runtime.settings), self.push)
+        self.spool = Spool(
+            spool_dir(runtime.settings), self.push, runtime.settings.hit_ship_seconds
+        )
         self._client_key = runtime.settings.secret_key.encode("utf-8")
         self._window_seconds = runtime.settings.hit_replay_window_seconds
         self._scanner_networks = [

@@ -63,10 +63,11 @@ class Spool:
     The timer ships sealed files with PUSH (to the Redis hit queue, or the database).
     """
 
-    def __init__(self, folder: Path, push: Push) -> None:
-        """Spool into FOLDER; nothing is opened or started until the first append."""
+    def __init__(self, folder: Path, push: Push, interval: float = SEAL_SECONDS) -> None:
+        """Spool into FOLDER, shipping every INTERVAL seconds; nothing starts before an append."""
         self.folder = folder
         self._push = push
+        self._interval = interval
         self._lock = threading.Lock()
         self._pid = 0
         self._fd: int | None = None
@@ -113,7 +114,7 @@ class Spool:
     def _timer(self) -> None:
         pid = os.getpid()
         while self._pid == pid:
-            time.sleep(SEAL_SECONDS)
+            time.sleep(self._interval)
             try:
                 self.ship()
             except Exception:

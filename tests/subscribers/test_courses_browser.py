@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import basic_auth_header
 from helpers import wait_until
 from subscribers_support import subscriber_by_email
 from two_courses_support import (
@@ -125,7 +126,9 @@ def test_course_list_and_embed_page_in_chromium(
     live_server, _runtime = live_runtime
     login = {"username": "beheer", "password": "test-admin-password"}
     for width, viewport in WIDTHS.items():
-        with closing(chromium.new_context(viewport=viewport, http_credentials=login)) as context:
+        with closing(
+            chromium.new_context(viewport=viewport, extra_http_headers=basic_auth_header(login))
+        ) as context:
             page = context.new_page()
             failed: list[str] = []
             page.on(

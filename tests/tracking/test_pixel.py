@@ -301,7 +301,10 @@ def test_hits_of_a_killed_worker_are_shipped_from_its_spool(
 ) -> None:
     made = make_subscriber(runtime, "jan@example.com", sent_days=1)
     token = runtime.tokens.make_open(made.delivery_ids[1])
-    with gunicorn(dict(os.environ), tmp_path / "gunicorn.log") as port:
+    # A web worker that would not ship for ten minutes: the kill lands before any shipping,
+    # however slowly this machine gets from the requests to the kill.
+    env = {**os.environ, "NURTURE_HIT_SHIP_SECONDS": "600"}
+    with gunicorn(env, tmp_path / "gunicorn.log") as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         for n in range(5):  # five readers: one reader's repeats would count once
             connection.request("GET", f"/o/{token}.gif", headers={"User-Agent": f"Firefox/128.{n}"})
