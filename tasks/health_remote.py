@@ -11,7 +11,7 @@ from celery import Celery
 
 from config import ConfigError, Settings
 from config.celery import celery_settings
-from config.settings import parse_dns_server
+from config.values import parse_dns_server
 from providers.sendgrid.account import AccountUnreachable, key_access
 from providers.sendgrid.domain import check_sender_domain, make_resolver
 from runtime import Runtime

@@ -9,7 +9,7 @@ import dns.resolver
 import pytest
 from dns_support import serve_zone
 
-from config.settings import parse_dns_server
+from config.values import parse_dns_server
 from providers.sendgrid.domain import check_sender_domain, make_resolver, walk_up
 
 
