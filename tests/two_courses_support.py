@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from course.loader import CONTENT_DIR
 from runtime import Runtime
-from store.models import Enrollment
+from store.models import Delivery, DeliveryState, Enrollment
 
 FIRST = "rugpijn-en-training"
 SECOND = "hardlopen-zonder-blessures"
@@ -60,3 +60,10 @@ def link_in(message: Any, kind: str) -> str:
     match = re.search(rf"https?://[^/\s]+(/{kind}/[A-Za-z0-9_.\-]+)", message["text"])
     assert match, f"no {kind} link in {message['subject']!r}"
     return match.group(1)
+
+
+def sends_in_flight(runtime: Runtime) -> int:
+    """Return how many deliveries a worker has claimed but not yet recorded as sent."""
+    with runtime.session() as session:
+        rows = session.scalars(select(Delivery.id).where(Delivery.state == DeliveryState.SENDING))
+        return len(rows.all())

@@ -21,6 +21,7 @@ from two_courses_support import (
     enrollments_by_course,
     link_in,
     make_two_courses,
+    sends_in_flight,
 )
 
 from config import Settings, load_settings
@@ -85,6 +86,9 @@ def _unsubscribes(runtime: Runtime) -> dict[str, list[int]]:
 
 def _next_day(runtime: Runtime, clock, fake, expected: int) -> None:
     """Move to the next 07:30 send time, dispatch, and wait for EXPECTED mails in all."""
+    # The fake holds a mail before the worker has recorded it as sent; jumping a day while
+    # that commit is under way would make the claim look stale (as a worker stuck that long).
+    assert wait_until(lambda: sends_in_flight(runtime) == 0, 30)
     day = clock.current.date()
     clock.set(datetime(day.year, day.month, day.day + 1, 6, 31, tzinfo=UTC))
     dispatch_once(runtime)
