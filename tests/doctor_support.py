@@ -5,19 +5,43 @@ the tests' fixtures."""
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fake_sendgrid_webhook import generate_webhook_keypair
 
+from config import load_settings
 from course.loader import CONTENT_DIR
 from course.placeholders import EXAMPLE_DOMAIN, EXAMPLE_POSTAL_ADDRESS, MARKER
 from runtime import Runtime
+from store.clock import FrozenClock
 from store.models import WebhookBatch
 
 COURSE = "rugpijn-en-training"
 CLINIC_ADDRESS = "Kerkstraat 12, 3511 AB Utrecht"
 CLINIC_DOMAIN = "kliniek.test"  # right in tests/dns_support.py's zones
+# Every check `nurture doctor` runs, in the order it prints them.
+NAMES = [
+    "secrets",
+    "BASE_URL",
+    "admin password",
+    "webhook key",
+    "mail sender",
+    "course content",
+    "database schema",
+    "Redis",
+    "beat (dispatcher)",
+    "queue depth",
+    "webhook events",
+    "workers",
+    "SendGrid API key",
+    "SPF of kliniek.test",
+    "DKIM of kliniek.test",
+    "DMARC of kliniek.test",
+]
+PING = ("--ping-timeout", "0.5")
 
 
 def clean_course(folder: Path, keep_markers: bool = False) -> Path:
@@ -58,3 +82,15 @@ def add_webhook_batch(runtime: Runtime, received_at: datetime) -> None:
     """Store an already processed webhook batch received at RECEIVED_AT."""
     with runtime.session() as session:
         session.add(WebhookBatch(body=[], received_at=received_at, processed_at=received_at))
+
+
+def live_runtime(make_runtime: Callable[..., Runtime], **clock: Any) -> Runtime:
+    """A runtime on the environment's settings (and the system clock unless CLOCK says)."""
+    runtime = make_runtime(load_settings())
+    if "at" in clock:
+        runtime.clock = FrozenClock(clock["at"])
+    return runtime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -132,3 +133,19 @@ def collect_ids(into: list[int]) -> Callable[[Sequence[Sequence[int]]], None]:
         into.extend(delivery_id for batch in batches for delivery_id in batch)
 
     return enqueue
+
+
+class Recorder:
+    """An enqueue target that keeps the batches instead of publishing them (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, batches):
+        with self.lock:
+            self.batches.extend(list(batch) for batch in batches)
+
+    @property
+    def ids(self) -> list[int]:
+        return [delivery_id for batch in self.batches for delivery_id in batch]

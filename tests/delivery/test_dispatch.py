@@ -1,4 +1,4 @@
-"""The dispatcher pass on both databases: materialise once, enqueue once, settle stale claims."""
+"""The dispatcher pass on both databases: materialise once, enqueue once, publish to Redis."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 from helpers import wait_until
-from lessons import deliveries_of, delivery_states, dispatch_pass, enroll, enrollment_of
-from sqlalchemy import insert, select, update
+from lessons import Recorder, deliveries_of, delivery_states, dispatch_pass, enroll, enrollment_of
+from sqlalchemy import update
 from workers import publishing_app, queue_length, thread_worker
 
 from config import load_settings
-from store.models import Delivery, DeliveryState, EmailEvent, Enrollment, WebhookBatch
+from store.models import Delivery
 
 START = datetime(2026, 3, 27, 6, 30, tzinfo=UTC)
 
@@ -31,22 +31,6 @@ def celery_app(runtime):
 def at_start(clock):
     clock.set(START)
     return clock
-
-
-class Recorder:
-    """An enqueue target that keeps the batches instead of publishing them (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[int]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, batches):
-        with self.lock:
-            self.batches.extend(list(batch) for batch in batches)
-
-    @property
-    def ids(self) -> list[int]:
-        return [delivery_id for batch in self.batches for delivery_id in batch]
 
 
 def test_due_enrollments_become_queued_deliveries_once(runtime, at_start):
@@ -221,72 +205,6 @@ def test_failed_publish_is_enqueued_again_after_claim_timeout(
     assert queue_length(redis_url) == 3  # steps of 5, 5 and 2
     published = _published_ids(redis_url)
     assert len(published) == len(set(published)) == 12
-
-
-def _claim_stale(runtime, subscriber_id: int, claimed_at: datetime) -> int:
-    [delivery] = deliveries_of(runtime, subscriber_id)
-    with runtime.session() as session:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery.id)
-            .values(state=DeliveryState.SENDING, claimed_at=claimed_at, attempts=1)
-        )
-    return delivery.id
-
-
-def test_stale_claim_with_processed_evidence_is_marked_sent(runtime, settings, at_start):
-    clock = at_start
-    [evidenced, silent] = enroll(runtime, 2, START)
-    dispatch_pass(runtime, Recorder())
-    evidenced_id = _claim_stale(runtime, evidenced, START)
-    silent_id = _claim_stale(runtime, silent, START)
-    # SendGrid's signed 'processed' event for the first one, stored by the webhook.
-    with runtime.session() as session:
-        session.execute(
-            insert(WebhookBatch).values(
-                body=[
-                    {
-                        "event": "processed",
-                        "email": "lezer0@example.org",
-                        "timestamp": int((START + timedelta(seconds=1)).timestamp()),
-                        "sg_event_id": "evt-processed-1",
-                        "sg_message_id": "msg-1.filter",
-                        "delivery_id": str(evidenced_id),
-                        "course": "rugpijn-en-training",
-                        "day": "1",
-                    }
-                ],
-                received_at=START,
-            )
-        )
-    clock.advance(seconds=settings.claim_timeout_seconds + 1)
-    recorder = Recorder()
-    report = dispatch_pass(runtime, recorder)
-
-    assert report.evidence_batches == 1
-    assert report.sent_by_evidence == 1
-    assert report.requeued_stale == 0
-    sent = deliveries_of(runtime, evidenced)[0]
-    assert sent.state == DeliveryState.SENT
-    assert sent.sent_at == START + timedelta(seconds=1)
-    enrollment = enrollment_of(runtime, evidenced)
-    assert enrollment.next_day == 2
-    assert enrollment.next_due_at is not None and enrollment.next_due_at > START
-    # Without evidence the claim waits out the grace period, then is sent again once.
-    assert deliveries_of(runtime, silent)[0].state == DeliveryState.SENDING
-    assert recorder.ids == []
-    clock.advance(seconds=settings.evidence_grace_seconds)
-    report = dispatch_pass(runtime, recorder)
-    assert report.requeued_stale == 1
-    assert recorder.ids == [silent_id]
-    assert deliveries_of(runtime, silent)[0].state == DeliveryState.QUEUED
-    assert enrollment_of(runtime, silent).next_day == 1
-    with runtime.session() as session:
-        kinds = session.scalars(
-            select(EmailEvent.kind).where(EmailEvent.delivery_id == evidenced_id)
-        )
-        assert list(kinds) == ["processed"]
-        assert session.get(Enrollment, enrollment.id).next_day == 2
 
 
 def test_beat_interval_follows_compressed_days(settings):
