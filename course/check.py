@@ -1,4 +1,4 @@
-"""Lint a course folder: every problem as "path:line: message", so the clinic can fix it.
+"""Lint a course folder: every problem as "path:line: message" (in Dutch), so the clinic can fix it.
 
 The check reads each lesson on its own (so one broken file doesn't hide the others), then
 the whole course through the loader. Rendering every lesson as it will be sent is the email
@@ -25,11 +25,13 @@ from course.loader import (
     load_lesson,
     split_front_matter,
 )
+from course.wording import LESSON_KEY_NAMES, NO_LESSONS, key_name, twice
 
 SUBJECT_MAX = 70
 PREHEADER_MAX = 140
 LOCATED = re.compile(r"^.+?:\d+: ")
 BARE_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+RAW_HTML = "HTML-code kan hier niet; gebruik Markdown, zoals **vet** of [tekst](https://…)"
 # html on, so raw HTML is found (the email renderer would show it as text).
 _MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
@@ -88,7 +90,8 @@ def _line_for(path: Path, message: str) -> int:
     table = re.search(r"\[(\w+)\]", message)
     if table:
         start = next((n for n, line in enumerate(lines) if line.strip() == table.group(0)), 0)
-    words = re.findall(r"[\w-]+", message.split("(allowed", 1)[0])
+    # Not the list of allowed keys, which names keys that are there.
+    words = re.findall(r"[\w-]+", message.split("(toegestaan", 1)[0])
     for word in words:
         key = re.compile(rf"^\s*{re.escape(word)}\s*[:=]")
         for number in range(start, len(lines)):
@@ -106,14 +109,14 @@ def _key_line(lesson: Lesson, key: str) -> int:
 def _check_days(folder: Path, lessons: list[Lesson], broken: list[Path]) -> list[str]:
     """Report duplicate days and gaps in 1..N (a BROKEN file's day line still counts)."""
     if not lessons:
-        return [] if broken else [f"{folder}: no lesson files (*.md)"]
+        return [] if broken else [f"{folder}: {NO_LESSONS}"]
     problems = []
     seen: dict[int, Lesson] = {}
     for lesson in sorted(lessons, key=lambda lesson: (lesson.day, lesson.path.name)):
         if lesson.day in seen:
             problems.append(
-                f"{lesson.path}:{_key_line(lesson, 'day')}: duplicate day {lesson.day} "
-                f"(also in {seen[lesson.day].path.name})"
+                f"{lesson.path}:{_key_line(lesson, 'day')}: "
+                f"{twice(lesson.day, seen[lesson.day].path.name)}"
             )
         seen.setdefault(lesson.day, lesson)
     # An unreadable file is reported already; don't also call its day missing.
@@ -126,8 +129,8 @@ def _check_days(folder: Path, lessons: list[Lesson], broken: list[Path]) -> list
             continue
         after = seen[min(d for d in seen if d > day)]
         problems.append(
-            f"{after.path}:{_key_line(after, 'day')}: day {day} is missing "
-            f"(days must run 1..N with no gap; this file is day {after.day})"
+            f"{after.path}:{_key_line(after, 'day')}: dag {day} ontbreekt; de dagen moeten "
+            f"zonder gat doorlopen vanaf 1 (dit bestand is dag {after.day})"
         )
     return problems
 
@@ -137,18 +140,24 @@ def _check_lesson(lesson: Lesson, last: bool) -> list[str]:
     problems = []
     where = lesson.path
     for key, limit in (("subject", SUBJECT_MAX), ("preheader", PREHEADER_MAX)):
-        value = getattr(lesson, key)
+        value, name = getattr(lesson, key), LESSON_KEY_NAMES[key]
         if not value:
-            problems.append(f"{where}:{_key_line(lesson, key)}: {key} is empty")
+            problems.append(f"{where}:{_key_line(lesson, key)}: {name} is leeg; vul het in")
         elif len(value) > limit:
             problems.append(
-                f"{where}:{_key_line(lesson, key)}: {key} is {len(value)} characters; "
-                f"keep it to {limit} or less"
+                f"{where}:{_key_line(lesson, key)}: {name} is {len(value)} tekens; "
+                f"houd het op {limit} of minder"
             )
     if not last and not lesson.teaser:
-        problems.append(f"{where}:1: teaser is missing (one line announcing the next day)")
+        problems.append(
+            f"{where}:1: {key_name('teaser')} ontbreekt; schrijf één zin die de les van "
+            "morgen aankondigt"
+        )
     if last and lesson.teaser:
-        problems.append(f"{where}:{_key_line(lesson, 'teaser')}: the last day has no next day")
+        problems.append(
+            f"{where}:{_key_line(lesson, 'teaser')}: dit is de laatste les, er komt geen "
+            f"volgende; laat {key_name('teaser')} leeg"
+        )
     _, body, body_line = split_front_matter(where, where.read_text(encoding="utf-8-sig"))
     for line, message in markdown_problems(body):
         problems.append(f"{where}:{body_line + line}: {message}")
@@ -162,7 +171,7 @@ def markdown_problems(source: str) -> list[tuple[int, str]]:
     for block in _MD.parse(source):
         first = block.map[0] if block.map else 0
         if block.type == "html_block":
-            problems.append((first, "raw HTML is not allowed in a lesson; use Markdown"))
+            problems.append((first, RAW_HTML))
         for token in block.children or ():
             problems += [
                 (_line_of(lines, block, needle), message)
@@ -174,7 +183,7 @@ def markdown_problems(source: str) -> list[tuple[int, str]]:
 def _inline_problems(token: Token) -> list[tuple[str, str]]:
     """Return (text to find, message) for one inline token."""
     if token.type == "html_inline":
-        return [(token.content, "raw HTML is not allowed in a lesson; use Markdown")]
+        return [(token.content, RAW_HTML)]
     if token.type == "link_open":
         href = str(token.attrGet("href") or "")
         problem = url_problem(href)
@@ -183,13 +192,16 @@ def _inline_problems(token: Token) -> list[tuple[str, str]]:
         src = str(token.attrGet("src") or "")
         found = [(src, problem) for problem in [url_problem(src)] if problem]
         if not token.content.strip():
-            found.append((src, f"image {src} has no alt text (write ![what it shows]({src}))"))
+            alt = f"de afbeelding {src} heeft geen beschrijving; schrijf ![wat erop staat]({src})"
+            found.append((src, alt))
         return found
     if token.type == "text":
         found = [(url, url_problem(url)) for url in BARE_URL.findall(token.content)]
         found = [(url, problem) for url, problem in found if problem]
         if "](" in token.content:
-            found.append(("](", "broken Markdown link: [text](https://...) did not parse"))
+            found.append(
+                ("](", "deze link wordt niet herkend: schrijf [tekst](https://…) zonder spaties")
+            )
         return found
     return []
 
@@ -206,7 +218,7 @@ def url_problem(url: str) -> str:
     """Return why URL can't go in an email, or "" when it is an absolute https URL."""
     parts = urlsplit(url.strip())
     if parts.scheme != "https" or not parts.netloc:
-        return f"link {url!r} must be an absolute https:// URL"
+        return f"de link {url!r} moet een volledig adres zijn dat begint met https://"
     return ""
 
 
@@ -231,10 +243,14 @@ def _check_settings(course: Course) -> list[str]:
         for _, message in markdown_problems(str(text)):
             problems.append(at(where, message))
     if course.send_time and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", course.send_time):
-        problems.append(at("[cadence] send_time", "send_time must be HH:MM, such as 07:30"))
+        problems.append(
+            at("[cadence] send_time", "de verzendtijd (send_time) moet UU:MM zijn, zoals 07:30")
+        )
     if course.timezone:
         try:
             ZoneInfo(course.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.append(at("[cadence] timezone", "timezone must be like Europe/Amsterdam"))
+            problems.append(
+                at("[cadence] timezone", "de tijdzone (timezone) moet zijn zoals Europe/Amsterdam")
+            )
     return problems

@@ -38,13 +38,14 @@ def read_closing(path: Path, section: dict[str, Any]) -> Closing | None:
         or not 0 <= after_days <= MAX_AFTER_DAYS
     ):
         raise ClosingError(
-            f"{path}: [closing] after_days must be a whole number from 0 to {MAX_AFTER_DAYS}"
+            f"{path}: [closing] after_days moet een heel getal van 0 tot en met "
+            f"{MAX_AFTER_DAYS} zijn (het aantal dagen na de laatste les; 0 zet de mail uit)"
         )
     for key in ("subject", "preheader", "text"):
         if not isinstance(section.get(key, ""), str):
-            raise ClosingError(f"{path}: [closing] {key} must be text")
+            raise ClosingError(f"{path}: [closing] {key} moet tekst zijn, tussen aanhalingstekens")
     if not section["subject"].strip() or not section["text"].strip():
-        raise ClosingError(f"{path}: [closing] subject and text may not be empty")
+        raise ClosingError(f"{path}: [closing] subject en text mogen niet leeg zijn; vul ze in")
     if after_days == 0:
         return None
     return Closing(

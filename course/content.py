@@ -119,5 +119,5 @@ def validate_content(slug: str, content: Content) -> None:
     if not isinstance(content.get("settings"), dict) or not isinstance(
         content.get("lessons"), list
     ):
-        raise CourseError(f"{slug}: content needs settings and lessons")
+        raise CourseError(f"{slug}: de inhoud mist de instellingen of de lessen")
     course_from_content(slug, content)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from course.closing import CLOSING_OPTIONAL, CLOSING_REQUIRED, Closing, ClosingError, read_closing
+from course.wording import FRONT_MATTER, NO_LESSONS, dutch_list, key_name, twice
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 
@@ -25,7 +26,7 @@ LESSON_KEYS_OPTIONAL = {"teaser", "title"}
 
 
 class CourseError(Exception):
-    """A course folder is broken; the message names the file (and line where known)."""
+    """A course folder is broken; the message (Dutch) names the file (and line where known)."""
 
 
 @dataclass(frozen=True)
@@ -87,22 +88,30 @@ def _read_text(path: Path) -> str:
         # utf-8-sig: editors on Windows save a BOM, which would hide the leading ---.
         return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CourseError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+        raise CourseError(
+            f"{path}: het bestand is niet als UTF-8 opgeslagen (byte {exc.start}); "
+            "sla het op als UTF-8"
+        ) from None
     except OSError as exc:
-        raise CourseError(f"{path}: cannot read ({exc.strerror})") from None
+        raise CourseError(f"{path}: het bestand kan niet gelezen worden ({exc.strerror})") from None
 
 
 def _check_keys(
     path: Path, where: str, data: dict[str, Any], required: set[str], optional: set[str]
 ) -> None:
     missing = sorted(required - data.keys())
+    named = [key_name(key) for key in missing] if where == FRONT_MATTER else missing
     if missing:
-        raise CourseError(f"{path}: {where} is missing {', '.join(missing)}")
+        verb, them = ("ontbreekt", "het") if len(missing) == 1 else ("ontbreken", "ze")
+        raise CourseError(f"{path}: in {where} {verb} {dutch_list(named)}; vul {them} in")
     unknown = sorted(str(key) for key in data.keys() - required - optional)
     if unknown:
         allowed = ", ".join(sorted(required | optional))
+        what = "onbekend veld" if len(unknown) == 1 else "onbekende velden"
+        # "(toegestaan" ends the part course.check searches for the line of the key.
         raise CourseError(
-            f"{path}: {where} has unknown key {', '.join(unknown)} (allowed: {allowed})"
+            f"{path}: {what} {', '.join(unknown)} in {where} (toegestaan: {allowed}); "
+            "controleer de spelling of haal het weg"
         )
 
 
@@ -111,11 +120,11 @@ def _section(
 ) -> dict[str, Any]:
     section = data.get(name, {})
     if not isinstance(section, dict):
-        raise CourseError(f"{path}: [{name}] must be a table")
+        raise CourseError(f"{path}: [{name}] moet een tabel zijn: een kopje [{name}] met regels")
     _check_keys(path, f"[{name}]", section, required, keys - required)
     for key, value in section.items():
         if not isinstance(value, (str, bool)):
-            raise CourseError(f"{path}: [{name}] {key} must be text")
+            raise CourseError(f"{path}: [{name}] {key} moet tekst zijn, tussen aanhalingstekens")
     return section
 
 
@@ -123,37 +132,44 @@ def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]
     """Split '---' YAML front matter from Markdown; return (meta, body, body's first line)."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        raise CourseError(f"{path}:1: front matter missing (the file must start with ---)")
+        raise CourseError(
+            f"{path}:1: {FRONT_MATTER} ontbreekt; het bestand moet beginnen met een regel ---"
+        )
     for index in range(1, len(lines)):
         if lines[index].strip() == "---":
             break
     else:
-        raise CourseError(f"{path}:1: front matter is not closed with ---")
+        raise CourseError(
+            f"{path}:1: {FRONT_MATTER} is niet afgesloten; zet een regel --- onder de kop"
+        )
     try:
         meta = yaml.safe_load("".join(lines[1:index])) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise CourseError(f"{path}:{line}: broken front matter: {problem}") from None
+        raise CourseError(
+            f"{path}:{line}: {FRONT_MATTER} is niet te lezen ({problem}); controleer "
+            "aanhalingstekens, haakjes en dubbele punten op deze regel"
+        ) from None
     if not isinstance(meta, dict):
-        raise CourseError(f"{path}:2: front matter must be key: value lines")
+        raise CourseError(f"{path}:2: {FRONT_MATTER} moet uit regels 'naam: waarde' bestaan")
     return meta, "".join(lines[index + 1 :]), index + 2
 
 
 def load_lesson(path: Path) -> Lesson:
     """Parse one lesson file, checking its front matter."""
     meta, body, body_line = split_front_matter(path, _read_text(path))
-    _check_keys(path, "front matter", meta, LESSON_KEYS_REQUIRED, LESSON_KEYS_OPTIONAL)
+    _check_keys(path, FRONT_MATTER, meta, LESSON_KEYS_REQUIRED, LESSON_KEYS_OPTIONAL)
     day = meta["day"]
     if not isinstance(day, int) or isinstance(day, bool) or day < 1:
-        raise CourseError(f"{path}: front matter day must be a whole number from 1")
+        raise CourseError(f"{path}: {key_name('day')} moet een heel getal zijn, vanaf 1")
     for key in ("subject", "preheader", "teaser", "title"):
         value = meta.get(key, "")
         if not isinstance(value, str):
-            raise CourseError(f"{path}: front matter {key} must be text")
+            raise CourseError(f"{path}: {key_name(key)} moet tekst zijn")
     if not meta["subject"].strip():
-        raise CourseError(f"{path}: front matter subject is empty")
+        raise CourseError(f"{path}: {key_name('subject')} is leeg; vul het in")
     return Lesson(
         day=day,
         subject=meta["subject"].strip(),
@@ -168,19 +184,17 @@ def load_lesson(path: Path) -> Lesson:
 
 def _order_lessons(folder: Path, lessons: list[Lesson]) -> tuple[Lesson, ...]:
     if not lessons:
-        raise CourseError(f"{folder}: no lesson files (*.md)")
+        raise CourseError(f"{folder}: {NO_LESSONS}")
     by_day: dict[int, Lesson] = {}
     for lesson in lessons:
         if lesson.day in by_day:
-            raise CourseError(
-                f"{lesson.path}: duplicate day {lesson.day} "
-                f"(also in {by_day[lesson.day].path.name})"
-            )
+            raise CourseError(f"{lesson.path}: {twice(lesson.day, by_day[lesson.day].path.name)}")
         by_day[lesson.day] = lesson
     for expected in range(1, len(by_day) + 1):
         if expected not in by_day:
             raise CourseError(
-                f"{folder}: day {expected} is missing (days must run 1..{len(by_day)})"
+                f"{folder}: dag {expected} ontbreekt; de dagen moeten zonder gat doorlopen "
+                f"van 1 tot en met {len(by_day)}"
             )
     return tuple(by_day[day] for day in sorted(by_day))
 
@@ -197,11 +211,15 @@ def read_course_toml(folder: Path) -> dict[str, Any]:
     """Return FOLDER's course.toml as a table, refusing a missing or broken file."""
     toml_path = folder / "course.toml"
     if not toml_path.exists():
-        raise CourseError(f"{toml_path}: missing (every course folder needs one)")
+        raise CourseError(f"{toml_path}: dit bestand ontbreekt; elke cursusmap heeft er een nodig")
     try:
         return tomllib.loads(_read_text(toml_path))
     except tomllib.TOMLDecodeError as exc:
-        raise CourseError(f"{toml_path}: broken TOML: {exc}") from None
+        # tomllib says where, "(at line 5, column 3)": course.check takes the line from it.
+        raise CourseError(
+            f"{toml_path}: course.toml is niet te lezen ({exc}); controleer de aanhalingstekens "
+            "en het = op die regel"
+        ) from None
 
 
 def course_from_data(
@@ -221,7 +239,7 @@ def course_from_data(
     if "closing" in data:
         section = data["closing"]
         if not isinstance(section, dict):
-            raise CourseError(f"{toml_path}: [closing] must be a table")
+            raise CourseError(f"{toml_path}: [closing] moet een tabel zijn: een kopje [closing]")
         _check_keys(toml_path, "[closing]", section, CLOSING_REQUIRED, CLOSING_OPTIONAL)
         try:
             closing = read_closing(toml_path, section)
@@ -255,11 +273,11 @@ def course_from_data(
 def course_folder(slug: str, content_dir: Path = CONTENT_DIR) -> Path:
     """Return the content folder of SLUG, refusing names that could leave the content dir."""
     if not slug or "/" in slug or "\\" in slug or slug.startswith("."):
-        raise CourseError(f"{slug!r}: not a course name")
+        raise CourseError(f"{slug!r}: dit is geen geldige naam voor een cursus")
     folder = content_dir / slug
     if not folder.is_dir():
-        known = ", ".join(list_courses(content_dir)) or "none"
-        raise CourseError(f"{folder}: no such course (known: {known})")
+        known = ", ".join(list_courses(content_dir)) or "geen"
+        raise CourseError(f"{folder}: deze cursus bestaat niet (wel: {known})")
     return folder
 
 

@@ -4,7 +4,8 @@ The check is `nurture course check`'s, run on the draft written out as a folder,
 messages name the same files and lines an export would have. Publishing is also refused
 while the example address or `umoya.example` links are left, and when the consent text
 changed but its version did not (a consent version must name one text for good: the
-consent history records the version people agreed to).
+consent history records the version people agreed to). These name their course.toml line
+too, so the studio can show each next to its field (course.placing).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from course.check import CourseCheck, check_folder
 from course.content import Content, content_files, write_folder
 from course.placeholders import EXAMPLE_DOMAIN, find_placeholders_in
+from course.placing import toml_line
 
 
 def check_content(slug: str, content: Content, also: CourseCheck | None = None) -> list[str]:
@@ -55,12 +57,15 @@ FILLED_SETTINGS = {
 def empty_setting_problems(slug: str, content: Content) -> list[str]:
     """Return a Dutch message for each setting every mail needs that is present but empty."""
     problems = []
+    toml = content_files(content)["course.toml"]
     for key, label in FILLED_SETTINGS.items():
         value: Any = content["settings"]
         for part in key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         if value is not None and not str(value).strip():
-            problems.append(f"{slug}/course.toml: {label} is leeg; vul het in")
+            problems.append(
+                f"{slug}/course.toml:{toml_line(toml, key)}: {label} is leeg; vul het in"
+            )
     return problems
 
 
@@ -79,8 +84,9 @@ def consent_problem(slug: str, content: Content, history: Iterable[Content]) -> 
     for earlier in history:
         earlier_version, earlier_text = _consent(earlier)
         if earlier_version == version and earlier_text != text:
+            line = toml_line(content_files(content)["course.toml"], "consent.version")
             return (
-                f"{slug}/course.toml: de toestemmingstekst is gewijzigd, maar de versie "
+                f"{slug}/course.toml:{line}: de toestemmingstekst is gewijzigd, maar de versie "
                 f'("{version}") niet; verhoog [consent] version, want die versie hoort al '
                 "bij een andere tekst"
             )

@@ -96,7 +96,7 @@ class CourseStore:
             statement = statement.where(CourseVersion.slug == slug)
         row = self._read(lambda connection: connection.execute(statement.limit(1)).first())
         if row is None:
-            raise CourseError(f"course version {content_hash[:12]} is not in the database")
+            raise CourseError(f"cursusversie {content_hash[:12]} staat niet in de database")
         course = course_from_content(row.slug, row.content, content_hash)
         with self._lock:
             return self._by_hash.setdefault((row.slug, content_hash), course)

@@ -20,17 +20,21 @@ def rendering_problems(renderer: Renderer, course: Course) -> list[str]:
             rendered = render_sample(renderer, course, lesson.day, tracked=True)
         except TemplateSyntaxError as exc:
             problems.append(
-                f"{exc.filename or exc.name}:{exc.lineno}: template error while rendering "
-                f"{lesson.path.name}: {exc.message}"
+                f"{exc.filename or exc.name}:{exc.lineno}: fout in het mailsjabloon bij het "
+                f"opmaken van {lesson.path.name} ({exc.message}); dit is een fout in de "
+                "software, niet in de les"
             )
             continue
         except Exception as exc:  # any failure here would also fail the real send
-            problems.append(f"{lesson.path}:1: rendering failed: {type(exc).__name__}: {exc}")
+            problems.append(
+                f"{lesson.path}:1: deze les kon niet als mail worden opgemaakt "
+                f"({type(exc).__name__}: {exc})"
+            )
             continue
         size = len(rendered.html.encode("utf-8"))
         if size >= HTML_MAX_BYTES:
             problems.append(
-                f"{lesson.path}:{lesson.body_line}: rendered HTML is {size // 1000} KB; "
-                "Gmail clips messages over 102 KB, so shorten the lesson"
+                f"{lesson.path}:{lesson.body_line}: de mail is {size // 1000} KB; Gmail knipt "
+                "mails boven 102 KB af, dus maak de les korter"
             )
     return problems

@@ -9,12 +9,16 @@ web/studio_article.py.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from course.content import Content
 from course.drafts import open_draft, update_lesson
 from course.loader import CourseError
+from course.placing import place_problems
 from delivery.proof import send_proof
 from emails.render import Recipient
 from providers.base import SendError
@@ -23,12 +27,14 @@ from subscribers.studio import check_draft
 from web.auth import admin_page, require_admin, requires
 from web.context import runtime, wants_json
 from web.studio_support import (
+    CourseProblem,
     EditConflict,
     author,
     course_listing,
+    course_problems,
     lesson_of,
+    lesson_problems,
     lesson_stamp,
-    problems_by_field,
     working_content,
     working_course,
 )
@@ -81,6 +87,7 @@ def lesson(slug: str, day: int) -> ResponseReturnValue:
         content, is_draft = working_content(session, slug)
     lesson = lesson_of(content, day)
     problems = check_draft(runtime(), slug) if is_draft else []
+    by_field, course_wide = _sorted(slug, content, problems, lesson["name"])
     message = runtime().renderer.lesson(working_course(runtime(), slug), day, _preview_to())
     return admin_page(
         "admin/studio/lesson.html",
@@ -89,7 +96,8 @@ def lesson(slug: str, day: int) -> ResponseReturnValue:
         days=[int(each["day"]) for each in content["lessons"]],
         is_draft=is_draft,
         problems=problems,
-        by_field=problems_by_field(problems, lesson["name"]),
+        by_field=by_field,
+        course_wide=course_wide,
         seen=lesson_stamp(lesson),
         text_part=message.text,
         limits=LIMITS,
@@ -111,7 +119,8 @@ def save_lesson(slug: str, day: int) -> ResponseReturnValue:
             if seen and lesson_stamp(lesson_of(with_lesson.content, day)) != seen:
                 raise EditConflict  # rolls the transaction back: nothing is overwritten
             draft = update_lesson(session, slug, day, author=author(), now=nurture.now(), **fields)
-            saved = lesson_of(draft.content, day)
+            content = draft.content
+            saved = lesson_of(content, day)
     except EditConflict:
         return _refuse(slug, day, CONFLICT, 409)
     except CourseError as exc:
@@ -121,15 +130,26 @@ def save_lesson(slug: str, day: int) -> ResponseReturnValue:
         flash("De les is opgeslagen in het concept.")
         return redirect(url_for("studio.lesson", slug=slug, day=day))
     message = nurture.renderer.lesson(working_course(nurture, slug), day, _preview_to())
+    by_field, course_wide = _sorted(slug, content, problems, saved["name"])
     return jsonify(
         saved=True,
         problems=problems,
-        by_field=problems_by_field(problems, saved["name"]),
+        by_field=by_field,
+        course_wide=[asdict(problem) for problem in course_wide],
         text=message.text,
         subject=saved["subject"],
         preheader=saved["preheader"],
         seen=lesson_stamp(saved),
     )
+
+
+def _sorted(
+    slug: str, content: Content, problems: list[str], lesson_name: str
+) -> tuple[dict[str, list[str]], list[CourseProblem]]:
+    """Return this lesson's PROBLEMS by field, and those of the whole course (to show on top)."""
+    placed = place_problems(slug, content, problems)
+    settings = url_for("studio_versions.settings_form", slug=slug)
+    return lesson_problems(placed, lesson_name), course_problems(placed, settings)
 
 
 def _refuse(slug: str, day: int, message: str, status: int = 400) -> ResponseReturnValue:

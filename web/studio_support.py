@@ -1,14 +1,16 @@
 """What the studio's pages share: the course list, the content being edited, problems per field.
 
 The editor shows the draft when there is one, else the live version; the first change
-opens the draft (course.drafts.open_draft), so merely looking writes nothing.
+opens the draft (course.drafts.open_draft), so merely looking writes nothing. A problem of
+the check is shown next to its field (course.placing says which): a lesson's own problems in
+the lesson editor, the course's (settings, days, consent) next to the settings field, and in
+the list at the top of every lesson editor, with a link to that field.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,13 +22,36 @@ from sqlalchemy.orm import Session
 from course.content import Content, course_from_content
 from course.drafts import get_draft
 from course.loader import Course
+from course.placing import BODY, Placed
 from course.versions import live_version, stored_slugs
 from runtime import Runtime
 from store.models import Enrollment, EnrollmentStatus
 from web.auth import current_admin
 
-# A check problem names "slug/NN-name.md:LINE: field ..." (course.check); the field, if any.
+# The lesson editor's fields besides the body; a problem with none of them goes with the body.
 LESSON_FIELDS = ("subject", "preheader", "teaser")
+# The settings form: (dotted key, Dutch label, kind) in the order the page shows them.
+SETTINGS_FIELDS = [
+    ("title", "Titel van de cursus", "line"),
+    ("sender_name", "Naam van de afzender", "line"),
+    ("clinic.name", "Naam van de praktijk", "line"),
+    ("clinic.postal_address", "Postadres van de praktijk", "line"),
+    ("clinic.website", "Website van de praktijk (https://…)", "line"),
+    ("cta.label", "Oproep tot actie: knoptekst", "line"),
+    ("cta.url", "Oproep tot actie: link (https://…)", "line"),
+    ("cta.text", "Oproep tot actie: tekst", "text"),
+    ("confirmation.subject", "Bevestigingsmail: onderwerp", "line"),
+    ("confirmation.preheader", "Bevestigingsmail: voorvertoning", "line"),
+    ("confirmation.intro", "Bevestigingsmail: tekst", "text"),
+    ("confirmation.button", "Bevestigingsmail: knop", "line"),
+    ("confirmation.outro", "Bevestigingsmail: slot", "text"),
+    ("consent.text", "Toestemmingstekst bij het aanmelden", "text"),
+    ("consent.version", "Versie van de toestemmingstekst (verhoog bij een nieuwe tekst)", "line"),
+    ("cadence.send_time", "Verzendtijd (UU:MM)", "line"),
+    ("cadence.timezone", "Tijdzone (zoals Europe/Amsterdam)", "line"),
+    ("cadence.skip_weekends", "Geen lessen in het weekend", "check"),
+]
+SETTING_LABELS = {key: label for key, label, _ in SETTINGS_FIELDS}
 IN_COURSE = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 
 
@@ -112,22 +137,48 @@ def lesson_stamp(lesson: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
 
 
-def problems_by_field(problems: list[str], lesson_name: str) -> dict[str, list[str]]:
-    """Sort the check's PROBLEMS of lesson file LESSON_NAME by field (body for the rest)."""
+def lesson_problems(placed: list[Placed], lesson_name: str) -> dict[str, list[str]]:
+    """Sort the problems of lesson file LESSON_NAME by the editor's field (body for the rest)."""
     found: dict[str, list[str]] = {}
-    marker = f"/{lesson_name}.md"
-    for problem in problems:
-        if marker not in problem:
+    for problem in placed:
+        if problem.file != f"{lesson_name}.md" or problem.whole_course:
             continue
-        message = re.sub(r"^.*?\.md(?::\d+)?: ", "", problem)
-        # "subject is 80 characters", or "front matter is missing preheader, subject"
-        named = [
-            name
-            for name in LESSON_FIELDS
-            if message.startswith(name) or (message.startswith("front matter") and name in message)
-        ]
-        for field in named or ["body"]:
-            found.setdefault(field, []).append(message)
+        for field in [key for key in problem.keys if key in LESSON_FIELDS] or [BODY]:
+            found.setdefault(field, []).append(problem.message)
+    return found
+
+
+@dataclass(frozen=True)
+class CourseProblem:
+    """A problem of the whole course: what it is about (LABEL), and the settings field if any."""
+
+    label: str
+    message: str
+    setting: str = ""
+    href: str = ""
+
+
+def setting_id(key: str) -> str:
+    """Return the id of setting KEY's field on the settings page."""
+    return "setting-" + key.replace(".", "-")
+
+
+def course_problems(placed: list[Placed], settings_url: str) -> list[CourseProblem]:
+    """Return the problems of the whole course, each linking to its settings field if it has one."""
+    found = []
+    for problem in placed:
+        if not problem.whole_course:
+            continue
+        key = problem.keys[0] if problem.keys and problem.file == "course.toml" else ""
+        if key in SETTING_LABELS:
+            href = f"{settings_url}#{setting_id(key)}"
+            found.append(CourseProblem(SETTING_LABELS[key], problem.message, key, href))
+        elif problem.file == "course.toml":
+            label = f"Instelling {key}" if key else "Instellingen"
+            found.append(CourseProblem(label, problem.message))
+        else:
+            label = f"Dag {problem.day}" if problem.day else ""
+            found.append(CourseProblem(label, problem.message))
     return found
 
 

@@ -14,37 +14,23 @@ from flask.typing import ResponseReturnValue
 
 from course.drafts import open_draft, update_settings
 from course.loader import CourseError
+from course.placing import place_problems
 from delivery.course_change import OLD, SKIP
 from subscribers.accounts import PUBLISH, WRITE_DRAFTS
 from subscribers.studio import PublishRefused, check_draft, diff, publish, revert, versions
 from web.auth import admin_page, require_admin, requires
 from web.context import runtime
-from web.studio_support import author, working_content
+from web.studio_support import (
+    SETTINGS_FIELDS,
+    author,
+    course_problems,
+    setting_id,
+    working_content,
+)
 
 bp = Blueprint("studio_versions", __name__, url_prefix="/admin/courses")
 bp.before_request(require_admin)
 
-# The settings form: (dotted key, Dutch label, kind) in the order the page shows them.
-SETTINGS_FIELDS = [
-    ("title", "Titel van de cursus", "line"),
-    ("sender_name", "Naam van de afzender", "line"),
-    ("clinic.name", "Naam van de praktijk", "line"),
-    ("clinic.postal_address", "Postadres van de praktijk", "line"),
-    ("clinic.website", "Website van de praktijk (https://…)", "line"),
-    ("cta.label", "Oproep tot actie: knoptekst", "line"),
-    ("cta.url", "Oproep tot actie: link (https://…)", "line"),
-    ("cta.text", "Oproep tot actie: tekst", "text"),
-    ("confirmation.subject", "Bevestigingsmail: onderwerp", "line"),
-    ("confirmation.preheader", "Bevestigingsmail: voorvertoning", "line"),
-    ("confirmation.intro", "Bevestigingsmail: tekst", "text"),
-    ("confirmation.button", "Bevestigingsmail: knop", "line"),
-    ("confirmation.outro", "Bevestigingsmail: slot", "text"),
-    ("consent.text", "Toestemmingstekst bij het aanmelden", "text"),
-    ("consent.version", "Versie van de toestemmingstekst (verhoog bij een nieuwe tekst)", "line"),
-    ("cadence.send_time", "Verzendtijd (UU:MM)", "line"),
-    ("cadence.timezone", "Tijdzone (zoals Europe/Amsterdam)", "line"),
-    ("cadence.skip_weekends", "Geen lessen in het weekend", "check"),
-]
 OPTIONAL = {"clinic.website"}  # left empty: the key is removed
 LONGEST = 10_000
 # PublishRefused says so when people still wait for a removed or renumbered day.
@@ -60,17 +46,23 @@ def _value(settings: dict[str, Any], key: str) -> Any:
 
 @bp.get("/<slug>/settings")
 def settings_form(slug: str) -> ResponseReturnValue:
-    """Show the course settings as a form, with the check's problems about them."""
+    """Show the course settings as a form, the course's problems next to their field."""
     with runtime().session() as session:
         content, is_draft = working_content(session, slug)
     problems = check_draft(runtime(), slug) if is_draft else []
     values = {key: _value(content["settings"], key) for key, _, _ in SETTINGS_FIELDS}
+    listed = course_problems(place_problems(slug, content, problems), "")
+    by_setting: dict[str, list[str]] = {}
+    for problem in listed:
+        if problem.setting:
+            by_setting.setdefault(problem.setting, []).append(problem.message)
     return admin_page(
         "admin/studio/settings.html",
         slug=slug,
-        fields=SETTINGS_FIELDS,
+        fields=[(key, label, kind, setting_id(key)) for key, label, kind in SETTINGS_FIELDS],
         values=values,
-        problems=[problem for problem in problems if "course.toml" in problem],
+        problems=listed,
+        by_setting=by_setting,
     )
 
 

@@ -74,7 +74,7 @@ def test_broken_front_matter(folder, check):
     assert name == lesson.name
     # YAML notices the unclosed [ where the next key starts.
     assert line_of(lesson, "subject:") <= line <= line_of(lesson, "preheader:")
-    assert "broken front matter" in message
+    assert "de kop van de les is niet te lezen" in message
 
 
 def test_front_matter_not_closed(folder, check):
@@ -84,7 +84,7 @@ def test_front_matter_not_closed(folder, check):
     lesson.write_text(head + "\n" + body, encoding="utf-8")
     name, _, message = only_problem(check, folder)
     assert name == lesson.name
-    assert "not closed" in message
+    assert "niet afgesloten" in message
 
 
 def test_missing_day(folder, check):
@@ -92,7 +92,7 @@ def test_missing_day(folder, check):
     name, line, message = only_problem(check, folder)
     assert name == "04-wat-helpt.md"
     assert line == line_of(folder / name, "day:")
-    assert "day 3 is missing" in message
+    assert "dag 3 ontbreekt" in message
 
 
 def test_missing_day_is_reported_alongside_other_problems(folder, check):
@@ -101,7 +101,7 @@ def test_missing_day_is_reported_alongside_other_problems(folder, check):
     problems = check(folder)
     assert len(problems) == 2, problems
     assert any(
-        "04-wat-helpt.md" in problem and "day 3 is missing" in problem for problem in problems
+        "04-wat-helpt.md" in problem and "dag 3 ontbreekt" in problem for problem in problems
     )
 
 
@@ -110,7 +110,7 @@ def test_duplicate_day(folder, check):
     name, line, message = only_problem(check, folder)
     assert name == "03b-kopie.md"
     assert line == line_of(folder / name, "day:")
-    assert "duplicate day 3" in message
+    assert "dag 3 komt twee keer voor" in message
     assert "03-doortrainen-met-pijn.md" in message
 
 
@@ -120,7 +120,7 @@ def test_unknown_front_matter_key(folder, check):
     name, line, message = only_problem(check, folder)
     assert name == lesson.name
     assert line == line_of(lesson, "kleur:")
-    assert "unknown key kleur" in message
+    assert "onbekend veld kleur" in message
 
 
 def test_unknown_course_toml_key(folder, check):
@@ -129,7 +129,7 @@ def test_unknown_course_toml_key(folder, check):
     name, line, message = only_problem(check, folder)
     assert name == "course.toml"
     assert line == line_of(toml, "colour =")
-    assert "unknown key colour" in message
+    assert "onbekend veld colour in [cta]" in message
 
 
 def test_non_utf8_file(folder, check):
@@ -139,7 +139,7 @@ def test_non_utf8_file(folder, check):
     name, line, message = only_problem(check, folder)
     assert name == lesson.name
     assert line == line_of(lesson, "### Bruikbare")
-    assert "not UTF-8" in message
+    assert "niet als UTF-8 opgeslagen" in message
 
 
 def test_bom_is_accepted(folder, check):
@@ -160,7 +160,7 @@ def test_http_link_in_lesson(folder, check):
 
 def test_relative_link_in_lesson(folder, check):
     edit(folder / "02-kracht-en-prestaties.md", "in stand houden.\n", "[x](/afspraak)\n")
-    assert "absolute https" in only_problem(check, folder)[2]
+    assert "begint met https://" in only_problem(check, folder)[2]
 
 
 def test_http_cta_url(folder, check):
@@ -178,7 +178,7 @@ def test_image_without_alt(folder, check):
     name, line, message = only_problem(check, folder)
     assert name == lesson.name
     assert line == line_of(lesson, "rug.png")
-    assert "alt text" in message
+    assert "geen beschrijving" in message
 
 
 def test_image_with_alt_is_fine(folder, check):
@@ -193,7 +193,7 @@ def test_subject_too_long(folder, check):
     name, line, message = only_problem(check, folder)
     assert name == lesson.name
     assert line == line_of(lesson, "subject:")
-    assert "71 characters" in message
+    assert "71 tekens" in message
     assert "70" in message
 
 
@@ -211,7 +211,7 @@ def test_missing_required_front_matter(folder, check):
     problems = check(folder)
     assert problems
     assert all(lesson.name in problem for problem in problems), problems
-    assert any("missing preheader" in problem for problem in problems)
+    assert any("ontbreekt de voorvertoningstekst (preheader)" in problem for problem in problems)
 
 
 def test_missing_teaser_before_last_day(folder, check):
@@ -219,7 +219,7 @@ def test_missing_teaser_before_last_day(folder, check):
     edit(lesson, "teaser: 'Morgen, in de laatste les: wanneer een beoordeling zinvol wordt.'\n", "")
     name, _, message = only_problem(check, folder)
     assert name == lesson.name
-    assert "teaser" in message
+    assert "de vooruitblik (teaser) ontbreekt" in message
 
 
 def test_raw_html_is_reported(folder, check):
@@ -227,7 +227,7 @@ def test_raw_html_is_reported(folder, check):
     edit(lesson, "in stand houden.\n", "in stand houden.\n\n<div>hallo</div>\n")
     name, line, message = only_problem(check, folder)
     assert (name, line) == (lesson.name, line_of(lesson, "<div>"))
-    assert "raw HTML" in message
+    assert "HTML-code" in message
 
 
 def test_html_over_gmail_clip_size(folder, check):
@@ -242,7 +242,7 @@ def test_html_over_gmail_clip_size(folder, check):
 def test_check_course_unknown_slug(mail_env: Settings, make_runtime):
     problems = course_problems(make_runtime(mail_env), "bestaat-niet")
     assert len(problems) == 1
-    assert "no such course" in problems[0]
+    assert "deze cursus bestaat niet" in problems[0]
 
 
 @pytest.mark.usefixtures("mail_env")
@@ -265,7 +265,7 @@ def test_cli_check_problem_exit_one(folder):
 def test_cli_check_unknown_course_exit_one():
     result = run_cli("course", "check", "bestaat-niet")
     assert result.exit_code == 1
-    assert "no such course" in result.stderr
+    assert "deze cursus bestaat niet" in result.stderr
 
 
 def test_broken_course_toml(folder, check):
@@ -273,7 +273,7 @@ def test_broken_course_toml(folder, check):
     edit(toml, 'label = "Plan een beoordeling"', 'label = "Plan een beoordeling')
     name, line, message = only_problem(check, folder)
     assert (name, line) == ("course.toml", line_of(toml, "label ="))
-    assert "broken TOML" in message
+    assert "course.toml is niet te lezen" in message
 
 
 def test_broken_markdown_link(folder, check):
@@ -281,4 +281,4 @@ def test_broken_markdown_link(folder, check):
     edit(lesson, "in stand houden.\n", "in stand houden.\n\n[lees](https://umoya.example/a b)\n")
     name, line, message = only_problem(check, folder)
     assert (name, line) == (lesson.name, line_of(lesson, "[lees]"))
-    assert "broken Markdown link" in message
+    assert "link wordt niet herkend" in message

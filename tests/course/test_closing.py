@@ -35,11 +35,14 @@ def test_after_days_zero_switches_it_off(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("after_days = 3", 'after_days = "drie"'), "after_days must be a whole number from 0"),
-        (("after_days = 3", "after_days = 61"), "after_days must be a whole number from 0 to 60"),
-        (("[closing]", "[closing]\nbutton = 'x'"), "[closing] has unknown key button"),
-        ((f"{SUBJECT}\n", ""), "missing subject"),
-        ((SUBJECT, 'subject = " "'), "may not be empty"),
+        (("after_days = 3", 'after_days = "drie"'), "after_days moet een heel getal van 0"),
+        (
+            ("after_days = 3", "after_days = 61"),
+            "after_days moet een heel getal van 0 tot en met 60",
+        ),
+        (("[closing]", "[closing]\nbutton = 'x'"), "onbekend veld button in [closing]"),
+        ((f"{SUBJECT}\n", ""), "in [closing] ontbreekt subject"),
+        ((SUBJECT, 'subject = " "'), "mogen niet leeg zijn"),
     ],
 )
 def test_a_broken_closing_table_is_refused_by_name(tmp_path, change, message):

@@ -13,7 +13,7 @@ from courses_support import (
 )
 from sqlalchemy import select
 
-from course.content import content_hash, read_folder
+from course.content import content_files, content_hash, read_folder
 from course.drafts import (
     add_lesson,
     move_lesson,
@@ -116,9 +116,13 @@ def test_consent_text_change_needs_a_raised_version(runtime):
         update_settings(session, SLUG, {"consent.text": new_text}, author=AUTHOR, now=runtime.now())
     with pytest.raises(PublishRefused) as refused:
         publish(runtime, SLUG, author=AUTHOR)
+    with runtime.session() as session:
+        toml = content_files(open_draft(session, SLUG, author=AUTHOR, now=runtime.now()).content)
+    lines = toml["course.toml"].splitlines()
+    line = lines.index('version = "1"', lines.index("[consent]")) + 1  # the field to change
     assert refused.value.problems == [
-        f'{SLUG}/course.toml: de toestemmingstekst is gewijzigd, maar de versie ("1") niet; '
-        "verhoog [consent] version, want die versie hoort al bij een andere tekst"
+        f'{SLUG}/course.toml:{line}: de toestemmingstekst is gewijzigd, maar de versie ("1") '
+        "niet; verhoog [consent] version, want die versie hoort al bij een andere tekst"
     ]
     with runtime.session() as session:
         update_settings(session, SLUG, {"consent.version": "2"}, author=AUTHOR, now=runtime.now())

@@ -82,16 +82,18 @@ def test_typing_saves_the_draft_checks_it_and_the_preview_follows(owner: Any, ru
 
 def test_an_empty_subject_is_shown_next_to_its_field(owner: Any):
     result = save_lesson(owner, 3, subject="").get_json()
-    assert result["by_field"]["subject"] == ["front matter is missing subject"]
-    assert "body" not in result["by_field"]
+    assert result["by_field"]["subject"] == [
+        "in de kop van de les ontbreekt het onderwerp (subject); vul het in"
+    ]
+    assert "body" not in result["by_field"] and result["course_wide"] == []
 
 
 def test_a_subject_over_70_is_shown_next_to_its_field(owner: Any):
     result = save_lesson(owner, 3, subject="x" * 71).get_json()
-    assert result["by_field"]["subject"] == ["subject is 71 characters; keep it to 70 or less"]
+    assert result["by_field"]["subject"] == ["het onderwerp is 71 tekens; houd het op 70 of minder"]
     page = owner.get(LESSON_3, headers=BROWSER).get_data(as_text=True)
     field = page.split('id="problems-subject"')[1].split("</ul>")[0]
-    assert "71 characters" in field
+    assert "71 tekens" in field
 
 
 def test_publish_is_audited_with_the_account_and_revert_publishes_an_old_version(

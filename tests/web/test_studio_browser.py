@@ -1,7 +1,8 @@
 """The studio in Chromium, the issue's scenario: edit lesson 3's subject and a sentence and see
 the preview change; type an http:// link and see the check block publishing; publish; a
 subscriber due for day 3 gets the new text from a running worker (no restart); revert.
-Also: no CSP error with EasyMDE, and screenshots at desktop and phone widths."""
+Also: no CSP error with EasyMDE, and screenshots at desktop and phone widths; a problem of the
+whole course on top of the editor, linking to the settings field it is shown next to."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from lessons import dispatch_pass, emails_in, enroll, enrollment_of
 from sqlalchemy import update
 from workers import thread_worker
 
+from course.drafts import update_settings
 from runtime import Runtime
 from store.models import Enrollment
 
@@ -194,3 +196,48 @@ def test_a_new_course_from_a_pasted_article_in_chromium(
                 "main"
             )
             assert errors == [], errors
+
+
+def test_a_course_problem_is_on_top_of_the_editor_and_next_to_its_setting(
+    server: str, runtime: Runtime, chromium: Any
+) -> None:
+    publish_real_details(runtime)
+    with runtime.session() as session:
+        changes = {"cta.url": "http://praktijk.nl/afspraak"}
+        update_settings(session, SLUG, changes, author="test", now=runtime.now())
+    with closing(_context(chromium, "desktop")) as context:
+        page = context.new_page()
+        errors = _csp_watch(page)
+        page.goto(f"{server}/admin/courses/{SLUG}/lessons/3")
+        page.wait_for_selector(".editor-toolbar button.bold")
+        assert page.is_visible("#course-problems")
+        assert "http://praktijk.nl/afspraak" in page.inner_text("#course-problem-list")
+        page.screenshot(path=str(SHOTS / "h1-course-problems-desktop.png"))
+        page.set_viewport_size(SIZES["phone"])
+        page.screenshot(path=str(SHOTS / "h1-course-problems-phone.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
+        page.set_viewport_size(SIZES["desktop"])
+        page.fill("#field-subject", NEW_SUBJECT)  # a save redraws the list from its answer
+        page.wait_for_function(
+            "() => document.getElementById('save-state').textContent.startsWith('Opgeslagen')"
+        )
+        assert page.locator("#course-problem-list li").count() == 1
+        with page.expect_navigation():
+            page.click("#course-problem-list a")
+        assert page.url.endswith("/settings#setting-cta-url")
+        assert "https://" in page.inner_text("#problems-setting-cta-url")
+        assert page.get_attribute("#setting-cta-url", "aria-invalid") == "true"
+        page.screenshot(path=str(SHOTS / "h1-settings-problem-desktop.png"), full_page=True)
+        page.set_viewport_size(SIZES["phone"])
+        page.screenshot(path=str(SHOTS / "h1-settings-problem-phone.png"), full_page=True)
+        page.set_viewport_size(SIZES["desktop"])
+
+        page.fill("#setting-cta-url", "https://praktijk.nl/afspraak")
+        with page.expect_navigation():
+            page.click("#settings-form button[type=submit]")
+        assert page.locator("#settings-problems, #problems-setting-cta-url").count() == 0
+        page.goto(f"{server}/admin/courses/{SLUG}/lessons/3")
+        page.wait_for_selector(".editor-toolbar button.bold")
+        assert not page.is_visible("#course-problems")
+        assert page.is_visible("#problems-none")
+        assert errors == [], errors

@@ -71,10 +71,31 @@
     });
   }
 
+  // The whole course's problems: "label: message", the label a link to its settings field.
+  function courseList(items) {
+    var target = document.getElementById("course-problem-list");
+    target.textContent = "";
+    items.forEach(function (item) {
+      var li = document.createElement("li");
+      if (item.href) {
+        var link = document.createElement("a");
+        link.href = item.href;
+        link.textContent = item.label;
+        li.appendChild(link);
+        li.appendChild(document.createTextNode(": " + item.message));
+      } else {
+        li.textContent = (item.label ? item.label + ": " : "") + item.message;
+      }
+      target.appendChild(li);
+    });
+    document.getElementById("course-problems").hidden = items.length === 0;
+  }
+
   function show(result) {
     ["subject", "preheader", "teaser", "body"].forEach(function (name) {
       list("problems-" + name, result.by_field[name]);
     });
+    courseList(result.course_wide);
     list("problem-list", result.problems);
     var live = document.getElementById("problems-live");
     if (live) {
