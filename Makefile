@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-fast lint format bench migration clean
+.PHONY: install run test test-fast lint format bench screenshots migration clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Refresh docs/screenshots/ from the studio's browser tests.
+screenshots: $(STAMP)
+	@bash scripts/ensure-redis
+	@bash scripts/ensure-postgres
+	@bash scripts/ensure-chromium
+	NURTURE_TEST_DOCS_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_studio_browser.py
 
 # Regenerate the initial migration from the models (pre-release: one migration only).
 migration: $(STAMP)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +14,8 @@ from typing import Any
 from werkzeug.serving import make_server
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+# `make screenshots` sets this: the studio's tests then refresh the pictures docs/ shows.
+DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"  # Debian's build: Playwright may not download its own
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -56,6 +60,13 @@ def screenshot_path(name: str, folder: str = "") -> Path:
     directory = OUTPUT_DIR / folder
     directory.mkdir(parents=True, exist_ok=True)
     return directory / name
+
+
+def for_docs(path: Path, name: str) -> None:
+    """Copy screenshot PATH to docs/screenshots/NAME when `make screenshots` runs the tests."""
+    if os.environ.get("NURTURE_TEST_DOCS_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS_SCREENSHOTS / name)
 
 
 def basic_auth_header(credentials: dict[str, str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import basic_auth_header
+from browser_support import basic_auth_header, screenshot_path
 from helpers import wait_until
 from subscribers_support import subscriber_by_email
 from two_courses_support import (
@@ -28,7 +28,6 @@ from config import Settings, load_settings
 from runtime import Runtime
 from store.models import SubscriberStatus
 
-SHOTS = Path("/work/notes/shots")
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 
 
@@ -52,8 +51,7 @@ def _confirm_links(outbox: Path) -> list[str]:
 
 
 def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"h7-{name}.png"), full_page=True)
+    page.screenshot(path=str(screenshot_path(f"h7-{name}.png", "courses")), full_page=True)
 
 
 @pytest.mark.browser

@@ -1,15 +1,13 @@
 """In Chromium: the lesson's rating block and hidden trap, the rating page with and without
 JavaScript at phone and desktop width, a headless scanner that runs the page's script, and the
-dashboard's new sections. Screenshots go to test-output/tracking/ (and /work/notes/shots/)."""
+dashboard's new sections. Screenshots go to test-output/tracking/."""
 
 from __future__ import annotations
 
 import http.client
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,15 +26,11 @@ from web import create_app
 FOLDER = "tracking"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-NOTES_SHOTS = Path("/work/notes/shots")
 
 
 def shot(page: Any, name: str, *, full_page: bool = True) -> None:
-    """Save a screenshot under test-output/, and a copy for the notes when that folder exists."""
-    path = screenshot_path(name, FOLDER)
-    page.screenshot(path=str(path), full_page=full_page)
-    if NOTES_SHOTS.is_dir():
-        shutil.copy(path, NOTES_SHOTS / f"h3-{name}")
+    """Save a screenshot under test-output/tracking/."""
+    page.screenshot(path=str(screenshot_path(name, FOLDER)), full_page=full_page)
 
 
 @pytest.fixture

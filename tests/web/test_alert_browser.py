@@ -20,7 +20,6 @@ from store.clock import FrozenClock
 from store.models import DeliveryState
 from tasks.heartbeat import record_dispatch_pass
 
-SHOTS = Path("/work/notes/shots")
 VIEWPORTS = {"desktop": (1280, 900), "phone": (375, 740)}
 
 
@@ -31,9 +30,7 @@ def server(app: Any) -> Iterator[str]:
 
 
 def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(screenshot_path(name)), full_page=True)
-    if SHOTS.is_dir():
-        page.screenshot(path=str(SHOTS / name), full_page=True)
+    page.screenshot(path=str(screenshot_path(name, "alerts")), full_page=True)
 
 
 @pytest.mark.browser
@@ -77,8 +74,8 @@ def test_dashboard_banners_in_chromium(
         for box in (banners.nth(n).bounding_box() for n in range(4)):
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
         _shot(page, f"h4-banners-{viewport}.png")
-        if SHOTS.is_dir():
-            page.locator(".alerts").screenshot(path=str(SHOTS / f"h4-banners-{viewport}-close.png"))
+        close = screenshot_path(f"h4-banners-{viewport}-close.png", "alerts")
+        page.locator(".alerts").screenshot(path=str(close))
     assert not [text for text in console if "Content Security Policy" in text]
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import basic_auth_header, serve_app
+from browser_support import basic_auth_header, screenshot_path, serve_app
 from courses_support import SLUG, edit_lesson, publish_real_details
 from lessons import collect_ids, deliveries_of, dispatch_pass, enroll
 
@@ -17,7 +16,6 @@ from delivery.sender import Sender
 from runtime import Runtime
 from subscribers.studio import publish
 
-SHOTS = Path("/work/notes/shots")
 NEW_SENTENCE = "Deze zin staat alleen in de nieuwe versie."
 
 
@@ -85,9 +83,13 @@ def test_clinic_opens_a_received_lesson_in_chromium(
             page = context.new_page()
             page.goto(f"{server}/admin/subscribers/{subscriber_id}")
             assert sent_from[:12] in page.locator(".received").inner_text()
-            page.screenshot(path=str(SHOTS / f"h5-subscriber-{name}.png"), full_page=True)
+            page.screenshot(
+                path=str(screenshot_path(f"h5-subscriber-{name}.png", "received")), full_page=True
+            )
             with page.expect_navigation():
                 page.click(".received a")
             subject = runtime.courses.version(sent_from).lesson(1).subject
             assert subject in page.content()
-            page.screenshot(path=str(SHOTS / f"h5-received-{name}.png"), full_page=True)
+            page.screenshot(
+                path=str(screenshot_path(f"h5-received-{name}.png", "received")), full_page=True
+            )

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import basic_auth_header, serve_app
+from browser_support import basic_auth_header, for_docs, screenshot_path, serve_app
 from courses_support import SLUG, publish_real_details
 from helpers import wait_until
 from lessons import dispatch_pass, emails_in, enroll, enrollment_of
@@ -24,11 +23,13 @@ from course.drafts import update_settings
 from runtime import Runtime
 from store.models import Enrollment
 
-SHOTS = Path("/work/notes/shots")
 CREDENTIALS = {"username": "beheer", "password": "test-admin-password"}
 NEW_SUBJECT = "Doortrainen met pijn: zo doe je het anders"
 NEW_SENTENCE = " Deze zin schreef de praktijk in de studio."
 BAD_LINK = " Zie http://praktijk.nl/meer."
+# The desktop shots docs/studio.md shows.
+FOR_DOCS = {"courses", "lesson", "lesson-check", "course-problems", "settings-problem", "versions"}
+FOR_DOCS |= {"article-split"}
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = pytest.mark.browser
@@ -44,6 +45,14 @@ def _context(chromium: Any, size: str) -> Any:
     return chromium.new_context(
         extra_http_headers=basic_auth_header(CREDENTIALS), viewport=SIZES[size]
     )
+
+
+def _shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """Save screenshot NAME under test-output/studio/; docs/ shows the desktop ones."""
+    path = screenshot_path(name, "studio")
+    page.screenshot(path=str(path), full_page=full_page)
+    if name.removesuffix("-desktop.png") in FOR_DOCS:
+        for_docs(path, f"studio-{name.removesuffix('-desktop.png')}.png")
 
 
 def _csp_watch(page: Any) -> list[str]:
@@ -102,7 +111,7 @@ def test_edit_preview_check_publish_deliver_and_revert(
         page.keyboard.type(BAD_LINK)
         page.locator("#problems-body li").filter(has_text="http://praktijk.nl/meer").wait_for()
         assert page.is_visible("#problems-some")
-        page.screenshot(path=str(SHOTS / "h8-lesson-check-desktop.png"), full_page=True)
+        _shot(page, "lesson-check-desktop.png")
         page.goto(f"{server}/admin/courses/{SLUG}/versions")
         assert page.is_disabled("#publish-button")
         page.go_back()
@@ -118,7 +127,7 @@ def test_edit_preview_check_publish_deliver_and_revert(
         with page.expect_navigation():
             page.click("#publish-button")
         assert "Versie 3 is gepubliceerd" in page.inner_text("main")
-        page.screenshot(path=str(SHOTS / "h8-versions-desktop.png"), full_page=True)
+        _shot(page, "versions-desktop.png")
 
         # The subscriber due for day 3 gets the new text from the running worker: no restart.
         clock.set(enrollment_of(runtime, subscriber_id).next_due_at + timedelta(seconds=1))
@@ -145,24 +154,24 @@ def test_studio_pages_at_desktop_and_phone_width(
         page = context.new_page()
         errors = _csp_watch(page)
         page.goto(f"{server}/admin/courses")
-        page.screenshot(path=str(SHOTS / f"h8-courses-{size}.png"), full_page=True)
+        _shot(page, f"courses-{size}.png")
         page.click(f"#course-{SLUG} a")
-        page.screenshot(path=str(SHOTS / f"h8-course-{size}.png"), full_page=True)
+        _shot(page, f"course-{size}.png")
         page.click("#lessons tbody tr:nth-child(3) a")
         page.wait_for_selector(".editor-toolbar button.bold")
         if size == "phone":
             page.click(".preview-widths [data-width=phone]")
         page.wait_for_timeout(300)
-        page.screenshot(path=str(SHOTS / f"h8-lesson-{size}.png"), full_page=True)
+        _shot(page, f"lesson-{size}.png")
         # Nothing wider than the screen: the page never scrolls sideways.
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= SIZES[size]["width"], width
         page.goto(f"{server}/admin/courses/{SLUG}/settings")
-        page.screenshot(path=str(SHOTS / f"h8-settings-{size}.png"), full_page=True)
+        _shot(page, f"settings-{size}.png")
         page.goto(f"{server}/admin/courses/{SLUG}/versions")
-        page.screenshot(path=str(SHOTS / f"h8-history-{size}.png"), full_page=True)
+        _shot(page, f"history-{size}.png")
         page.goto(f"{server}/admin/courses/new")
-        page.screenshot(path=str(SHOTS / f"h8-article-{size}.png"), full_page=True)
+        _shot(page, f"article-{size}.png")
         assert errors == [], errors
 
 
@@ -189,7 +198,7 @@ def test_a_new_course_from_a_pasted_article_in_chromium(
             with page.expect_navigation():
                 page.click("button[value=split]")
             assert "Alle 5 zinnen van het artikel" in page.inner_text("#coverage")
-            page.screenshot(path=str(SHOTS / f"h8-article-split-{size}.png"), full_page=True)
+            _shot(page, f"article-split-{size}.png")
             with page.expect_navigation():
                 page.click("button[value=save]")
             assert "Concept van de cursus Uit een artikel opgeslagen (2 lessen)" in page.inner_text(
@@ -212,9 +221,9 @@ def test_a_course_problem_is_on_top_of_the_editor_and_next_to_its_setting(
         page.wait_for_selector(".editor-toolbar button.bold")
         assert page.is_visible("#course-problems")
         assert "http://praktijk.nl/afspraak" in page.inner_text("#course-problem-list")
-        page.screenshot(path=str(SHOTS / "h1-course-problems-desktop.png"))
+        _shot(page, "course-problems-desktop.png", full_page=False)
         page.set_viewport_size(SIZES["phone"])
-        page.screenshot(path=str(SHOTS / "h1-course-problems-phone.png"))
+        _shot(page, "course-problems-phone.png", full_page=False)
         assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
         page.set_viewport_size(SIZES["desktop"])
         page.fill("#field-subject", NEW_SUBJECT)  # a save redraws the list from its answer
@@ -227,9 +236,13 @@ def test_a_course_problem_is_on_top_of_the_editor_and_next_to_its_setting(
         assert page.url.endswith("/settings#setting-cta-url")
         assert "https://" in page.inner_text("#problems-setting-cta-url")
         assert page.get_attribute("#setting-cta-url", "aria-invalid") == "true"
-        page.screenshot(path=str(SHOTS / "h1-settings-problem-desktop.png"), full_page=True)
+        _shot(page, "settings-problem-desktop.png")
         page.set_viewport_size(SIZES["phone"])
-        page.screenshot(path=str(SHOTS / "h1-settings-problem-phone.png"), full_page=True)
+        # Let the narrower layout paint before a full-page shot (else parts come out blank).
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        _shot(page, "settings-problem-phone.png")
         page.set_viewport_size(SIZES["desktop"])
 
         page.fill("#setting-cta-url", "https://praktijk.nl/afspraak")
