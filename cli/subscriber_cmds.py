@@ -49,6 +49,7 @@ def export(email: str) -> None:
 @click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
 def forget(email: str, yes: bool) -> None:
     """Erase EMAIL's personal data for good; anonymous counts are kept."""
+    from store.erasure_lock import hold_for_erasure
     from subscribers.audit import FORGET, cli_actor, record_admin_action
     from subscribers.privacy import forget_subscriber
     from subscribers.service import find_by_email
@@ -57,8 +58,13 @@ def forget(email: str, yes: bool) -> None:
         click.confirm(f"Erase all personal data of {email}? This cannot be undone", abort=True)
 
     def erase(runtime: Runtime, session: Session) -> int:
+        # First, before the row lock: an ingest under way finishes, later ones wait for us.
+        hold_for_erasure(session)
+        # Locked and read again: a second forget at once finds no one, and logs nothing.
         subscriber = find_by_email(session, email)
-        forget_subscriber(session, subscriber, runtime.now(), runtime.mail)
+        forget_subscriber(
+            session, subscriber, runtime.now(), runtime.mail, keys=runtime.settings.secret_keys
+        )
         # In the same transaction: an erasure is logged if and only if it happened.
         record_admin_action(
             session,

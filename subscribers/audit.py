@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import AdminAuditEntry
-from subscribers.privacy import hash_ip
+from subscribers.consent import hash_ip
 
 VIEW_SUBSCRIBER = "subscriber.view"
 EXPORT_SUBSCRIBERS = "export.subscribers"

@@ -9,13 +9,18 @@ of the IP, never the IP itself). `subscribers export` lists them.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from course.loader import Course
 from store.models import ConsentEvent
-from subscribers.privacy import hash_ip
+
+
+def hash_ip(secret_key: str, ip: str) -> str:
+    """Return HMAC-SHA256(secret key, IP) as hex: proof of consent without keeping the IP."""
+    return hmac.new(secret_key.encode("utf-8"), ip.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def consent_text_sha256(course: Course) -> str:

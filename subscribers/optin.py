@@ -30,8 +30,7 @@ from store.models import (
     SubscriberStatus,
 )
 from subscribers import counters
-from subscribers.consent import record_consent
-from subscribers.privacy import hash_ip
+from subscribers.consent import hash_ip, record_consent
 from subscribers.signup import PAGE
 from subscribers.suppression import is_suppressed
 

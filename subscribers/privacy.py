@@ -1,18 +1,20 @@
-"""GDPR: hash IPs (never store them), export everything about a person, erase it on request."""
+"""GDPR: export everything about a person, erase it on request (IPs: subscribers.consent)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from delivery.bulk import erase_errors_of
 from providers import MailBackend
-from providers.sendgrid.scrub import ERASED, without_address
+from providers.sendgrid.contract import SUBSCRIBER_ID_ARG
+from providers.sendgrid.scrub import ERASED, is_persons, without_person
+from providers.sendgrid.webhook import parse_events
+from store.erasure_lock import hold_for_erasure
 from store.models import (
     ConsentEvent,
     Conversion,
@@ -26,13 +28,8 @@ from store.models import (
     SubscriberStatus,
     WebhookBatch,
 )
-from subscribers import counters
+from subscribers import counters, suppression
 from subscribers.lifecycle import stop_all_mail
-
-
-def hash_ip(secret_key: str, ip: str) -> str:
-    """Return HMAC-SHA256(secret key, IP) as hex: proof of consent without keeping the IP."""
-    return hmac.new(secret_key.encode("utf-8"), ip.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -92,23 +89,39 @@ def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any
 
 
 def forget_subscriber(
-    session: Session, subscriber: Subscriber, now: datetime, mail: MailBackend
+    session: Session,
+    subscriber: Subscriber,
+    now: datetime,
+    mail: MailBackend,
+    *,
+    keys: Sequence[str],
 ) -> None:
     """Erase SUBSCRIBER's personal data; keep anonymous rows so per-lesson counts stay right."""
-    erase_subscriber(session, subscriber, now, mail)
+    erase_subscriber(session, subscriber, now, mail, keys=keys)
     counters.increment(session, counters.FORGOTTEN)
 
 
 def erase_subscriber(
-    session: Session, subscriber: Subscriber, now: datetime, mail: MailBackend
+    session: Session,
+    subscriber: Subscriber,
+    now: datetime,
+    mail: MailBackend,
+    *,
+    keys: Sequence[str],
 ) -> None:
     """Erase SUBSCRIBER's personal data everywhere we keep it (forget, and the retention job).
 
     Kept: the anonymous row (status, course, dates), its deliveries and events without free
     text, its lesson ratings unlinked and without comments, the consent events (no address;
-    the IP only as a keyed hash), and the suppression hash, so an address that bounced or
-    complained is still never mailed again.
+    the IP only as a keyed hash), and the suppression hash (under KEYS, the secret keys), so
+    an address that bounced or complained is still never mailed again. Events that arrive
+    for them later are dropped by the ingest (tracking.ingest).
+
+    The caller takes the erasure lock (store.erasure_lock) first in its transaction, before
+    it locks the subscriber row: no ingest or drain of hits then runs beside the erase.
     """
+    # A no-op when the caller holds it; a caller that forgot still gets no overlap.
+    hold_for_erasure(session)
     email = subscriber.email
     stop_all_mail(
         session, subscriber, status=SubscriberStatus.FORGOTTEN, reason="forgotten", now=now
@@ -137,8 +150,8 @@ def erase_subscriber(
         .values(comment=None)
     )
     erase_errors_of(session, subscriber.id, ERASED)
+    _clear_webhook_bodies(session, subscriber.id, email, keys, now)
     if email:
-        _scrub_webhook_bodies(session, email)
         # Development's outbox keeps every mail as a file (SendGrid keeps nothing of ours).
         mail.forget(email)
 
@@ -157,22 +170,54 @@ def _erase_ratings(session: Session, subscriber_id: int) -> None:
     )
 
 
-def _scrub_webhook_bodies(session: Session, email: str) -> None:
-    """Erase the address inside stored webhook bodies (providers quote it per event)."""
+def _clear_webhook_bodies(
+    session: Session, subscriber_id: int, email: str | None, keys: Sequence[str], now: datetime
+) -> None:
+    """Take the person's events out of stored webhook bodies, and their address out of all.
+
+    Pending and processed bodies alike: providers quote the address per event, and our tags
+    name the subscriber (a processed body keeps them, with the links they clicked). A bounce
+    or complaint of theirs still waiting to be ingested lists the address's hash first: the
+    ingest could no longer, and such an address must never be mailed again.
+    """
     # Case-insensitive: a provider may quote the address as the person typed it, and LIKE
-    # on PostgreSQL is case-sensitive. autoescape: "_" in an address is no wildcard.
+    # on PostgreSQL is case-sensitive. autoescape: "_" in an address is no wildcard. The
+    # tag as the body is stored (JSON with ": "), a string as we send it or a number.
     body_text = func.lower(cast(WebhookBatch.body, Text))
-    matches = select(WebhookBatch.id).where(body_text.contains(email.lower(), autoescape=True))
-    for batch_id in list(session.scalars(matches)):
+    tag = f'"{SUBSCRIBER_ID_ARG}": '
+    patterns = [f'{tag}"{subscriber_id}"', f"{tag}{subscriber_id},", f"{tag}{subscriber_id}}}"]
+    if email:
+        patterns.append(email.lower())
+    matches = select(WebhookBatch.id, WebhookBatch.processed_at).where(
+        or_(*(body_text.contains(pattern, autoescape=True) for pattern in patterns))
+    )
+    for batch_id, processed_at in list(session.execute(matches)):
         try:
             body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
         except (ValueError, RecursionError):
-            # A body the driver cannot even load (set aside as poison): it holds the address
-            # and will never be processed, so it goes now rather than at retention.
+            # A body the driver cannot even load (set aside as poison): it holds the person's
+            # data and will never be processed, so it goes now rather than at retention.
             session.execute(delete(WebhookBatch).where(WebhookBatch.id == batch_id))
             continue
+        if processed_at is None and isinstance(body, list):
+            theirs = [event for event in body if is_persons(event, email, subscriber_id)]
+            _list_failures(session, keys, theirs, email, now)
         session.execute(
             update(WebhookBatch)
             .where(WebhookBatch.id == batch_id)
-            .values(body=without_address(body, email))
+            .values(body=without_person(body, email, subscriber_id))
         )
+
+
+def _list_failures(
+    session: Session, keys: Sequence[str], events: list[Any], email: str | None, now: datetime
+) -> None:
+    """Put the addresses of pending hard bounces and complaints on the suppression list.
+
+    Only the hash: no consent event, as nothing new may point at the erased person.
+    """
+    for event in parse_events(events, lambda: now):
+        reason = suppression.FAILURE_REASONS.get(event.failure or "")
+        address = event.email or email
+        if reason and address:
+            suppression.suppress(session, keys, address, reason=reason, source="webhook", now=now)

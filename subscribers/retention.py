@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from runtime import Runtime
+from store.erasure_lock import hold_for_erasure
 from store.models import (
     Delivery,
     DeliveryKind,
@@ -127,12 +128,16 @@ def inactive_before(cutoff: datetime) -> ColumnElement[bool]:
 def _erase_where(runtime: Runtime, condition: ColumnElement[bool], counter: str) -> int:
     """Erase every subscriber matching CONDITION, CHUNK per transaction; return how many."""
     erased = 0
+    keys = runtime.settings.secret_keys
     while True:
         with runtime.session() as session:
+            # Before the rows are locked (store.erasure_lock). The ingest and the drain of
+            # hits wait for the chunk meanwhile; their input stays queued, nothing is lost.
+            hold_for_erasure(session)
             chunk = _locked_chunk(session, condition)
             now = runtime.now()
             for subscriber in chunk:
-                erase_subscriber(session, subscriber, now, runtime.mail)
+                erase_subscriber(session, subscriber, now, runtime.mail, keys=keys)
             if chunk:
                 counters.increment(session, counter, len(chunk))
         erased += len(chunk)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from providers.events import Failure
 from store.models import ConsentEventKind, Subscriber, SubscriberStatus, Suppression
 from subscribers.consent import record_consent
 from subscribers.lifecycle import stop_all_mail
@@ -28,6 +29,8 @@ HARD_BOUNCE = "bounce"
 SOFT_BOUNCES = "soft_bounces"
 COMPLAINT = "complaint"
 MANUAL = "manual"
+# What a provider's failure puts on the list as its reason; soft ones only count in a row.
+FAILURE_REASONS = {Failure.HARD: HARD_BOUNCE, Failure.COMPLAINT: COMPLAINT}
 
 
 def address_hash(secret_key: str, email: str) -> str:

@@ -15,6 +15,8 @@ Guarantee: a hit that got its answer is never lost and never counted twice.
   hit_replay_window_seconds window. Repeats of one client within a window share it, so a
   leaked pixel or link fetched 200 times counts once, with no network call on the request.
 - One hit the database refuses is set aside and the rest stored (tracking.poison).
+- A hit on the mail of an erased person is dropped, as the ingest drops their events (see
+  tracking.ingest for why); a drain and an erase never overlap (store.erasure_lock).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from typing import Any
 import redis
 
 from runtime import Runtime
+from store.erasure_lock import hold_for_recording
 from store.models import Delivery
 from tracking.classify import USER_AGENT_LIMIT, in_networks, is_machine_open
 from tracking.clicks import CTA_BUTTON, SCANNER_NETWORK, flag_click_patterns, judge_click
 from tracking.poison import store_or_set_aside
-from tracking.record import DELIVERY_COLUMNS, NewEvent, store_events
+from tracking.record import DELIVERY_COLUMNS, NewEvent, forgotten_among, store_events
 from tracking.spool import Spool, ship_folder, spool_dir
 from tracking.tallies import count_hits
 
@@ -202,14 +205,19 @@ def store_hits(runtime: Runtime, hits: Sequence[list[Any]]) -> int:
     """Store HITS as events and move the delivery counters; return how many were new."""
     ids = {hit[1] for hit in hits}
     with runtime.session() as session:
+        # First: an erase under way finishes before we read who is forgotten.
+        hold_for_recording(session)
         deliveries = {
             row.id: row for row in session.query(*DELIVERY_COLUMNS).filter(Delivery.id.in_(ids))
         }
+        erased = forgotten_among(session, {row.subscriber_id for row in deliveries.values()})
         events = []
         for kind, delivery_id, hit_id, stamp, user_agent, url, *rest in hits:
             delivery = deliveries.get(delivery_id)
             if delivery is None:
                 continue  # signed for a delivery since deleted: nothing to count against
+            if delivery.subscriber_id in erased:
+                continue  # nothing new may point at an erased person
             occurred_at = datetime.fromtimestamp(stamp, UTC)
             flags = rest[0] if rest else ""
             if kind == "open":

@@ -4,10 +4,20 @@ The web endpoint only verifies and stores each batch (one insert, answered at on
 step, run by a worker task or by the dispatcher's pass, turns the batch into email events
 tied to our deliveries, then keeps the batch without personal data.
 
-An event of a forgotten subscriber, or one we cannot tie to anyone (so nobody could have it
-erased later), is stored without its free text and user agent, and its part of the kept
-body loses them too. A batch that keeps failing is set aside (tracking.batch_failures), so
-it never holds up the batches behind it.
+An event we cannot tie to anyone (so nobody could have it erased later) is stored without
+its free text and user agent, and its part of the kept body loses them too. An event of an
+erased ("forgotten") person is dropped: no row, no counter moves, and it leaves the kept
+body; a hard bounce or complaint of theirs still puts the quoted address's hash on the
+suppression list. The rest of its batch is stored as ever. The ingest and an erase never
+overlap (store.erasure_lock). A batch that keeps failing is set aside
+(tracking.batch_failures), so it never holds up the batches behind it.
+
+Dropped, not kept unlinked: what happened after the erase is new data about someone who
+asked to be forgotten, and the dashboard's counts cannot use it unlinked. They come from
+the delivery rows (delivered, opened, clicked) and from marks per subscriber (bounces,
+complaints, unsubscribes), which an unlinked event would not reach, and moving the erased
+person's delivery counters would record what they did. So their part of the counts stays
+as it was at the erase: an old lesson they open afterwards no longer counts as opened.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +36,12 @@ from providers.events import ProviderEvent
 from providers.sendgrid.scrub import without_personal_data
 from providers.sendgrid.webhook import parse_events
 from runtime import Runtime
-from store.models import Delivery, Subscriber, SubscriberStatus, WebhookBatch
+from store.erasure_lock import hold_for_recording
+from store.models import Delivery, Subscriber, WebhookBatch
+from subscribers import suppression
 from tracking.batch_failures import record_failure
 from tracking.classify import is_machine_open
-from tracking.record import DELIVERY_COLUMNS, NewEvent, among, store_events
+from tracking.record import DELIVERY_COLUMNS, NewEvent, among, forgotten_among, store_events
 from tracking.tallies import count_ingested
 
 log = logging.getLogger(__name__)
@@ -107,37 +119,43 @@ class _Resolver:
         return self.by_email.get(event.email) if event.email else None
 
 
-def _forgotten(session: Session, subscriber_ids: set[int | None]) -> set[int]:
-    ids = {sid for sid in subscriber_ids if sid is not None}
-    if not ids:
-        return set()
-    query = select(Subscriber.id).where(
-        among(session, Subscriber.id, ids), Subscriber.status == SubscriberStatus.FORGOTTEN
-    )
-    return set(session.scalars(query))
+@dataclass
+class _Placed:
+    """A batch's events sorted out: what to store, and what its kept body and the list lose."""
+
+    events: list[NewEvent] = field(default_factory=list)
+    # Keys of events tied to nobody: stored, but the kept body loses their free text.
+    untied: set[str] = field(default_factory=set)
+    # Keys of erased people's events: neither stored nor kept in the body.
+    erased: set[str] = field(default_factory=set)
+    # (address, reason) of erased people's hard bounces and complaints, for the list.
+    to_list: list[tuple[str, str]] = field(default_factory=list)
 
 
 def events_of(session: Session, provider_events: list[ProviderEvent]) -> list[NewEvent]:
     """Tie provider events to our deliveries and subscribers, ready to store."""
-    return _placed_events(session, provider_events)[0]
+    return _placed_events(session, provider_events).events
 
 
-def _placed_events(
-    session: Session, provider_events: list[ProviderEvent]
-) -> tuple[list[NewEvent], set[str]]:
-    """Return the events to store, and the keys of those that keep no personal data."""
+def _placed_events(session: Session, provider_events: list[ProviderEvent]) -> _Placed:
+    """Sort out the events to store, those of nobody and those of erased people."""
     resolver = _Resolver(session, provider_events)
     placed = [(event, resolver.delivery(event)) for event in provider_events]
     owners = [resolver.subscriber(event, delivery) for event, delivery in placed]
-    forgotten = _forgotten(session, set(owners))
-    events = []
-    private: set[str] = set()
+    forgotten = forgotten_among(session, set(owners))
+    result = _Placed()
     agents: dict[str, str] = {}  # user agent -> what it is, for this batch (tracking.classify)
     for (event, delivery), owner in zip(placed, owners, strict=True):
-        # Nobody can have an untied event erased, and a forgotten person asked for it.
-        keep_text = owner is not None and owner not in forgotten
+        if owner is not None and owner in forgotten:
+            result.erased.add(event.key)
+            reason = suppression.FAILURE_REASONS.get(event.failure or "")
+            if reason and event.email:
+                result.to_list.append((event.email, reason))
+            continue
+        # Nobody can have an untied event erased.
+        keep_text = owner is not None
         if not keep_text:
-            private.add(event.key)
+            result.untied.add(event.key)
         machine = False
         if event.kind == "open":
             sent = (delivery.delivered_at or delivery.sent_at) if delivery else None
@@ -148,7 +166,7 @@ def _placed_events(
                 provider_says_machine=event.machine_open,
                 known=agents,
             )
-        events.append(
+        result.events.append(
             NewEvent(
                 kind=event.kind,
                 source="sendgrid",
@@ -166,7 +184,7 @@ def _placed_events(
                 failure=event.failure,
             )
         )
-    return events, private
+    return result
 
 
 def ingest_batch(runtime: Runtime, batch_id: int) -> bool:
@@ -184,6 +202,8 @@ def ingest_batch(runtime: Runtime, batch_id: int) -> bool:
 def _ingest(runtime: Runtime, batch_id: int) -> bool:
     now = runtime.now()
     with runtime.session() as session:
+        # First: an erase under way finishes before we read who is forgotten.
+        hold_for_recording(session)
         # The claim and the inserts commit together: a crash undoes both, and a second
         # processor finds the batch claimed and leaves it alone.
         claimed = session.execute(
@@ -195,12 +215,17 @@ def _ingest(runtime: Runtime, batch_id: int) -> bool:
         if not claimed:
             return False
         body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
-        events, private = _placed_events(session, parse_events(body, runtime.clock))
-        fresh = store_events(session, events, now, runtime.settings)
+        placed = _placed_events(session, parse_events(body, runtime.clock))
+        fresh = store_events(session, placed.events, now, runtime.settings)
+        keys = runtime.settings.secret_keys
+        for address, reason in placed.to_list:
+            # The hash only: no consent event, nothing that points at the erased person.
+            suppression.suppress(session, keys, address, reason=reason, source="webhook", now=now)
+        kept = without_personal_data(body, forgotten=placed.untied, erased=placed.erased)
         session.execute(
             update(WebhookBatch)
             .where(WebhookBatch.id == batch_id)
-            .values(body=without_personal_data(body, forgotten=private))
+            .values(body=kept)
             .execution_options(synchronize_session=False)
         )
         # Last, so the shared counter rows stay locked only for the commit (tracking.tallies).

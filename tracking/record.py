@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, literal, text, update
+from sqlalchemy import ColumnElement, any_, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,7 +27,7 @@ STOPPING_KINDS = {
     "group_unsubscribe": SubscriberStatus.UNSUBSCRIBED,
 }
 # What a failure kind puts on the suppression list as its reason.
-FAILURE_REASONS = {Failure.HARD: suppression.HARD_BOUNCE, Failure.COMPLAINT: suppression.COMPLAINT}
+FAILURE_REASONS = suppression.FAILURE_REASONS
 # Events built without a provider's classification (tests, older callers): by kind.
 DEFAULT_FAILURES = {"bounce": Failure.HARD, "spamreport": Failure.COMPLAINT}
 # NewEvent fields that steer what an event does but are not stored with it.
@@ -76,6 +76,17 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
         # A thousand-value IN list costs more to render and parse than to run.
         return column == any_(literal(list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def forgotten_among(session: Session, subscriber_ids: Iterable[int | None]) -> set[int]:
+    """Return which of SUBSCRIBER_IDS are erased: nothing new may point at them."""
+    ids = {sid for sid in subscriber_ids if sid is not None}
+    if not ids:
+        return set()
+    query = select(Subscriber.id).where(
+        among(session, Subscriber.id, ids), Subscriber.status == SubscriberStatus.FORGOTTEN
+    )
+    return set(session.scalars(query))
 
 
 def _row(event: NewEvent, recorded_at: datetime) -> dict[str, Any]:

@@ -132,7 +132,9 @@ def test_cta_and_rating_rollups_equal_a_recount_after_flips_deletes_and_a_forget
     before = actions_by_day(runtime)
     with runtime.session() as session:
         subscriber = session.get(Subscriber, bert.subscriber_id)
-        forget_subscriber(session, subscriber, runtime.now(), runtime.mail)
+        forget_subscriber(
+            session, subscriber, runtime.now(), runtime.mail, keys=runtime.settings.secret_keys
+        )
     assert_exact(runtime)
     assert actions_by_day(runtime) == before
 

@@ -218,7 +218,9 @@ def test_a_late_bounce_for_a_forgotten_subscriber_lists_the_quoted_address(
 ) -> None:
     with runtime.session() as session:
         subscriber = session.get(Subscriber, made.subscriber_id)
-        forget_subscriber(session, subscriber, runtime.now(), runtime.mail)
+        forget_subscriber(
+            session, subscriber, runtime.now(), runtime.mail, keys=runtime.settings.secret_keys
+        )
     post(client, signer, runtime, event("bounce", made, 2, type="bounce"))
     assert [(e.reason, e.source) for e in listed(runtime)] == [("bounce", "webhook")]
     assert subscriber_of(runtime, made).status == SubscriberStatus.FORGOTTEN

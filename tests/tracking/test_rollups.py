@@ -111,7 +111,9 @@ def test_rollups_equal_a_recount_after_sends_events_replays_and_a_forget(
     before = counts
     with runtime.session() as session:
         subscriber = session.get(Subscriber, bert.subscriber_id)
-        forget_subscriber(session, subscriber, runtime.now(), runtime.mail)
+        forget_subscriber(
+            session, subscriber, runtime.now(), runtime.mail, keys=runtime.settings.secret_keys
+        )
     assert assert_exact(runtime) == before
 
     with runtime.session() as session:
