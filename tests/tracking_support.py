@@ -7,19 +7,23 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from factories import new_delivery
+from sqlalchemy import select
 
 from runtime import Runtime
 from store.models import (
     DeliveryState,
+    EmailEvent,
     Enrollment,
     EnrollmentStatus,
     Subscriber,
     SubscriberStatus,
 )
+from web.tracking import PIXEL_GIF
 
 COURSE = "rugpijn-en-training"
 T0 = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
@@ -134,3 +138,31 @@ def sg_event(kind: str, made: Made, day: int, event_id: str, **extra: object) ->
 def body_of(events: list[dict[str, object]]) -> bytes:
     """Serialise events the way SendGrid posts them, trailing CRLF included."""
     return json.dumps(events).encode() + b"\r\n"
+
+
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+TARGET = "https://umoya.example/afspraak?utm_source=cursus"
+# Nothing listens here: Redis and PostgreSQL "down".
+REDIS_DOWN = "redis://127.0.0.1:1/0"
+DATABASE_DOWN = "postgresql://nobody@127.0.0.1:1/none"
+
+
+def events(runtime: Runtime) -> list[EmailEvent]:
+    """Return every stored email event, oldest first."""
+    with runtime.session() as session:
+        return list(session.scalars(select(EmailEvent).order_by(EmailEvent.id)))
+
+
+def ship_spool(app: Any) -> int:
+    """Seal the app's spool file and ship it, as its timer does every second."""
+    return app.extensions["nurture_hits"].spool.ship()
+
+
+def assert_pixel(response: Any) -> None:
+    """Assert RESPONSE is the uncacheable tracking GIF."""
+    assert response.status_code == 200
+    assert response.data == PIXEL_GIF
+    assert response.mimetype == "image/gif"
+    assert response.headers["Cache-Control"] == "no-store, no-cache, must-revalidate, private"
+    assert response.headers["Pragma"] == "no-cache"
+    assert response.headers["Expires"] == "0"
