@@ -43,6 +43,9 @@ def save_draft(
 
 def open_draft(session: Session, slug: str, *, author: str, now: datetime) -> CourseDraft:
     """Return SLUG's draft (locked for the edit to come), starting one from the live version."""
+    # The course row first (as a publish does): two first edits at once then take turns, and
+    # the second finds the draft the first started instead of starting it over from live.
+    course_row(session, slug, lock=True)
     draft = get_draft(session, slug, lock=True)
     if draft is not None:
         return draft

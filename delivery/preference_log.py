@@ -20,12 +20,14 @@ DISPATCHER = "dispatcher"
 VALUE_MAX_CHARS = 100  # the preference_events.value column
 
 
-def last_lesson_day(session: Session, subscriber_id: int) -> int:
-    """Return the day of the last lesson SUBSCRIBER_ID was sent (0: none yet)."""
+def last_lesson_day(session: Session, subscriber_id: int, course_slug: str) -> int:
+    """Return the day of the last lesson of COURSE_SLUG SUBSCRIBER_ID was sent (0: none yet)."""
+    # Per course: a reader of two courses leaving one counts against that course's lesson.
     day = session.scalar(
         select(Delivery.day)
         .where(
             Delivery.subscriber_id == subscriber_id,
+            Delivery.course_slug == course_slug,
             Delivery.kind == DeliveryKind.LESSON,
             Delivery.state == DeliveryState.SENT,
         )
@@ -53,7 +55,7 @@ def record_preference(
         source=source,
         occurred_at=now,
         course_slug=course_slug,
-        day=last_lesson_day(session, subscriber_id),
+        day=last_lesson_day(session, subscriber_id, course_slug),
         value=value[:VALUE_MAX_CHARS] if value is not None else None,
         comment=comment,
     )

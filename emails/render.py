@@ -94,10 +94,11 @@ class Renderer:
         token = self.tokens.make_unsubscribe(recipient.subscriber_id, course.slug)
         return f"{self.base_url}/unsubscribe/{token}"
 
-    def _preferences_url(self, recipient: Recipient) -> str:
+    def _preferences_url(self, recipient: Recipient, course: Course) -> str:
         if recipient.preview:
             return f"{self.base_url}/voorkeuren/{PREVIEW_TOKEN}"
-        token = self.tokens.make_preferences(recipient.subscriber_id)
+        # The page (and its pause, hour, restart and leave) is about this mail's course.
+        token = self.tokens.make_preferences(recipient.subscriber_id, course.slug)
         return f"{self.base_url}/voorkeuren/{token}"
 
     def _personal(
@@ -193,7 +194,7 @@ class Renderer:
             resolve = LinkResolver(base_url, self.tokens, None).resolve
             links, pixel = [resolve(url) for url in fill_in.links], ""
             tags = Tags(kind="test", course=course.slug, day=day)
-        preferences = self._preferences_url(recipient)
+        preferences = self._preferences_url(recipient, course)
         return self._personal(
             course,
             fill_in,

@@ -156,10 +156,7 @@ class Tokens:
         With COURSE_SLUG (a lesson's or confirmation's course) the link stops that course;
         without it, all mail, as every link did before there were several courses.
         """
-        if course_slug is None:
-            return self._fast["unsubscribe"].sign_json(_id_json(subscriber_id))
-        payload = b"[" + _id_json(subscriber_id) + b"," + _json_string(course_slug) + b"]"
-        return self._fast["unsubscribe"].sign_json(payload)
+        return self._sign_for_course("unsubscribe", subscriber_id, course_slug)
 
     def read_unsubscribe(self, token: str) -> int:
         """Return the subscriber id of an unsubscribe token."""
@@ -167,20 +164,38 @@ class Tokens:
 
     def read_unsubscribe_course(self, token: str) -> tuple[int, str | None]:
         """Return (subscriber id, course slug or None for all mail) of an unsubscribe token."""
-        value = self._load("unsubscribe", token)
-        if isinstance(value, list):
-            if len(value) != 2 or not isinstance(value[1], str) or not value[1]:
-                raise TokenError("bad unsubscribe token")
-            return _as_id(value[0]), value[1]
-        return _as_id(value), None
+        return self._read_for_course("unsubscribe", token)
 
-    def make_preferences(self, subscriber_id: int) -> str:
-        """Sign a preferences-page token; like the unsubscribe link it never expires."""
-        return self._fast["preferences"].sign_json(_id_json(subscriber_id))
+    def make_preferences(self, subscriber_id: int, course_slug: str | None = None) -> str:
+        """Sign a preferences-page token; like the unsubscribe link it never expires.
+
+        With COURSE_SLUG (a lesson's course) the page is about that course; without it, about
+        the reader's newest enrollment, as every link was before there were several courses.
+        """
+        return self._sign_for_course("preferences", subscriber_id, course_slug)
 
     def read_preferences(self, token: str) -> int:
         """Return the subscriber id of a preferences-page token."""
-        return _as_id(self._load("preferences", token))
+        return self.read_preferences_course(token)[0]
+
+    def read_preferences_course(self, token: str) -> tuple[int, str | None]:
+        """Return (subscriber id, course slug or None) of a preferences-page token."""
+        return self._read_for_course("preferences", token)
+
+    def _sign_for_course(self, purpose: str, subscriber_id: int, course_slug: str | None) -> str:
+        """Sign SUBSCRIBER_ID alone (the old form), or [SUBSCRIBER_ID, COURSE_SLUG]."""
+        if course_slug is None:
+            return self._fast[purpose].sign_json(_id_json(subscriber_id))
+        payload = b"[" + _id_json(subscriber_id) + b"," + _json_string(course_slug) + b"]"
+        return self._fast[purpose].sign_json(payload)
+
+    def _read_for_course(self, purpose: str, token: str) -> tuple[int, str | None]:
+        value = self._load(purpose, token)
+        if isinstance(value, list):
+            if len(value) != 2 or not isinstance(value[1], str) or not value[1]:
+                raise TokenError(f"bad {purpose} token")
+            return _as_id(value[0]), value[1]
+        return _as_id(value), None
 
     def make_open(self, delivery_id: int) -> str:
         """Sign an open-pixel token for one delivery."""

@@ -1,39 +1,27 @@
-"""The reader's preferences page: what it shows, and the changes its buttons make.
+"""The reader's preferences page: what it shows, which course and enrollment it is about.
 
 The page is reached through a signed, never-expiring link in every lesson
-(emails.tokens, purpose "preferences"); only that link's holder gets here. Each change is
-guarded on the state it starts from (delivery.enrollments) and appended to the history: a
-preference event (delivery.preference_log), and for unsubscribing a consent event too.
-Nothing here commits: the caller's `runtime.session()` makes one transaction of it.
+(emails.tokens, purpose "preferences"); only that link's holder gets here. The link names the
+course of the mail it came in, and the page and its buttons are about that course's newest
+enrollment; a link from before links named their course is about the newest enrollment of
+any course. The changes its buttons make are subscribers.preference_changes.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from delivery import enrollments
-from delivery.preference_log import PAGE, record_preference
 from delivery.schedule import cadence_for
+from delivery.standing import course_standing
 from runtime import Runtime
-from store.models import (
-    Enrollment,
-    PreferenceEventKind,
-    Subscriber,
-    SubscriberStatus,
-)
-from subscribers.service import unsubscribe
-from subscribers.validation import clean_name, clean_timezone
+from store.models import Enrollment, EnrollmentStatus, Subscriber, SubscriberStatus
 
-log = logging.getLogger(__name__)
-
-PAUSE_WEEK = timedelta(days=7)
 # The hours a reader picks from; "morning" is the course's own send time.
 MORNING, NOON, EVENING, EXACT = "morning", "noon", "evening", "exact"
 HOURS = {NOON: "12:00", EVENING: "19:00"}
@@ -46,7 +34,6 @@ REASONS = {
     "niet-aangemeld": "Ik heb me niet aangemeld",
     "anders": "Een andere reden",
 }
-COMMENT_MAX_CHARS = 1000
 
 MESSAGES = {
     "time": "Kies een tijd tussen 00:00 en 23:59, bijvoorbeeld 08:15.",
@@ -71,7 +58,9 @@ class Standing:
 
     subscriber: Subscriber
     enrollment: Enrollment | None
-    course_slug: str  # the course the page is about: that of the newest enrollment
+    course_slug: str  # the course the page is about (see page_course)
+    named: bool  # the link names its course (else: a link from before, the newest course)
+    elsewhere: bool  # another course of theirs is running (it keeps going)
     zone: str  # the zone lessons follow (their own, or the course's)
     send_time: str  # the hour lessons follow ("HH:MM")
     hour: str  # MORNING, NOON, EVENING or EXACT
@@ -79,9 +68,14 @@ class Standing:
     days: int
 
     @property
+    def left(self) -> bool:
+        """Tell whether the reader stopped this course (and still gets another's mail)."""
+        return left_course(self.enrollment)
+
+    @property
     def receiving(self) -> bool:
-        """Tell whether this reader may still get mail (confirmed, not stopped)."""
-        return self.subscriber.status == SubscriberStatus.CONFIRMED
+        """Tell whether this reader may still get this course's mail (confirmed, not left)."""
+        return self.subscriber.status == SubscriberStatus.CONFIRMED and not self.left
 
     @property
     def state(self) -> str | None:
@@ -93,13 +87,18 @@ class Standing:
         return moment.astimezone(ZoneInfo(self.zone)) if moment else None
 
 
-def standing(runtime: Runtime, session: Session, subscriber_id: int) -> Standing | None:
-    """Return what SUBSCRIBER_ID's page shows, or None for no such person; change nothing."""
+def standing(
+    runtime: Runtime, session: Session, subscriber_id: int, course_slug: str | None = None
+) -> Standing | None:
+    """Return what SUBSCRIBER_ID's page of COURSE_SLUG shows, or None for no such person.
+
+    COURSE_SLUG None: the page of a link from before links named their course. Changes nothing.
+    """
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.status == SubscriberStatus.FORGOTTEN:
         return None
-    enrollment = _latest(session, subscriber.id, lock=False)
-    course = runtime.courses.get(_course_of(subscriber, enrollment))
+    enrollment = page_enrollment(session, subscriber.id, course_slug, lock=False)
+    course = runtime.courses.get(page_course(subscriber, enrollment, course_slug))
     cadence = cadence_for(runtime.settings, course, subscriber.timezone, subscriber.send_time)
     send_time = cadence.send_time.strftime("%H:%M")
     morning = cadence_for(runtime.settings, course).send_time.strftime("%H:%M")
@@ -107,6 +106,8 @@ def standing(runtime: Runtime, session: Session, subscriber_id: int) -> Standing
         subscriber=subscriber,
         enrollment=enrollment,
         course_slug=course.slug,
+        named=course_slug is not None,
+        elsewhere=course_standing(session, subscriber.id, course.slug).live_elsewhere,
         zone=cadence.zone.key,
         send_time=send_time,
         hour=_hour_of(subscriber.send_time),
@@ -115,10 +116,36 @@ def standing(runtime: Runtime, session: Session, subscriber_id: int) -> Standing
     )
 
 
-def _course_of(subscriber: Subscriber, enrollment: Enrollment | None) -> str:
-    """Return the course the page and its buttons are about: the newest enrollment's."""
-    # One person can follow several courses; the buttons act on the newest enrollment.
+def page_enrollment(
+    session: Session, subscriber_id: int, course_slug: str | None, *, lock: bool
+) -> Enrollment | None:
+    """Return the enrollment the page is about: the newest of COURSE_SLUG (None: of any course).
+
+    Whatever its state; locked for the change to come when LOCK.
+    """
+    query = select(Enrollment).where(Enrollment.subscriber_id == subscriber_id)
+    if course_slug is not None:
+        query = query.where(Enrollment.course_slug == course_slug)
+    query = query.order_by(Enrollment.id.desc()).limit(1)
+    return session.scalars(query.with_for_update() if lock else query).first()
+
+
+def page_course(
+    subscriber: Subscriber, enrollment: Enrollment | None, course_slug: str | None
+) -> str:
+    """Return the course the page is about: the link's, else the newest enrollment's."""
+    if course_slug is not None:
+        return course_slug
     return enrollment.course_slug if enrollment else subscriber.course_slug
+
+
+def left_course(enrollment: Enrollment | None) -> bool:
+    """Tell whether the page's ENROLLMENT says the reader stopped its course.
+
+    Only leaving a course (or all mail) leaves its newest enrollment cancelled: a restart
+    cancels one but starts the next. Joining again is a new signup, with its double opt-in.
+    """
+    return enrollment is not None and enrollment.status == EnrollmentStatus.CANCELLED
 
 
 def _hour_of(send_time: str | None) -> str:
@@ -126,74 +153,6 @@ def _hour_of(send_time: str | None) -> str:
     if send_time is None:
         return MORNING
     return next((name for name, at in HOURS.items() if at == send_time), EXACT)
-
-
-def _latest(session: Session, subscriber_id: int, *, lock: bool) -> Enrollment | None:
-    """Return SUBSCRIBER_ID's newest enrollment (whatever its state), locked if LOCK."""
-    query = (
-        select(Enrollment)
-        .where(Enrollment.subscriber_id == subscriber_id)
-        .order_by(Enrollment.id.desc())
-        .limit(1)
-    )
-    return session.scalars(query.with_for_update() if lock else query).first()
-
-
-def _receiving(session: Session, subscriber_id: int) -> Subscriber | None:
-    """Return the subscriber, locked, when they still get lessons (confirmed)."""
-    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
-    if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
-        return None
-    return subscriber
-
-
-def _record(
-    session: Session,
-    subscriber: Subscriber,
-    kind: str,
-    now: datetime,
-    course_slug: str | None = None,
-    **extra: str | None,
-) -> None:
-    """Append the reader's change of KIND (to COURSE_SLUG's enrollment) to their history."""
-    slug = course_slug or subscriber.course_slug
-    record_preference(session, subscriber.id, slug, kind, PAGE, now, **extra)
-
-
-def pause(runtime: Runtime, session: Session, subscriber_id: int, *, week: bool) -> bool:
-    """Pause the running course for a week (WEEK) or until resumed; False if none runs."""
-    subscriber = _receiving(session, subscriber_id)
-    enrollment = _latest(session, subscriber_id, lock=True) if subscriber else None
-    if subscriber is None or enrollment is None:
-        return False
-    now = runtime.now()
-    until = now + PAUSE_WEEK if week else None
-    if not enrollments.pause(enrollment, now, until):
-        return False
-    _record(
-        session,
-        subscriber,
-        PreferenceEventKind.PAUSE,
-        now,
-        enrollment.course_slug,
-        value=until.isoformat() if until else "",
-    )
-    return True
-
-
-def resume(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
-    """Resume a paused course at the day it stopped; False if nothing is paused."""
-    subscriber = _receiving(session, subscriber_id)
-    enrollment = _latest(session, subscriber_id, lock=True) if subscriber else None
-    if subscriber is None or enrollment is None:
-        return False
-    now = runtime.now()
-    course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
-    if not enrollments.resume(enrollment, course, subscriber, now, runtime.settings):
-        return False
-    kind = PreferenceEventKind.RESUME
-    _record(session, subscriber, kind, now, enrollment.course_slug, value="page")
-    return True
 
 
 def parse_hour(hour: str | None, exact: str | None) -> str | None:
@@ -211,85 +170,3 @@ def parse_hour(hour: str | None, exact: str | None) -> str | None:
             raise PreferenceError("time")
         return value
     raise PreferenceError("hour")
-
-
-def set_schedule(
-    runtime: Runtime,
-    session: Session,
-    subscriber_id: int,
-    *,
-    send_time: str | None,
-    zone: str | None,
-) -> bool:
-    """Keep the reader's hour and zone and move their coming lesson to it; False if stopped.
-
-    ZONE must be a checked IANA name (clean_timezone); raises PreferenceError otherwise.
-    """
-    checked = clean_timezone(zone)
-    if checked is None:
-        raise PreferenceError("zone")
-    subscriber = _receiving(session, subscriber_id)
-    if subscriber is None:
-        return False
-    now = runtime.now()
-    if subscriber.send_time != send_time:
-        subscriber.send_time = send_time
-        _record(session, subscriber, PreferenceEventKind.SEND_TIME, now, value=send_time or MORNING)
-    if subscriber.timezone != checked:
-        subscriber.timezone = checked
-        _record(session, subscriber, PreferenceEventKind.TIMEZONE, now, value=checked)
-    enrollment = _latest(session, subscriber_id, lock=True)
-    if enrollment is not None:
-        course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
-        enrollments.reschedule(session, enrollment, course, subscriber, now, runtime.settings)
-    return True
-
-
-def restart(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
-    """Start the course again from day 1 (after finishing, or midway); False if stopped."""
-    subscriber = _receiving(session, subscriber_id)
-    if subscriber is None:
-        return False
-    now = runtime.now()
-    latest = _latest(session, subscriber.id, lock=True)
-    course = runtime.courses.get(_course_of(subscriber, latest))
-    _record(session, subscriber, PreferenceEventKind.RESTART, now, course.slug)
-    enrollments.restart(session, subscriber, course, now, runtime.settings)
-    log.info(
-        "subscriber %s restarted the course", subscriber.id, extra={"subscriber_id": subscriber.id}
-    )
-    return True
-
-
-def unsubscribe_with_reason(
-    runtime: Runtime,
-    session: Session,
-    subscriber_id: int,
-    *,
-    reason: str | None,
-    comment: str | None,
-    ip: str | None,
-    source: str,
-) -> bool:
-    """Stop all mail (a consent event) and keep the optional REASON and COMMENT; False: unknown."""
-    if reason and reason not in REASONS:
-        raise PreferenceError("reason")
-    # Line breaks become spaces (clean_name drops control characters, joining the words).
-    words = comment[: COMMENT_MAX_CHARS * 4].split() if comment else []
-    text = clean_name(" ".join(words), COMMENT_MAX_CHARS) if words else None
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        return False
-    if (reason or text) and subscriber.status in (
-        SubscriberStatus.PENDING,
-        SubscriberStatus.CONFIRMED,
-    ):
-        _record(
-            session,
-            subscriber,
-            PreferenceEventKind.UNSUBSCRIBE_REASON,
-            runtime.now(),
-            value=reason or "",
-            comment=text,
-        )
-    return unsubscribe(runtime, session, subscriber_id, source=source, ip=ip)

@@ -1,4 +1,5 @@
-"""Two courses side by side: a content folder holding the shipped course and a second one."""
+"""Two courses side by side: a content folder holding the shipped course and a second one,
+and the mails of each that the fake SendGrid received."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from helpers import wait_until
 from sqlalchemy import select
+from subscribers_support import signup_form
 
 from course.loader import CONTENT_DIR
 from runtime import Runtime
@@ -67,3 +70,39 @@ def sends_in_flight(runtime: Runtime) -> int:
     with runtime.session() as session:
         rows = session.scalars(select(Delivery.id).where(Delivery.state == DeliveryState.SENDING))
         return len(rows.all())
+
+
+def mail_to(fake: Any, count: int, *, course: str, kind: str) -> Any:
+    """Wait for the fake to hold COUNT mails; return the newest one of COURSE and KIND."""
+    assert wait_until(lambda: sum(len(a.recipients) for a in fake.accepted) >= count, 30)
+    messages = [m for a in fake.accepted for m in a.messages]
+    assert len(messages) == count, [m.subject for m in messages]
+    found = [
+        m
+        for m in messages
+        if m["custom_args"].get("course") == course
+        and (m["custom_args"].get("kind") == kind or m["custom_args"].get("day") == kind)
+    ]
+    assert found, f"no {kind} mail of {course}"
+    return found[-1]
+
+
+def sign_up_and_confirm(client: Any, fake: Any, count: int, course: str) -> None:
+    """Sign up for COURSE, wait for its confirmation (mail COUNT) and confirm through its link."""
+    assert client.post("/subscribe", data=signup_form(course=course)).status_code == 200
+    confirmation = mail_to(fake, count, course=course, kind="confirmation")
+    page = client.get(link_in(confirmation, "confirm")).get_data(as_text=True)
+    title = SECOND_TITLE if course == SECOND else "Rugpijn en training"
+    assert f"de gratis e-mailcursus {title} wilt ontvangen" in page  # the right course
+    answer = client.post(link_in(confirmation, "confirm"))
+    assert "Je aanmelding is bevestigd" in answer.get_data(as_text=True)
+
+
+def lesson_days(fake: Any, course: str) -> list[str]:
+    """Return the lesson days of COURSE the fake received, sorted."""
+    return sorted(
+        m["custom_args"]["day"]
+        for a in fake.accepted
+        for m in a.messages
+        if m["custom_args"].get("course") == course and "kind" not in m["custom_args"]
+    )

@@ -1,8 +1,11 @@
 """The reader's preferences page (/voorkeuren/<token>): pause, hour and zone, restart, leave.
 
-The link comes in every lesson, signed and never expiring (emails.tokens). A GET only shows
-the page: mail scanners fetch every link. Each change is a POST of one small form to its own
-address, answered with a redirect back to the page (?gedaan=...), so a reload posts nothing.
+The link comes in every lesson, signed and never expiring (emails.tokens), and names the
+lesson's course: the page and its buttons are about that course (a link from before links
+named one: the newest course). Leaving stops that course, or all mail with the second button.
+A GET only shows the page: mail scanners fetch every link. Each change is a POST of one small
+form to its own address, answered with a redirect back to the page (?gedaan=...), so a reload
+posts nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 
 from emails.tokens import TokenError
-from runtime import Runtime
+from subscribers import preference_changes as changes
 from subscribers import preferences
 from subscribers.signup import PAGE
 from subscribers.validation import TIMEZONE_FIELD, iana_zones
@@ -38,6 +40,10 @@ DONE = {
     "opnieuw": "Je begint opnieuw bij dag 1.",
     "niets": "Er was niets te veranderen.",
 }
+# The form field of the second leave button: stop all mail from the clinic (as on the
+# unsubscribe page); without it a link that names its course stops that course.
+SCOPE_FIELD = "scope"
+ALL_MAIL = "all"
 INVALID = "Deze link werkt niet. Gebruik de link 'Voorkeuren' onderaan een van onze e-mails."
 UNKNOWN = "Bij deze link hoort geen aanmelding (meer)."
 
@@ -75,19 +81,23 @@ def _message(status: int, message: str) -> Response:
     return _page("public/message.html", status, title="Voorkeuren", message=message)
 
 
-def _subscriber_id(token: str) -> int | Response:
-    """Return the subscriber id TOKEN names, or the Dutch page saying it does not work."""
+Reader = tuple[int, str | None]  # the subscriber id and the course the link names (or None)
+
+
+def _reader(token: str) -> Reader | Response:
+    """Return whose page TOKEN is and its course, or the Dutch page saying it does not work."""
     try:
-        return runtime().tokens.read_preferences(token)
+        return runtime().tokens.read_preferences_course(token)
     except TokenError:
         return _message(400, INVALID)
 
 
-def _show(token: str, subscriber_id: int, status: int = 200, **context: Any) -> Response:
-    """Render SUBSCRIBER_ID's preferences page (CONTEXT: errors and the form sent back)."""
+def _show(token: str, reader: Reader, status: int = 200, **context: Any) -> Response:
+    """Render READER's preferences page (CONTEXT: errors and the form sent back)."""
     nurture = runtime()
+    subscriber_id, course_slug = reader
     with nurture.session() as session:
-        standing = preferences.standing(nurture, session, subscriber_id)
+        standing = preferences.standing(nurture, session, subscriber_id, course_slug)
         if standing is None:
             return _message(404, UNKNOWN)
         enrollment = standing.enrollment
@@ -107,6 +117,8 @@ def _show(token: str, subscriber_id: int, status: int = 200, **context: Any) -> 
             reasons=preferences.REASONS,
             hours=preferences.HOURS,
             done=DONE.get(request.args.get("gedaan", "")),
+            scope_field=SCOPE_FIELD,
+            all_mail=ALL_MAIL,
             **context,
         )
 
@@ -114,10 +126,10 @@ def _show(token: str, subscriber_id: int, status: int = 200, **context: Any) -> 
 @bp.get("/<token>")
 def page(token: str) -> ResponseReturnValue:
     """Show the reader's course and choices; a GET changes nothing (scanners fetch links)."""
-    subscriber_id = _subscriber_id(token)
-    if isinstance(subscriber_id, Response):
-        return subscriber_id
-    return _show(token, subscriber_id)
+    reader = _reader(token)
+    if isinstance(reader, Response):
+        return reader
+    return _show(token, reader)
 
 
 def _after(token: str, changed: bool, done: str) -> Response:
@@ -126,14 +138,15 @@ def _after(token: str, changed: bool, done: str) -> Response:
     return redirect(target + "#melding", 303)  # type: ignore[return-value]
 
 
-def _change(token: str, done: str, change: Callable[[Runtime, Session, int], bool]) -> Any:
-    """Apply CHANGE for the token's reader in one transaction, then show the page saying DONE."""
-    subscriber_id = _subscriber_id(token)
-    if isinstance(subscriber_id, Response):
-        return subscriber_id
+def _change(token: str, done: str, change: Callable[..., bool]) -> Any:
+    """Apply CHANGE to the token's reader and course in one transaction; show DONE."""
+    reader = _reader(token)
+    if isinstance(reader, Response):
+        return reader
     nurture = runtime()
+    subscriber_id, course_slug = reader
     with nurture.session() as session:
-        changed = change(nurture, session, subscriber_id)
+        changed = change(nurture, session, subscriber_id, course_slug=course_slug)
     return _after(token, changed, done)
 
 
@@ -141,51 +154,58 @@ def _change(token: str, done: str, change: Callable[[Runtime, Session, int], boo
 def pause(token: str) -> ResponseReturnValue:
     """Pause for a week (duur=week) or until the reader resumes."""
     week = request.form.get("duur") == "week"
-    return _change(token, "pauze", partial(preferences.pause, week=week))
+    return _change(token, "pauze", partial(changes.pause, week=week))
 
 
 @bp.post("/<token>/hervatten")
 def resume(token: str) -> ResponseReturnValue:
     """Resume a paused course at the day it stopped."""
-    return _change(token, "hervat", preferences.resume)
+    return _change(token, "hervat", changes.resume)
 
 
 @bp.post("/<token>/tijdstip")
 def schedule(token: str) -> ResponseReturnValue:
     """Keep the reader's hour (morning, noon, evening or exact) and time zone."""
-    subscriber_id = _subscriber_id(token)
-    if isinstance(subscriber_id, Response):
-        return subscriber_id
+    reader = _reader(token)
+    if isinstance(reader, Response):
+        return reader
     form = request.form
     nurture = runtime()
     try:
         send_time = preferences.parse_hour(form.get("moment"), form.get("exact"))
         with nurture.session() as session:
-            changed = preferences.set_schedule(
-                nurture, session, subscriber_id, send_time=send_time, zone=form.get(TIMEZONE_FIELD)
+            changed = changes.set_schedule(
+                nurture,
+                session,
+                reader[0],
+                send_time=send_time,
+                zone=form.get(TIMEZONE_FIELD),
+                course_slug=reader[1],
             )
     except preferences.PreferenceError as error:
-        return _show(token, subscriber_id, 400, errors={error.field: str(error)}, form=form)
+        return _show(token, reader, 400, errors={error.field: str(error)}, form=form)
     return _after(token, changed, "tijdstip")
 
 
 @bp.post("/<token>/opnieuw")
 def restart(token: str) -> ResponseReturnValue:
     """Start the course again from day 1."""
-    return _change(token, "opnieuw", preferences.restart)
+    return _change(token, "opnieuw", changes.restart)
 
 
 @bp.post("/<token>/uitschrijven")
 def unsubscribe(token: str) -> ResponseReturnValue:
-    """Unsubscribe, with an optional reason and comment for the clinic."""
-    subscriber_id = _subscriber_id(token)
-    if isinstance(subscriber_id, Response):
-        return subscriber_id
+    """Stop the link's course (or all mail), with an optional reason and comment for the clinic."""
+    reader = _reader(token)
+    if isinstance(reader, Response):
+        return reader
+    subscriber_id, course_slug = reader
     form = request.form
+    everything = course_slug is None or form.get(SCOPE_FIELD) == ALL_MAIL
     nurture = runtime()
     try:
         with nurture.session() as session:
-            known = preferences.unsubscribe_with_reason(
+            known = changes.unsubscribe_with_reason(
                 nurture,
                 session,
                 subscriber_id,
@@ -193,9 +213,11 @@ def unsubscribe(token: str) -> ResponseReturnValue:
                 comment=form.get("toelichting") or None,
                 ip=request.remote_addr,
                 source=PAGE,
+                course_slug=course_slug,
+                everything=everything,
             )
     except preferences.PreferenceError as error:
-        return _show(token, subscriber_id, 400, errors={error.field: str(error)}, form=form)
+        return _show(token, reader, 400, errors={error.field: str(error)}, form=form)
     if not known:
         return _message(404, UNKNOWN)
-    return _page("public/unsubscribed.html")
+    return _page("public/unsubscribed.html", slug=course_slug, everything=everything)

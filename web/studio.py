@@ -30,11 +30,13 @@ from web.studio_support import (
     CourseProblem,
     EditConflict,
     author,
+    check_seen,
     course_listing,
+    course_page,
     course_problems,
     lesson_of,
     lesson_problems,
-    lesson_stamp,
+    stamp,
     working_content,
     working_course,
 )
@@ -68,16 +70,7 @@ def courses() -> ResponseReturnValue:
 @bp.get("/<slug>")
 def course(slug: str) -> ResponseReturnValue:
     """Show a course's lessons, and what blocks publishing its draft."""
-    with runtime().session() as session:
-        content, is_draft = working_content(session, slug)
-    problems = check_draft(runtime(), slug) if is_draft else []
-    return admin_page(
-        "admin/studio/course.html",
-        slug=slug,
-        content=content,
-        is_draft=is_draft,
-        problems=problems,
-    )
+    return course_page(slug)
 
 
 @bp.get("/<slug>/lessons/<int:day>")
@@ -98,7 +91,7 @@ def lesson(slug: str, day: int) -> ResponseReturnValue:
         problems=problems,
         by_field=by_field,
         course_wide=course_wide,
-        seen=lesson_stamp(lesson),
+        seen=stamp(lesson),
         text_part=message.text,
         limits=LIMITS,
     )
@@ -116,8 +109,8 @@ def save_lesson(slug: str, day: int) -> ResponseReturnValue:
     try:
         with nurture.session() as session:
             with_lesson = open_draft(session, slug, author=author(), now=nurture.now())
-            if seen and lesson_stamp(lesson_of(with_lesson.content, day)) != seen:
-                raise EditConflict  # rolls the transaction back: nothing is overwritten
+            if seen:
+                check_seen(seen, lesson_of(with_lesson.content, day))
             draft = update_lesson(session, slug, day, author=author(), now=nurture.now(), **fields)
             content = draft.content
             saved = lesson_of(content, day)
@@ -139,7 +132,7 @@ def save_lesson(slug: str, day: int) -> ResponseReturnValue:
         text=message.text,
         subject=saved["subject"],
         preheader=saved["preheader"],
-        seen=lesson_stamp(saved),
+        seen=stamp(saved),
     )
 
 

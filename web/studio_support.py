@@ -5,6 +5,10 @@ opens the draft (course.drafts.open_draft), so merely looking writes nothing. A 
 the check is shown next to its field (course.placing says which): a lesson's own problems in
 the lesson editor, the course's (settings, days, consent) next to the settings field, and in
 the list at the top of every lesson editor, with a link to that field.
+
+Two people (or two tabs) may edit one course: each page carries the stamp of the part it
+shows (a lesson, the settings, the lesson list, the whole draft) as its form's "seen", and a
+save whose part has changed since is refused (EditConflict, 409) instead of overwriting.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,7 +31,9 @@ from course.placing import BODY, Placed
 from course.versions import live_version, stored_slugs
 from runtime import Runtime
 from store.models import Enrollment, EnrollmentStatus
-from web.auth import current_admin
+from subscribers.studio import check_draft
+from web.auth import admin_page, current_admin
+from web.context import runtime
 
 # The lesson editor's fields besides the body; a problem with none of them goes with the body.
 LESSON_FIELDS = ("subject", "preheader", "teaser")
@@ -128,13 +135,51 @@ def lesson_of(content: Content, day: int) -> dict[str, Any]:
 
 
 class EditConflict(Exception):
-    """The lesson changed since the editor's page saw it (another person, another tab)."""
+    """The part of the draft a page showed changed since (another person, another tab)."""
 
 
-def lesson_stamp(lesson: dict[str, Any]) -> str:
-    """Return a short fingerprint of LESSON, to notice that someone else changed it."""
-    canonical = json.dumps(lesson, sort_keys=True, ensure_ascii=False)
+def stamp(part: Any) -> str:
+    """Return a short fingerprint of PART of a course (a lesson, its settings, its lesson list)."""
+    canonical = json.dumps(part, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
+
+
+def check_seen(seen: str, part: Any) -> None:
+    """Raise EditConflict when PART's stamp is no longer SEEN, the one its page was shown with.
+
+    Call it in the transaction that writes, after open_draft locked the draft: check and write
+    are then one step, so two saves from stale pages cannot both pass. An empty SEEN (a form
+    from before the guard) is not checked.
+    """
+    if seen and stamp(part) != seen:
+        raise EditConflict  # raised inside the session: the transaction rolls back
+
+
+def lesson_list(content: Content) -> list[list[str]]:
+    """Return the part of CONTENT the lesson list acts on: each lesson's file and subject, in order.
+
+    Adding, moving and removing name lessons by day; once someone else renumbered or renamed
+    them, "day 3" may be another lesson than the one the page showed.
+    """
+    return [[str(lesson["name"]), str(lesson["subject"])] for lesson in content["lessons"]]
+
+
+def course_page(slug: str, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    """Render SLUG's lesson list; EXTRA: a refused change (`conflict`) and the editor's input."""
+    with runtime().session() as session:
+        content, is_draft = working_content(session, slug)
+    problems = check_draft(runtime(), slug) if is_draft else []
+    return admin_page(
+        "admin/studio/course.html",
+        status,
+        slug=slug,
+        content=content,
+        is_draft=is_draft,
+        problems=problems,
+        seen=stamp(lesson_list(content)),
+        seen_draft=stamp(content),
+        **extra,
+    )
 
 
 def lesson_problems(placed: list[Placed], lesson_name: str) -> dict[str, list[str]]:

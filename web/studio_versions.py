@@ -3,6 +3,8 @@
 Publishing and reverting need the PUBLISH right (owners) and are written to the audit log
 by subscribers.studio with who did it. A publish that removes or renumbers a day people
 still wait for is refused until the owner chooses what happens to them (the form offers it).
+The settings form carries the stamp of the settings it showed: a save after someone else
+changed them is refused (409), as a lesson's is (web/studio_support.check_seen).
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from web.auth import admin_page, require_admin, requires
 from web.context import runtime
 from web.studio_support import (
     SETTINGS_FIELDS,
+    EditConflict,
     author,
+    check_seen,
     course_problems,
     setting_id,
+    stamp,
     working_content,
 )
 
@@ -33,6 +38,11 @@ bp.before_request(require_admin)
 
 OPTIONAL = {"clinic.website"}  # left empty: the key is removed
 LONGEST = 10_000
+SETTINGS_CONFLICT = (
+    "Iemand anders heeft de instellingen intussen gewijzigd, daarom zijn jouw wijzigingen niet "
+    "opgeslagen. Het formulier toont de instellingen zoals ze nu zijn. Wat jij had ingevuld "
+    "en anders is, staat onder het veld: neem over wat je wilt houden en sla opnieuw op."
+)
 # PublishRefused says so when people still wait for a removed or renumbered day.
 CHOICE_NEEDED = "Kies wat er met hen gebeurt"
 
@@ -44,9 +54,17 @@ def _value(settings: dict[str, Any], key: str) -> Any:
     return found
 
 
-@bp.get("/<slug>/settings")
-def settings_form(slug: str) -> ResponseReturnValue:
-    """Show the course settings as a form, the course's problems next to their field."""
+def _shown(value: Any) -> str:
+    """Return VALUE as the settings form shows it (a check box: aan or uit)."""
+    if isinstance(value, bool):
+        return "aan" if value else "uit"
+    return "" if value is None else str(value).strip()
+
+
+def _settings_page(
+    slug: str, status: int = 200, *, mine: dict[str, Any] | None = None, **extra: Any
+) -> ResponseReturnValue:
+    """Render the settings form, problems next to their field; MINE: a refused save's values."""
     with runtime().session() as session:
         content, is_draft = working_content(session, slug)
     problems = check_draft(runtime(), slug) if is_draft else []
@@ -56,14 +74,33 @@ def settings_form(slug: str) -> ResponseReturnValue:
     for problem in listed:
         if problem.setting:
             by_setting.setdefault(problem.setting, []).append(problem.message)
+    now = {
+        key: bool(values[key]) if kind == "check" else values[key]
+        for key, _, kind in SETTINGS_FIELDS
+    }
+    kept = {
+        key: _shown(value)
+        for key, value in (mine or {}).items()
+        if _shown(value) != _shown(now[key])
+    }
     return admin_page(
         "admin/studio/settings.html",
+        status,
         slug=slug,
         fields=[(key, label, kind, setting_id(key)) for key, label, kind in SETTINGS_FIELDS],
         values=values,
         problems=listed,
         by_setting=by_setting,
+        seen=stamp(content["settings"]),
+        kept=kept,
+        **extra,
     )
+
+
+@bp.get("/<slug>/settings")
+def settings_form(slug: str) -> ResponseReturnValue:
+    """Show the course settings as a form, the course's problems next to their field."""
+    return _settings_page(slug)
 
 
 @bp.post("/<slug>/settings")
@@ -80,8 +117,11 @@ def save_settings(slug: str) -> ResponseReturnValue:
     nurture = runtime()
     try:
         with nurture.session() as session:
-            open_draft(session, slug, author=author(), now=nurture.now())
+            draft = open_draft(session, slug, author=author(), now=nurture.now())
+            check_seen(request.form.get("seen", ""), draft.content["settings"])
             update_settings(session, slug, changes, author=author(), now=nurture.now())
+    except EditConflict:
+        return _settings_page(slug, 409, mine=changes, conflict=SETTINGS_CONFLICT)
     except CourseError as exc:
         flash(str(exc))
     else:

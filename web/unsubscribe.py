@@ -32,8 +32,9 @@ def unsubscribe_page(token: str) -> ResponseReturnValue:
         subscriber_id, course_slug = tokens.read_unsubscribe_course(token)
     except TokenError:
         return page("public/unsubscribe_invalid.html", 400)
-    # Some would rather pause or move the hour than leave: offer their preferences page.
-    preferences = url_for("preferences.page", token=tokens.make_preferences(subscriber_id))
+    # Some would rather pause or move the hour than leave: offer the course's preferences page.
+    preferences_token = tokens.make_preferences(subscriber_id, course_slug)
+    preferences = url_for("preferences.page", token=preferences_token)
     return page(
         "public/unsubscribe.html",
         course=page_course(course_slug),

@@ -130,9 +130,9 @@ def test_links_are_signed_per_delivery_and_point_at_their_targets(
         elif href.startswith(f"{BASE}/unsubscribe/"):
             assert renderer.tokens.read_unsubscribe(href.removeprefix(f"{BASE}/unsubscribe/")) == 7
         elif href.startswith(f"{BASE}/voorkeuren/"):
-            # The footer's preferences page: the reader's, untracked, never expiring.
+            # The footer's preferences page: the reader's, of this course, untracked, lasting.
             token = href.removeprefix(f"{BASE}/voorkeuren/")
-            assert renderer.tokens.read_preferences(token) == 7
+            assert renderer.tokens.read_preferences_course(token) == (7, course.slug)
             with pytest.raises(TokenError):
                 renderer.tokens.read_unsubscribe(token)  # one purpose per token
             assert href in message.text

@@ -129,14 +129,23 @@ def test_ids_outside_the_row_range_are_rejected() -> None:
             tokens.read_unsubscribe(signed.dumps(value))
 
 
-def test_an_unsubscribe_token_names_its_course_and_an_older_one_all_mail() -> None:
-    signed = URLSafeSerializer(SECRET, salt="nurture.unsubscribe")
-    course_token = tokens.make_unsubscribe(7, "hardlopen")
-    assert tokens.read_unsubscribe_course(course_token) == (7, "hardlopen")
-    assert tokens.read_unsubscribe(course_token) == 7
+@pytest.mark.parametrize("purpose", ["unsubscribe", "preferences"])
+def test_an_unsubscribe_or_preferences_token_names_its_course_and_an_older_one_none(
+    purpose: str,
+) -> None:
+    make, read = getattr(tokens, f"make_{purpose}"), getattr(tokens, f"read_{purpose}")
+    read_course = getattr(tokens, f"read_{purpose}_course")
+    signed = URLSafeSerializer(SECRET, salt=f"nurture.{purpose}")
+    course_token = make(7, "hardlopen")
+    assert read_course(course_token) == (7, "hardlopen")
+    assert read(course_token) == 7
     # Exactly as URLSafeSerializer signs it, so every key rotation rule still applies.
     assert signed.loads(course_token) == [7, "hardlopen"]
-    assert tokens.read_unsubscribe_course(tokens.make_unsubscribe(7)) == (7, None)
+    # A link from before links named their course: all mail, or the newest course.
+    assert read_course(make(7)) == (7, None) and make(7) == signed.dumps(7)
     for payload in ([7], [7, ""], [7, 3], [7, "a", "b"], ["7", "a"], [0, "a"]):
         with pytest.raises(TokenError):
-            tokens.read_unsubscribe_course(signed.dumps(payload))
+            read_course(signed.dumps(payload))
+    other = "preferences" if purpose == "unsubscribe" else "unsubscribe"
+    with pytest.raises(TokenError):  # one purpose per token, with a course as without
+        getattr(tokens, f"read_{other}_course")(course_token)

@@ -12,16 +12,19 @@ from datetime import UTC, datetime
 
 import pytest
 from helpers import wait_until
-from subscribers_support import ADDRESS, consent_events, signup_form, subscriber_by_email
+from subscribers_support import ADDRESS, consent_events, subscriber_by_email
 from two_courses_support import (
     FIRST,
     SECOND,
     SECOND_CONSENT,
     SECOND_TITLE,
     enrollments_by_course,
+    lesson_days,
     link_in,
+    mail_to,
     make_two_courses,
     sends_in_flight,
+    sign_up_and_confirm,
 )
 
 from config import Settings, load_settings
@@ -39,40 +42,6 @@ def settings(nurture_env: dict[str, str], tmp_path, monkeypatch) -> Settings:
     """This test's settings, with two course folders side by side."""
     monkeypatch.setenv("NURTURE_CONTENT_DIR", str(make_two_courses(tmp_path)))
     return load_settings()
-
-
-def _mail_to(fake, count: int, *, course: str, kind: str):
-    """Wait for the fake to hold COUNT mails; return the newest one of COURSE and KIND."""
-    assert wait_until(lambda: sum(len(a.recipients) for a in fake.accepted) >= count, 30)
-    messages = [m for a in fake.accepted for m in a.messages]
-    assert len(messages) == count, [m.subject for m in messages]
-    found = [
-        m
-        for m in messages
-        if m["custom_args"].get("course") == course
-        and (m["custom_args"].get("kind") == kind or m["custom_args"].get("day") == kind)
-    ]
-    assert found, f"no {kind} mail of {course}"
-    return found[-1]
-
-
-def _sign_up_and_confirm(client, fake, count: int, course: str) -> None:
-    assert client.post("/subscribe", data=signup_form(course=course)).status_code == 200
-    confirmation = _mail_to(fake, count, course=course, kind="confirmation")
-    page = client.get(link_in(confirmation, "confirm")).get_data(as_text=True)
-    title = SECOND_TITLE if course == SECOND else "Rugpijn en training"
-    assert f"de gratis e-mailcursus {title} wilt ontvangen" in page  # the right course
-    answer = client.post(link_in(confirmation, "confirm"))
-    assert "Je aanmelding is bevestigd" in answer.get_data(as_text=True)
-
-
-def _lesson_days(fake, course: str) -> list[str]:
-    return sorted(
-        m["custom_args"]["day"]
-        for a in fake.accepted
-        for m in a.messages
-        if m["custom_args"].get("course") == course and "kind" not in m["custom_args"]
-    )
 
 
 def _unsubscribes(runtime: Runtime) -> dict[str, list[int]]:
@@ -99,9 +68,9 @@ def test_one_reader_two_courses_and_leaving_one(
     client, runtime: Runtime, fake_sendgrid, celery_worker, clock
 ) -> None:
     clock.set(START)
-    _sign_up_and_confirm(client, fake_sendgrid, 1, FIRST)
+    sign_up_and_confirm(client, fake_sendgrid, 1, FIRST)
     # A confirmed reader signing up for the second course gets its own double opt-in.
-    _sign_up_and_confirm(client, fake_sendgrid, 2, SECOND)
+    sign_up_and_confirm(client, fake_sendgrid, 2, SECOND)
     subscriber = subscriber_by_email(runtime, ADDRESS)
     assert subscriber is not None
     assert (subscriber.status, subscriber.course_slug) == (SubscriberStatus.CONFIRMED, FIRST)
@@ -110,8 +79,8 @@ def test_one_reader_two_courses_and_leaving_one(
     # Day 1 of both courses goes out at the reader's 07:30.
     clock.set(datetime(2026, 3, 2, 6, 31, tzinfo=UTC))
     dispatch_once(runtime)
-    second_day1 = _mail_to(fake_sendgrid, 4, course=SECOND, kind="1")
-    assert _lesson_days(fake_sendgrid, FIRST) == ["1"]
+    second_day1 = mail_to(fake_sendgrid, 4, course=SECOND, kind="1")
+    assert lesson_days(fake_sendgrid, FIRST) == ["1"]
 
     # The mail client's one-click unsubscribe of the second course's lesson stops that one.
     header = second_day1["headers"]["List-Unsubscribe"]
@@ -136,8 +105,8 @@ def test_one_reader_two_courses_and_leaving_one(
 
     # The next morning only the first course goes on.
     _next_day(runtime, clock, fake_sendgrid, 5)
-    assert _lesson_days(fake_sendgrid, FIRST) == ["1", "2"]
-    assert _lesson_days(fake_sendgrid, SECOND) == ["1"]
+    assert lesson_days(fake_sendgrid, FIRST) == ["1", "2"]
+    assert lesson_days(fake_sendgrid, SECOND) == ["1"]
 
     # The consent history names each course, under each course's own text.
     events = [
@@ -154,7 +123,7 @@ def test_one_reader_two_courses_and_leaving_one(
     ]
 
     # "Stop all mail from the clinic" on the first course's unsubscribe page ends the rest.
-    lesson = _mail_to(fake_sendgrid, 5, course=FIRST, kind="2")
+    lesson = mail_to(fake_sendgrid, 5, course=FIRST, kind="2")
     unsubscribe = link_in(lesson, "unsubscribe")
     page = client.get(unsubscribe).get_data(as_text=True)
     assert "Ja, stop deze cursus" in page and "Stop alle e-mail van UMOYA" in page
