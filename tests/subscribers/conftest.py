@@ -1,4 +1,4 @@
-"""Fixtures of the subscriber tests: the real app served live for Chromium."""
+"""Fixtures of the subscriber tests: the real app served live for Chromium, a reader in a course."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from browser_support import serve_app
+from lessons import enroll
+from preferences_support import START
 
 from runtime import Runtime
+from store.clock import FrozenClock
 from web import create_app
 
 
@@ -27,3 +30,11 @@ def live_runtime(configure: Any, make_runtime: Any) -> Iterator[tuple[str, Runti
 
     with serve_app(app_at) as base_url:
         yield base_url, built[0]
+
+
+@pytest.fixture
+def reader(runtime: Runtime, clock: FrozenClock) -> int:
+    """A confirmed reader whose day 1 is due now."""
+    clock.set(START)
+    [subscriber_id] = enroll(runtime, 1, START)
+    return subscriber_id
