@@ -3,8 +3,14 @@
 The page is reached through a signed, never-expiring link in every lesson
 (emails.tokens, purpose "preferences"); only that link's holder gets here. Each change is
 guarded on the state it starts from (delivery.enrollments) and appended to the history: a
-preference event (delivery.preference_log), and for unsubscribing a consent event too.
-Nothing here commits: the caller's `runtime.session()` makes one transaction of it.
+preference event (delivery.preference_log), and for unsubscribing a consent event too
+(subscribers.leaving). Nothing here commits: the caller's `runtime.session()` makes one
+transaction of it.
+
+An erased ("forgotten") reader's link changes nothing: each change raises Erased, so the
+page can say so. A change and an erase never overlap (store.erasure_lock): a change that
+starts while an erase runs waits for it, then finds the reader forgotten, and an erase
+waits for a change under way, then erases what it stored.
 """
 
 from __future__ import annotations
@@ -22,14 +28,14 @@ from delivery import enrollments
 from delivery.preference_log import PAGE, record_preference
 from delivery.schedule import cadence_for
 from runtime import Runtime
+from store.erasure_lock import hold_for_recording
 from store.models import (
     Enrollment,
     PreferenceEventKind,
     Subscriber,
     SubscriberStatus,
 )
-from subscribers.service import unsubscribe
-from subscribers.validation import clean_name, clean_timezone
+from subscribers.validation import clean_timezone
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +44,6 @@ PAUSE_WEEK = timedelta(days=7)
 MORNING, NOON, EVENING, EXACT = "morning", "noon", "evening", "exact"
 HOURS = {NOON: "12:00", EVENING: "19:00"}
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-# Why a reader leaves (the dashboard counts them per lesson); the labels are what they see.
-REASONS = {
-    "te-veel": "Ik krijg te veel e-mails",
-    "past-niet": "De inhoud past niet bij mij",
-    "geholpen": "Ik heb gevonden wat ik zocht",
-    "niet-aangemeld": "Ik heb me niet aangemeld",
-    "anders": "Een andere reden",
-}
-COMMENT_MAX_CHARS = 1000
-
 MESSAGES = {
     "time": "Kies een tijd tussen 00:00 en 23:59, bijvoorbeeld 08:15.",
     "zone": "Kies een tijdzone uit de lijst.",
@@ -63,6 +59,10 @@ class PreferenceError(ValueError):
         """Name the FIELD at fault; the message comes from MESSAGES."""
         super().__init__(MESSAGES[field])
         self.field = field
+
+
+class Erased(Exception):
+    """The reader of this link was erased: nothing may be changed or stored for them."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,15 @@ class Standing:
 
 
 def standing(runtime: Runtime, session: Session, subscriber_id: int) -> Standing | None:
-    """Return what SUBSCRIBER_ID's page shows, or None for no such person; change nothing."""
+    """Return what SUBSCRIBER_ID's page shows, or None for no such person; change nothing.
+
+    Raises Erased for an erased reader.
+    """
     subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status == SubscriberStatus.FORGOTTEN:
+    if subscriber is None:
         return None
+    if subscriber.status == SubscriberStatus.FORGOTTEN:
+        raise Erased
     enrollment = _latest(session, subscriber.id, lock=False)
     course = runtime.courses.get(_course_of(subscriber, enrollment))
     cadence = cadence_for(runtime.settings, course, subscriber.timezone, subscriber.send_time)
@@ -139,9 +144,21 @@ def _latest(session: Session, subscriber_id: int, *, lock: bool) -> Enrollment |
     return session.scalars(query.with_for_update() if lock else query).first()
 
 
+def held_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    """Return SUBSCRIBER_ID locked for a change, or None; raise Erased for an erased reader.
+
+    Call it first in the transaction: it takes the erasure lock before any row lock.
+    """
+    hold_for_recording(session)
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    if subscriber is not None and subscriber.status == SubscriberStatus.FORGOTTEN:
+        raise Erased
+    return subscriber
+
+
 def _receiving(session: Session, subscriber_id: int) -> Subscriber | None:
     """Return the subscriber, locked, when they still get lessons (confirmed)."""
-    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    subscriber = held_subscriber(session, subscriber_id)
     if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
         return None
     return subscriber
@@ -259,37 +276,3 @@ def restart(runtime: Runtime, session: Session, subscriber_id: int) -> bool:
         "subscriber %s restarted the course", subscriber.id, extra={"subscriber_id": subscriber.id}
     )
     return True
-
-
-def unsubscribe_with_reason(
-    runtime: Runtime,
-    session: Session,
-    subscriber_id: int,
-    *,
-    reason: str | None,
-    comment: str | None,
-    ip: str | None,
-    source: str,
-) -> bool:
-    """Stop all mail (a consent event) and keep the optional REASON and COMMENT; False: unknown."""
-    if reason and reason not in REASONS:
-        raise PreferenceError("reason")
-    # Line breaks become spaces (clean_name drops control characters, joining the words).
-    words = comment[: COMMENT_MAX_CHARS * 4].split() if comment else []
-    text = clean_name(" ".join(words), COMMENT_MAX_CHARS) if words else None
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        return False
-    if (reason or text) and subscriber.status in (
-        SubscriberStatus.PENDING,
-        SubscriberStatus.CONFIRMED,
-    ):
-        _record(
-            session,
-            subscriber,
-            PreferenceEventKind.UNSUBSCRIBE_REASON,
-            runtime.now(),
-            value=reason or "",
-            comment=text,
-        )
-    return unsubscribe(runtime, session, subscriber_id, source=source, ip=ip)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.models import PreferenceEvent, PreferenceEventKind
-from subscribers.preferences import REASONS
+from subscribers.leaving import REASONS
 
 # Comments the dashboard lists, newest first.
 COMMENTS_SHOWN = 50

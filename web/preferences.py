@@ -3,6 +3,7 @@
 The link comes in every lesson, signed and never expiring (emails.tokens). A GET only shows
 the page: mail scanners fetch every link. Each change is a POST of one small form to its own
 address, answered with a redirect back to the page (?gedaan=...), so a reload posts nothing.
+The link of an erased reader says so, and changes nothing (subscribers.preferences.Erased).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from emails.tokens import TokenError
 from runtime import Runtime
-from subscribers import preferences
+from subscribers import leaving, preferences
 from subscribers.signup import PAGE
 from subscribers.validation import TIMEZONE_FIELD, iana_zones
 from web.context import runtime
@@ -40,6 +41,10 @@ DONE = {
 }
 INVALID = "Deze link werkt niet. Gebruik de link 'Voorkeuren' onderaan een van onze e-mails."
 UNKNOWN = "Bij deze link hoort geen aanmelding (meer)."
+ERASED = (
+    "Je gegevens zijn bij ons gewist. Via deze link kun je daarom niets meer instellen, "
+    "en we bewaren niets meer van wat je hier invult."
+)
 
 
 def dutch_moment(moment: datetime | None) -> str:
@@ -104,11 +109,17 @@ def _show(token: str, subscriber_id: int, status: int = 200, **context: Any) -> 
                 standing.local(enrollment.paused_until if enrollment else None)
             ),
             zones=_zones(standing.zone),
-            reasons=preferences.REASONS,
+            reasons=leaving.REASONS,
             hours=preferences.HOURS,
             done=DONE.get(request.args.get("gedaan", "")),
             **context,
         )
+
+
+@bp.errorhandler(preferences.Erased)
+def erased(_error: preferences.Erased) -> ResponseReturnValue:
+    """Say that the reader was erased: their link shows and changes nothing any more."""
+    return _message(410, ERASED)
 
 
 @bp.get("/<token>")
@@ -185,7 +196,7 @@ def unsubscribe(token: str) -> ResponseReturnValue:
     nurture = runtime()
     try:
         with nurture.session() as session:
-            known = preferences.unsubscribe_with_reason(
+            known = leaving.unsubscribe_with_reason(
                 nurture,
                 session,
                 subscriber_id,
