@@ -1,10 +1,11 @@
 """One lock between erasing people and recording what they did (PostgreSQL; SQLite needs none).
 
-An erase and a transaction that records events (the webhook ingest, a drain of opens and
-clicks) must not overlap. A recorder that read "not forgotten" before an erase committed
-would otherwise store rows tied to the person after it (as it finds them by delivery and
-tag, not by the erased address); and an erase that ran beside a recorder would miss the
-rows the recorder had not committed yet.
+An erase and a transaction that records what a person did (the webhook ingest, a drain of
+opens and clicks, a rating, a booking, a change on the preferences page, setting aside a
+webhook batch) must not overlap. A recorder that read "not forgotten" before an erase
+committed would otherwise store rows tied to the person after it (as it finds them by
+delivery, tag or link, not by the erased address); and an erase that ran beside a recorder
+would miss the rows the recorder had not committed yet.
 
 So recorders hold a transaction-level advisory lock shared and an erase holds it alone: an
 erase waits for the recorders under way (then erases what they stored), and recorders that

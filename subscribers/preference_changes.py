@@ -3,7 +3,8 @@
 Each acts on the course the page is about (subscribers.preferences.page_enrollment: the
 link's course, or for a link from before links named one, the newest enrollment). Each change
 is guarded on the state it starts from (delivery.enrollments) and appended to the history: a
-preference event (delivery.preference_log), and for unsubscribing a consent event too.
+preference event (delivery.preference_log), and for unsubscribing a consent event too. Each
+takes the erasure lock and the reader's row first (subscribers.preferences.held_subscriber).
 Nothing here commits: the caller's `runtime.session()` makes one transaction of it.
 """
 
@@ -29,6 +30,7 @@ from subscribers.preferences import (
     MORNING,
     REASONS,
     PreferenceError,
+    held_subscriber,
     left_course,
     page_course,
     page_enrollment,
@@ -43,8 +45,8 @@ COMMENT_MAX_CHARS = 1000
 
 
 def _receiving(session: Session, subscriber_id: int) -> Subscriber | None:
-    """Return the subscriber, locked, when they still get lessons (confirmed)."""
-    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    """Return the subscriber, locked, when they still get lessons (confirmed); see Erased."""
+    subscriber = held_subscriber(session, subscriber_id)
     if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
         return None
     return subscriber
@@ -191,14 +193,15 @@ def unsubscribe_with_reason(
     """Stop COURSE_SLUG's mail (or all mail: EVERYTHING), keeping the optional REASON and COMMENT.
 
     Either is a consent event; stopping one course while another runs is leave_course's,
-    otherwise all mail stops. False: no such person.
+    otherwise all mail stops. False: no such person. Raises Erased for an erased reader.
     """
     if reason and reason not in REASONS:
         raise PreferenceError("reason")
     # Line breaks become spaces (clean_name drops control characters, joining the words).
     words = comment[: COMMENT_MAX_CHARS * 4].split() if comment else []
     text = clean_name(" ".join(words), COMMENT_MAX_CHARS) if words else None
-    subscriber = session.get(Subscriber, subscriber_id)
+    # First: an erase under way finishes before we read who this is (store.erasure_lock).
+    subscriber = held_subscriber(session, subscriber_id)
     if subscriber is None:
         return False
     one_course = course_slug if course_slug is not None and not everything else None

@@ -5,6 +5,11 @@ The page is reached through a signed, never-expiring link in every lesson
 course of the mail it came in, and the page and its buttons are about that course's newest
 enrollment; a link from before links named their course is about the newest enrollment of
 any course. The changes its buttons make are subscribers.preference_changes.
+
+An erased ("forgotten") reader's link changes nothing: the page and each change raise Erased,
+so the page can say so. A change and an erase never overlap (store.erasure_lock): a change
+that starts while an erase runs waits for it, then finds the reader forgotten, and an erase
+waits for a change under way, then erases what it stored.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy.orm import Session
 from delivery.schedule import cadence_for
 from delivery.standing import course_standing
 from runtime import Runtime
+from store.erasure_lock import hold_for_recording
 from store.models import Enrollment, EnrollmentStatus, Subscriber, SubscriberStatus
 
 # The hours a reader picks from; "morning" is the course's own send time.
@@ -87,16 +93,38 @@ class Standing:
         return moment.astimezone(ZoneInfo(self.zone)) if moment else None
 
 
+class Erased(Exception):
+    """The reader of this link was erased: nothing may be changed or stored for them."""
+
+
+def held_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    """Return SUBSCRIBER_ID locked for a change, or None; raise Erased for an erased reader.
+
+    Call it first in the transaction: it takes the erasure lock before any row lock, and it
+    reads the row afresh (a row this session loaded earlier would keep its old status).
+    """
+    hold_for_recording(session)
+    subscriber = session.get(
+        Subscriber, subscriber_id, with_for_update=True, populate_existing=True
+    )
+    if subscriber is not None and subscriber.status == SubscriberStatus.FORGOTTEN:
+        raise Erased
+    return subscriber
+
+
 def standing(
     runtime: Runtime, session: Session, subscriber_id: int, course_slug: str | None = None
 ) -> Standing | None:
     """Return what SUBSCRIBER_ID's page of COURSE_SLUG shows, or None for no such person.
 
     COURSE_SLUG None: the page of a link from before links named their course. Changes nothing.
+    Raises Erased for an erased reader.
     """
     subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status == SubscriberStatus.FORGOTTEN:
+    if subscriber is None:
         return None
+    if subscriber.status == SubscriberStatus.FORGOTTEN:
+        raise Erased
     enrollment = page_enrollment(session, subscriber.id, course_slug, lock=False)
     course = runtime.courses.get(page_course(subscriber, enrollment, course_slug))
     cadence = cadence_for(runtime.settings, course, subscriber.timezone, subscriber.send_time)

@@ -6,6 +6,10 @@ batch is marked processed without its events, with a log line and an anonymous c
 and the rest flows on. Its body stays (scrubbed of personal data when it can be read) for
 a look until the retention job deletes it. Failures of the connection rather than of the
 batch (the database gone, a deadlock) are not counted: the batch stays pending.
+
+Setting aside reads the body and writes it back scrubbed in one transaction, under the
+shared erasure lock (store.erasure_lock), like the ingest: an erase that took a person's
+events out of the body in between would otherwise be overwritten by the old body.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import redis
 from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session
 
 from config.logs import redact
 from providers.sendgrid.scrub import without_personal_data
 from runtime import Runtime
+from store.erasure_lock import hold_for_recording
 from store.models import WebhookBatch
 from subscribers import counters
 
@@ -96,26 +102,36 @@ def record_failure(runtime: Runtime, batch_id: int, error: BaseException) -> boo
 
 def set_aside(runtime: Runtime, batch_id: int) -> bool:
     """Mark BATCH_ID processed without its events and count it; False if already processed."""
-    readable, body = _scrubbed_body(runtime, batch_id)
-    values: dict[str, Any] = {"processed_at": runtime.now()}
-    if readable:
-        values["body"] = body
     with runtime.session() as session:
-        done = session.execute(
-            update(WebhookBatch)
+        # First: an erase under way finishes before we read the body, and none starts
+        # before the scrubbed body is written back.
+        hold_for_recording(session)
+        pending = session.scalar(
+            select(WebhookBatch.id)
             .where(WebhookBatch.id == batch_id, WebhookBatch.processed_at.is_(None))
+            .with_for_update()
+        )
+        if pending is None:
+            return False  # ingested (or set aside) by someone else meanwhile
+        values: dict[str, Any] = {"processed_at": runtime.now()}
+        readable, body = _scrubbed_body(session, batch_id)
+        if readable:
+            values["body"] = body
+        session.execute(
+            update(WebhookBatch)
+            .where(WebhookBatch.id == batch_id)
             .values(**values)
             .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if done:
-            counters.increment(session, SET_ASIDE_COUNTER)
-    return bool(done)
+        )
+        counters.increment(session, SET_ASIDE_COUNTER)
+    return True
 
 
-def _scrubbed_body(runtime: Runtime, batch_id: int) -> tuple[bool, Any]:
+def _scrubbed_body(session: Session, batch_id: int) -> tuple[bool, Any]:
     """Return (True, the body without personal data), or (False, None) if it can't be read."""
     try:
-        with runtime.session() as session:
+        # A savepoint: a body the database itself refuses to hand over leaves the rest usable.
+        with session.begin_nested():
             body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
         return True, without_personal_data(body)
     except Exception:

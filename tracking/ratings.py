@@ -15,6 +15,11 @@ The page looks the same either way, so a scanner learns nothing.
 
 One row per reader and lesson: a later answer replaces the earlier one, a comment is kept
 until a newer one is written.
+
+An erased ("forgotten") reader's old links record nothing (ERASED), and the page says so. A
+vote and an erase never overlap (store.erasure_lock): a vote posted while an erase runs
+waits for it and then finds the reader forgotten; an erase waits for a vote under way and
+then unlinks it and deletes its comment, as it does with every earlier one.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from runtime import Runtime
+from store.erasure_lock import hold_for_recording
 from store.models import (
     Delivery,
     DeliveryKind,
@@ -52,6 +58,7 @@ BOTH_ANSWERS_SECONDS = 1.0
 RECORDED = "recorded"
 MACHINE = "machine"
 UNKNOWN = "unknown"
+ERASED = "erased"  # the reader was erased: nothing may link back to them
 
 # What a reader can rate: a lesson, and (by the closing email) the whole course.
 RATED_KINDS = (DeliveryKind.LESSON, DeliveryKind.CLOSING)
@@ -64,6 +71,7 @@ class RatedLesson:
     delivery_id: int
     course_slug: str
     day: int
+    erased: bool = False  # its reader was erased: the page says so, and records nothing
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,11 @@ def rated_lesson(session: Session, delivery_id: int) -> RatedLesson | None:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.kind not in RATED_KINDS or delivery.subscriber_id is None:
         return None
-    return RatedLesson(delivery.id, delivery.course_slug, delivery.day)
+    status = session.scalar(
+        select(Subscriber.status).where(Subscriber.id == delivery.subscriber_id)
+    )
+    erased = status == SubscriberStatus.FORGOTTEN
+    return RatedLesson(delivery.id, delivery.course_slug, delivery.day, erased)
 
 
 def _is_machine(
@@ -115,13 +127,20 @@ def _is_machine(
 
 
 def record_vote(runtime: Runtime, session: Session, delivery_id: int, vote: Vote) -> str:
-    """Record VOTE for the lesson of DELIVERY_ID; return RECORDED, MACHINE or UNKNOWN."""
+    """Record VOTE for the lesson of DELIVERY_ID; return RECORDED, MACHINE, UNKNOWN or ERASED.
+
+    Call it first in the transaction: it takes the erasure lock before any row lock.
+    """
+    # First: an erase under way finishes before we read whose lesson this is.
+    hold_for_recording(session)
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.kind not in RATED_KINDS or delivery.subscriber_id is None:
         return UNKNOWN
     subscriber = session.get(Subscriber, delivery.subscriber_id)
-    if subscriber is None or subscriber.status == SubscriberStatus.FORGOTTEN:
-        return UNKNOWN  # an old mail of a forgotten person: nothing may link back to them
+    if subscriber is None:
+        return UNKNOWN
+    if subscriber.status == SubscriberStatus.FORGOTTEN:
+        return ERASED  # an old mail of a forgotten person: nothing may link back to them
     now = runtime.now()
     if _is_machine(runtime, session, delivery, vote, now):
         return MACHINE

@@ -6,6 +6,8 @@ the call to action's booking reference (docs/conversions.md).
 A GET of a rating link records nothing, since mail scanners fetch every link; the page's own
 script (web/static/rating.js) posts the answer at once for a person's browser, and without
 scripts the page's button does. tracking.ratings says why, and how scanners are left out.
+The rating links of an erased reader answer that their data was erased, and record nothing;
+a booking reported from an erased reader's mail is answered as for a reference not ours.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ MESSAGES = {
     "too_long": f"Je opmerking is te lang: schrijf maximaal {ratings.COMMENT_MAX_CHARS} tekens.",
     "bad_token": "De boekingscode ontbreekt of klopt niet.",
     "origin": "Boekingen melden vanaf deze website is niet toegestaan.",
+    "erased": "Je gegevens zijn bij ons gewist. Daarom bewaren we via deze link niets meer: "
+    "ook je antwoord en je opmerking niet.",
     "preview": "Dit is een proefmail. In een echte les opent deze link een bedankpagina met "
     "ruimte voor een opmerking, en telt het antwoord van de lezer mee.",
 }
@@ -66,6 +70,14 @@ def _bad_link() -> Response:
     )
 
 
+def _erased() -> Response:
+    if wants_json():
+        response = jsonify(errors={"link": MESSAGES["erased"]})
+        response.status_code = 410
+        return response
+    return _page("public/message.html", 410, title="Gegevens gewist", message=MESSAGES["erased"])
+
+
 def _lesson(token: str, answer: str) -> ratings.RatedLesson | None:
     if answer not in ANSWERS:
         return None
@@ -96,6 +108,8 @@ def rating_page(token: str, answer: str) -> ResponseReturnValue:
     lesson = _lesson(token, answer)
     if lesson is None:
         return _bad_link()
+    if lesson.erased:
+        return _erased()  # and no click: nothing new may point at them
     # A click like any other (no rating): a scanner walking the mail shows in its burst.
     hit_intake().record(
         "click",
@@ -135,6 +149,8 @@ def rate(token: str, answer: str) -> ResponseReturnValue:
     lesson = _lesson(token, answer)
     if lesson is None:
         return _bad_link()
+    if lesson.erased:
+        return _erased()
     comment = ratings.clean_comment(request.form.get("opmerking"))
     if len(comment) > ratings.COMMENT_MAX_CHARS:
         if wants_json():
@@ -150,7 +166,9 @@ def rate(token: str, answer: str) -> ResponseReturnValue:
     )
     nurture = runtime()
     with nurture.session() as session:
-        ratings.record_vote(nurture, session, lesson.delivery_id, vote)
+        result = ratings.record_vote(nurture, session, lesson.delivery_id, vote)
+    if result == ratings.ERASED:
+        return _erased()  # erased since the page was read: the vote waited for it
     if wants_json():
         return jsonify(status="ok")
     return _page("public/rated.html", slug=lesson.course_slug, commented=bool(comment))

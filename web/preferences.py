@@ -46,6 +46,10 @@ SCOPE_FIELD = "scope"
 ALL_MAIL = "all"
 INVALID = "Deze link werkt niet. Gebruik de link 'Voorkeuren' onderaan een van onze e-mails."
 UNKNOWN = "Bij deze link hoort geen aanmelding (meer)."
+ERASED = (
+    "Je gegevens zijn bij ons gewist. Via deze link kun je daarom niets meer instellen, "
+    "en we bewaren niets meer van wat je hier invult."
+)
 
 
 def dutch_moment(moment: datetime | None) -> str:
@@ -121,6 +125,12 @@ def _show(token: str, reader: Reader, status: int = 200, **context: Any) -> Resp
             all_mail=ALL_MAIL,
             **context,
         )
+
+
+@bp.errorhandler(preferences.Erased)
+def erased(_error: preferences.Erased) -> ResponseReturnValue:
+    """Say that the reader was erased: their link shows and changes nothing any more."""
+    return _message(410, ERASED)
 
 
 @bp.get("/<token>")

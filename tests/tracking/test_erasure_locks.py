@@ -1,23 +1,24 @@
 """PostgreSQL: an erase and an ingest (or a drain of hits) that overlap take turns, cleanly.
 
-Each test holds one counter row locked from a third connection, so the transaction that adds
-to it stops just before its commit, with all its other work done. The other side then starts
-on its own connection (`nurture subscribers forget` as a process, or a drain in a thread)
-and the lock is let go. Whichever started first wins; the other sees its result.
+Each test pauses one side just before its commit (erasure_locks_support), starts the other
+(`nurture subscribers forget` as a process, or a drain in a thread), and lets go. Whichever
+started first wins; the other sees its result.
 SQLite needs none of this: every transaction takes the write lock at BEGIN (store.db).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
+from erasure_locks_support import (
+    WAIT_SECONDS,
+    Running,
+    counter_held,
+    finished,
+    lock_waits,
+    start_forget,
+)
 from erasure_support import (
     ERASED,
     LINK,
@@ -33,7 +34,6 @@ from erasure_support import (
     tagged_with,
 )
 from helpers import wait_until
-from sqlalchemy import text
 from tracking_support import SendGridSigner
 
 from runtime import Runtime
@@ -42,80 +42,12 @@ from tracking.hits import drain_hits
 from tracking.ingest import ingest_pending
 from tracking.tallies import HIT_PREFIX, event_counter
 
-NURTURE = str(Path(sys.executable).parent / "nurture")
-WAIT_SECONDS = 15
-
 pytestmark = [
     pytest.mark.usefixtures("signer", "fresh_spool"),
     pytest.mark.parametrize(
         "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
     ),
 ]
-
-
-@contextmanager
-def counter_held(runtime: Runtime, name: str) -> Iterator[Callable[[], None]]:
-    """Lock counter NAME's row from a third connection; yield the function that lets go."""
-    with runtime.session() as session:
-        counters.increment(session, name, 0)
-    connection = runtime.engine.connect()
-    transaction = connection.begin()
-    connection.execute(text("SELECT 1 FROM counters WHERE name = :n FOR UPDATE"), {"n": name})
-
-    def release() -> None:
-        if transaction.is_active:
-            transaction.rollback()
-
-    try:
-        yield release
-    finally:
-        release()
-        connection.close()
-
-
-def lock_waits(runtime: Runtime) -> int:
-    """Return how many connections to the test database wait for a lock right now."""
-    with runtime.engine.connect() as connection:
-        query = (
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(connection.execute(text(query)).scalar_one())
-
-
-class Running(threading.Thread):
-    """Run WORK(runtime) in a thread of this process; join() returns its result."""
-
-    def __init__(self, work: Callable[[Runtime], Any], runtime: Runtime) -> None:
-        super().__init__(daemon=True)
-        self.work, self.runtime = work, runtime
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self.result = self.work(self.runtime)
-        except BaseException as exc:  # handed to the test in join()
-            self.error = exc
-
-    def join(self, timeout: float | None = WAIT_SECONDS) -> Any:
-        super().join(timeout)
-        assert not self.is_alive(), "still waiting"
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def start_forget(email: str = ERASED) -> subprocess.Popen[bytes]:
-    """Start `nurture subscribers forget --yes EMAIL` in a process of its own (test env)."""
-    command = [NURTURE, "subscribers", "forget", "--yes", email]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def finished(process: subprocess.Popen[bytes]) -> tuple[int, str]:
-    out, err = process.communicate(timeout=WAIT_SECONDS)
-    return process.returncode, (out + err).decode()
 
 
 def spool_hits(app: Any, client: Any, runtime: Runtime, pair: Pair) -> None:
