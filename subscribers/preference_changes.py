@@ -52,6 +52,17 @@ def _receiving(session: Session, subscriber_id: int) -> Subscriber | None:
     return subscriber
 
 
+def _receiving_in(
+    session: Session, subscriber_id: int, course_slug: str | None
+) -> tuple[Subscriber, Enrollment] | None:
+    """Return the receiving subscriber and the page's enrollment of COURSE_SLUG, both locked."""
+    subscriber = _receiving(session, subscriber_id)
+    if subscriber is None:
+        return None
+    enrollment = page_enrollment(session, subscriber_id, course_slug, lock=True)
+    return None if enrollment is None else (subscriber, enrollment)
+
+
 def _record(
     session: Session,
     subscriber: Subscriber,
@@ -74,12 +85,10 @@ def pause(
     course_slug: str | None = None,
 ) -> bool:
     """Pause the course for a week (WEEK) or until resumed; False if it does not run."""
-    subscriber = _receiving(session, subscriber_id)
-    enrollment = (
-        page_enrollment(session, subscriber_id, course_slug, lock=True) if subscriber else None
-    )
-    if subscriber is None or enrollment is None:
+    found = _receiving_in(session, subscriber_id, course_slug)
+    if found is None:
         return False
+    subscriber, enrollment = found
     now = runtime.now()
     until = now + PAUSE_WEEK if week else None
     if not enrollments.pause(enrollment, now, until):
@@ -99,12 +108,10 @@ def resume(
     runtime: Runtime, session: Session, subscriber_id: int, *, course_slug: str | None = None
 ) -> bool:
     """Resume the paused course at the day it stopped; False if it is not paused."""
-    subscriber = _receiving(session, subscriber_id)
-    enrollment = (
-        page_enrollment(session, subscriber_id, course_slug, lock=True) if subscriber else None
-    )
-    if subscriber is None or enrollment is None:
+    found = _receiving_in(session, subscriber_id, course_slug)
+    if found is None:
         return False
+    subscriber, enrollment = found
     now = runtime.now()
     course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
     if not enrollments.resume(enrollment, course, subscriber, now, runtime.settings):
