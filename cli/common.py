@@ -110,4 +110,4 @@ def refuse_broken_course(runtime: Runtime, slug: str | None = None) -> None:
     """Exit with the first problem `nurture course check` would report, if any."""
     problems = course_problems(runtime, slug)
     if problems:
-        fail(f"course fails its check: {problems[0]} (run `nurture course check`)")
+        fail(f"de cursus haalt de controle niet: {problems[0]} (zie `nurture course check`)")

@@ -9,6 +9,13 @@ import click
 
 from cli.common import fail, runtime_or_exit
 
+# What the clinic reads (the course's problems and the lines around them) is Dutch; the
+# commands' --help is for whoever runs the server, in English like the rest of the CLI.
+STRAY = (
+    "dit bestand komt niet uit deze indeling, maar hoort wel bij de cursus (elk .md-bestand "
+    "in de map is een les); haal het weg als het er niet bij hoort"
+)
+
 
 def _folder_for(slug: str | None) -> Path:
     """Return the course folder for SLUG: a course name, a folder path, or NURTURE_COURSE."""
@@ -46,19 +53,20 @@ def split(article: Path, outline: Path, out: Path | None) -> None:
     Refuses, writing nothing, when any article text would land in no lesson or in two.
     """
     from course.split import SplitError, split_article, write_lessons
+    from course.wording import count_problems
 
     try:
         files = split_article(article, outline)
     except SplitError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
-        fail(f"{len(exc.problems)} problem(s); no lesson files written", code=1)
+        fail(f"{count_problems(len(exc.problems))}; er zijn geen lesbestanden geschreven", code=1)
     out = out or outline.parent
     for path in write_lessons(files, out):
         click.echo(str(path))
     strays = sorted(set(out.glob("*.md")) - {out / name for name in files})
     for stray in strays:
-        click.echo(f"{stray}: not made from this outline, but the loader reads it too", err=True)
+        click.echo(f"{stray}: {STRAY}", err=True)
 
 
 @course.command()
@@ -66,6 +74,7 @@ def split(article: Path, outline: Path, out: Path | None) -> None:
 def check(slug: str | None) -> None:
     """Lint course SLUG (a name or a folder; default NURTURE_COURSE); exit 1 on problems."""
     from course.check import check_folder
+    from course.wording import count_problems
     from emails.check import rendering_problems
 
     folder = _folder_for(slug)
@@ -74,9 +83,9 @@ def check(slug: str | None) -> None:
     for problem in problems:
         click.echo(problem)
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {folder}", err=True)
+        click.echo(f"{count_problems(len(problems))} in {folder}", err=True)
         sys.exit(1)
-    click.echo(f"OK: {folder.name} passes the course check.")
+    click.echo(f"OK: geen problemen in {folder.name}.")
 
 
 @course.command()
@@ -96,7 +105,7 @@ def preview(slug: str | None, out: Path | None) -> None:
     try:
         loaded = load_course_from(folder)
     except CourseError as exc:
-        fail(f"{exc} (run `nurture course check`)", code=1)
+        fail(f"{exc} (zie `nurture course check`)", code=1)
     renderer = runtime_or_exit().renderer
     for path in write_preview(renderer, loaded, out or VAR_DIR / "preview" / folder.name):
         click.echo(str(path))

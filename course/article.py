@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,19 @@ import tomli_w
 from course.content import OUTLINE_FILE, Content, read_folder
 from course.coverage import Coverage, coverage
 from course.loader import CourseError
-from course.split import MD_HEADING, SplitError, split_article, write_lessons
+from course.outline import Outline, load_outline
+from course.split import MD_HEADING, split_article, write_lessons
+from course.split_problems import SplitError, SplitProblem
+from course.wording import dutch_list
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+LOCATED = re.compile(r"^(?P<name>[^:\s]+?)(?::(?P<line>\d+))?: (?P<message>.*)$", re.DOTALL)
+LESSON_DAY = re.compile(r"^day:\s*(\d+)\s*$", re.MULTILINE)
+ARTICLE = "artikel"  # the pasted article's file name in problems: artikel.txt or artikel.md
+EMPTY_OUTLINE = (
+    'de indeling is nog leeg: klik op "Indeling voorstellen" en geef in de tabel minstens één '
+    "kop een dag, of schrijf de indeling als tekst"
+)
 LESSON_TEXTS = ("subject", "preheader", "teaser")
 # A plain-text line that may be a heading: short, and not ending like a sentence.
 HEADING_LIKE = re.compile(r"^[^\s.!?][^\n]{0,80}[^.!?,;:\s]$")
@@ -29,31 +40,62 @@ def split_pasted(
 ) -> tuple[Content, Coverage]:
     """Split ARTICLE by OUTLINE (TOML) into a course with SETTINGS; return it and its coverage.
 
-    Raises SplitError with every problem (file names read "artikel" and "outline").
+    Raises SplitError with every problem; they name the files "artikel.txt" (or .md) and
+    "outline.toml", as the page calls them.
     """
+    source_name = ARTICLE + (".md" if markdown else ".txt")
+    if not outline.strip():
+        raise SplitError([SplitProblem(Path(OUTLINE_FILE), EMPTY_OUTLINE)])
     with tempfile.TemporaryDirectory(prefix="nurture-article-") as tmp:
         folder = Path(tmp)
-        source = folder / ("artikel.md" if markdown else "artikel.txt")
+        source = folder / source_name
         source.write_text(article, encoding="utf-8")
         outline_path = folder / OUTLINE_FILE
         outline_path.write_text(outline, encoding="utf-8")
         course = folder / "cursus"
+        files: dict[str, str] = {}
         try:
             files = split_article(source, outline_path)
+            _check_days(load_outline(outline_path))
             write_lessons(files, course)
             (course / "course.toml").write_text(tomli_w.dumps(settings), encoding="utf-8")
             (course / OUTLINE_FILE).write_text(outline, encoding="utf-8")
             content = read_folder(course)
         except SplitError as exc:
-            raise SplitError([_plain(problem, folder) for problem in exc.problems]) from None
+            found = [replace(problem, path=Path(problem.path.name)) for problem in exc.found]
+            raise SplitError(found) from None
         except CourseError as exc:
-            raise SplitError([_plain(str(exc), folder)]) from None
+            raise SplitError([_course_problem(str(exc), folder, files)]) from None
     bodies = [str(lesson["body"]) for lesson in content["lessons"]]
     return content, coverage(article, bodies)
 
 
-def _plain(problem: str, folder: Path) -> str:
-    return problem.replace(str(folder / "cursus") + "/", "").replace(str(folder) + "/", "")
+def _check_days(outline: Outline) -> None:
+    """Refuse lesson days that don't run 1..N, as a course must (the CLI leaves that to check)."""
+    days = sorted({int(lesson["day"]) for lesson in outline.lessons})
+    gap = next((day for day in range(1, len(days) + 1) if day not in days), None)
+    if gap is not None:
+        message = (
+            f"dag {gap} ontbreekt: de dagen moeten doorlopen vanaf 1, maar de indeling heeft "
+            f"dag {dutch_list([str(day) for day in days])}. Geef een kop dag {gap}, of "
+            "nummer de dagen opnieuw zonder gat"
+        )
+        raise SplitError([outline.problem(message, day=gap)])
+
+
+def _course_problem(message: str, folder: Path, files: dict[str, str]) -> SplitProblem:
+    """Return the loader's MESSAGE about the split course as a problem of the lesson's day."""
+    plain = message.replace(str(folder / "cursus") + "/", "").replace(str(folder) + "/", "")
+    found = LOCATED.match(plain)
+    if not found:
+        return SplitProblem(Path(""), plain)
+    day = LESSON_DAY.search(files.get(found["name"], ""))
+    return SplitProblem(
+        Path(found["name"]),
+        found["message"],
+        int(found["line"] or 0),
+        day=int(day.group(1)) if day else 0,
+    )
 
 
 def find_headings(article: str, *, markdown: bool) -> list[str]:

@@ -10,7 +10,18 @@ from typing import Any
 import yaml
 
 from course.closing import CLOSING_OPTIONAL, CLOSING_REQUIRED, Closing, ClosingError, read_closing
-from course.wording import FRONT_MATTER, NO_LESSONS, dutch_list, key_name, twice
+from course.wording import (
+    FRONT_MATTER,
+    NO_LESSONS,
+    bad_toml,
+    empty,
+    key_name,
+    missing,
+    not_utf8,
+    twice,
+    unknown_keys,
+    unreadable,
+)
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 
@@ -88,31 +99,22 @@ def _read_text(path: Path) -> str:
         # utf-8-sig: editors on Windows save a BOM, which would hide the leading ---.
         return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CourseError(
-            f"{path}: het bestand is niet als UTF-8 opgeslagen (byte {exc.start}); "
-            "sla het op als UTF-8"
-        ) from None
+        raise CourseError(f"{path}: {not_utf8(exc.start)}") from None
     except OSError as exc:
-        raise CourseError(f"{path}: het bestand kan niet gelezen worden ({exc.strerror})") from None
+        raise CourseError(f"{path}: {unreadable(str(exc.strerror))}") from None
 
 
 def _check_keys(
     path: Path, where: str, data: dict[str, Any], required: set[str], optional: set[str]
 ) -> None:
-    missing = sorted(required - data.keys())
-    named = [key_name(key) for key in missing] if where == FRONT_MATTER else missing
-    if missing:
-        verb, them = ("ontbreekt", "het") if len(missing) == 1 else ("ontbreken", "ze")
-        raise CourseError(f"{path}: in {where} {verb} {dutch_list(named)}; vul {them} in")
+    absent = sorted(required - data.keys())
+    if absent:
+        named = [key_name(key) for key in absent] if where == FRONT_MATTER else absent
+        raise CourseError(f"{path}: {missing(where, named)}")
     unknown = sorted(str(key) for key in data.keys() - required - optional)
     if unknown:
-        allowed = ", ".join(sorted(required | optional))
-        what = "onbekend veld" if len(unknown) == 1 else "onbekende velden"
-        # "(toegestaan" ends the part course.check searches for the line of the key.
-        raise CourseError(
-            f"{path}: {what} {', '.join(unknown)} in {where} (toegestaan: {allowed}); "
-            "controleer de spelling of haal het weg"
-        )
+        allowed = sorted(required | optional)
+        raise CourseError(f"{path}: {unknown_keys(where, unknown, allowed)}")
 
 
 def _section(
@@ -169,7 +171,7 @@ def load_lesson(path: Path) -> Lesson:
         if not isinstance(value, str):
             raise CourseError(f"{path}: {key_name(key)} moet tekst zijn")
     if not meta["subject"].strip():
-        raise CourseError(f"{path}: {key_name('subject')} is leeg; vul het in")
+        raise CourseError(f"{path}: {empty(key_name('subject'))}")
     return Lesson(
         day=day,
         subject=meta["subject"].strip(),
@@ -215,11 +217,7 @@ def read_course_toml(folder: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(_read_text(toml_path))
     except tomllib.TOMLDecodeError as exc:
-        # tomllib says where, "(at line 5, column 3)": course.check takes the line from it.
-        raise CourseError(
-            f"{toml_path}: course.toml is niet te lezen ({exc}); controleer de aanhalingstekens "
-            "en het = op die regel"
-        ) from None
+        raise CourseError(f"{toml_path}: {bad_toml('course.toml', str(exc))}") from None
 
 
 def course_from_data(

@@ -1,31 +1,24 @@
 """Split an article (plain text or Markdown) into lesson files, as an outline says.
 
-The outline (TOML) names the article's section headings and the day each goes to, the
-lines inside a section that are sub-headings, and each day's front matter. The article's
-text is copied verbatim; only its structure becomes Markdown (headings, lists).
+The outline (TOML, read by course.outline) names the article's section headings and the day
+each goes to, the lines inside a section that are sub-headings, and each day's front matter.
+The article's text is copied verbatim; only its structure becomes Markdown (headings, lists).
+Every problem (course.split_problems) is Dutch, names its file and line, and says how to fix it.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-LESSON_TYPES = {
-    "day": int,
-    "file": str,
-    "subject": str,
-    "preheader": str,
-    "teaser": str,
-    "title": str,
-}
-SECTION_TYPES = {"heading": str, "day": int, "subheadings": list, "subheading_days": dict}
-REQUIRED = {"lesson", "section", "day", "file", "subject", "preheader", "heading"}
+from course.outline import LESSON_TYPES, Outline, load_outline, read_text
+from course.split_problems import SplitError, SplitProblem
+
 LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s+")
 # In plain text only dash-like bullets make a list; "1. " may just start a sentence.
 BULLET = re.compile(r"^\s*[-*•]\s+")
@@ -33,15 +26,6 @@ MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 # A plain-text line must not turn into Markdown syntax by accident when rendered.
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~])")
 MD_LINE_START = re.compile(r"^(\d*)([#>+=.)-])")
-
-
-class SplitError(Exception):
-    """The article and outline don't split cleanly; `problems` lists every reason."""
-
-    def __init__(self, problems: list[str]) -> None:
-        """Keep every problem; the message is the first."""
-        super().__init__(problems[0] if problems else "split failed")
-        self.problems = problems
 
 
 @dataclass
@@ -60,63 +44,10 @@ class Block:
         """Return the block's text on one line."""
         return self.words or " ".join(line.strip() for line in self.lines)
 
-
-@dataclass
-class Outline:
-    """The parsed outline file."""
-
-    path: Path
-    lessons: list[dict[str, Any]]
-    sections: list[dict[str, Any]]
-    problems: list[str] = field(default_factory=list)
-
-
-def _table_problems(path: Path, where: str, data: Any, types: dict[str, type]) -> list[str]:
-    """Return what is wrong with one outline table: missing, unknown or mistyped keys."""
-    if not isinstance(data, dict):
-        return [f"{path}: {where} must be a table"]
-    problems = [f"{path}: {where} is missing {key}" for key in types if key in REQUIRED]
-    problems = [problem for problem in problems if problem.rsplit(" ", 1)[1] not in data]
-    for key, value in data.items():
-        if key not in types:
-            allowed = ", ".join(types)
-            problems.append(f"{path}: {where} has unknown key {key} (allowed: {allowed})")
-        elif not isinstance(value, types[key]) or isinstance(value, bool):
-            problems.append(f"{path}: {where} {key} must be {types[key].__name__}")
-    return problems
-
-
-def load_outline(path: Path) -> Outline:
-    """Read and validate an outline file, raising SplitError naming it."""
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SplitError([f"{path}: cannot read the outline: {exc}"]) from None
-    problems = _table_problems(path, "the outline", data, {"lesson": list, "section": list})
-    lessons, sections = data.get("lesson", []), data.get("section", [])
-    for number, lesson in enumerate(lessons, 1):
-        problems += _table_problems(path, f"[[lesson]] #{number}", lesson, LESSON_TYPES)
-        name = lesson.get("file", "x.md") if isinstance(lesson, dict) else "x.md"
-        # The name becomes a path in --out, so it must not climb out of that folder.
-        if not isinstance(name, str) or not re.fullmatch(r"[\w.-]+\.md", name):
-            problems.append(f"{path}: [[lesson]] #{number} file must be a plain NAME.md")
-    for number, section in enumerate(sections, 1):
-        where = f"[[section]] #{number}"
-        problems += _table_problems(path, where, section, SECTION_TYPES)
-        if isinstance(section, dict):
-            texts = [*section.get("subheadings", []), *section.get("subheading_days", {})]
-            days = list(section.get("subheading_days", {}).values())
-            if not all(isinstance(text, str) for text in texts) or not all(
-                isinstance(day, int) for day in days
-            ):
-                problems.append(f"{path}: {where} sub-headings must be text, their days numbers")
-    if problems:
-        raise SplitError(problems)
-    for key in ("day", "file"):
-        for value, count in Counter(lesson[key] for lesson in lessons).items():
-            if count > 1:
-                problems.append(f"{path}: two [[lesson]] tables have {key} = {value!r}")
-    return Outline(path, lessons, sections, problems)
+    @property
+    def last_line(self) -> int:
+        """Return the article line the block ends on."""
+        return self.line + len(self.lines) - 1
 
 
 def _escape(text: str) -> str:
@@ -156,30 +87,35 @@ def _snippet(block: Block) -> str:
     return f'"{text[:60]}…"' if len(text) > 60 else f'"{text}"'
 
 
-def assign_days(blocks: list[Block], outline: Outline, article: Path) -> list[str]:
+def assign_days(blocks: list[Block], outline: Outline, article: Path) -> list[SplitProblem]:
     """Give each block its day from the outline; return what lands in no lesson or two."""
-    problems: list[str] = []
+    problems: list[SplitProblem] = []
     by_heading: dict[str, dict[str, Any]] = {}
+    section_of: dict[str, str] = {}  # a sub-heading's section heading
     claimed: Counter[str] = Counter()
     for entry in outline.sections:
         by_heading[entry["heading"]] = entry
         claimed.update(_named(entry))
+        section_of |= {text: entry["heading"] for text in _subheadings(entry)}
     for text, count in claimed.items():
         if count > 1:
-            problems.append(
-                f'{outline.path}: "{text}" is listed {count} times; its text would land in '
-                "more than one lesson"
+            message = (
+                f'"{text}" staat {count} keer in de indeling; de tekst eronder zou in meer dan '
+                "één les komen. Noem elke kop één keer, bij de dag waar zijn tekst heen moet"
             )
+            problems.append(outline.problem(message, outline.line_of(text, 2), heading=text))
     first_seen: dict[str, int] = {}
     section: dict[str, Any] | None = None
     day: int | None = None
     for block in blocks:
         if block.kind == "heading" and block.text in by_heading:
             if block.text in first_seen:
-                problems.append(
-                    f"{article}:{block.line}: heading {_snippet(block)} appears again "
-                    f"(first at line {first_seen[block.text]}); the outline can't tell them apart"
+                message = (
+                    f'de kop "{block.text}" staat ook al op regel {first_seen[block.text]}; de '
+                    "indeling kan die twee niet uit elkaar houden. Maak de koppen in het "
+                    f'artikel verschillend, bijvoorbeeld "{block.text} (2)"'
                 )
+                problems.append(SplitProblem(article, message, block.line, heading=block.text))
             first_seen.setdefault(block.text, block.line)
             section = by_heading[block.text]
             day, block.level = section["day"], 2
@@ -190,17 +126,35 @@ def assign_days(blocks: list[Block], outline: Outline, article: Path) -> list[st
         elif block.kind == "heading":
             block.kind, block.words = "para", ""  # a known line outside its section
         block.day = day
-        if day is None:
-            problems.append(
-                f"{article}:{block.line}: {_snippet(block)} lands in no lesson "
-                "(it comes before the first heading the outline names)"
-            )
+    # Only text before the first named heading has no day: one problem for all of it.
+    before = [block for block in blocks if block.day is None]
+    if before:
+        lines = f" (tot en met regel {before[-1].last_line})"
+        lines = lines if before[-1].last_line > before[0].line else ""
+        message = (
+            f"de tekst vanaf {_snippet(before[0])}{lines} komt in geen enkele les: hij staat "
+            "vóór de eerste kop die in de indeling een dag heeft. Geef deze tekst een kop met "
+            "een dag, of haal hem weg uit het artikel"
+        )
+        found = SplitProblem(article, message, before[0].line, heading=before[0].text)
+        problems.append(found)
     for text in claimed:
         if text not in first_seen:
-            problems.append(
-                f'{outline.path}: "{text}" is not a line of {article.name} (inside its section)'
-            )
+            problems.append(_not_found(outline, article, text, section_of.get(text, "")))
     return problems
+
+
+def _not_found(outline: Outline, article: Path, text: str, section: str) -> SplitProblem:
+    """Return the problem of a heading (or SECTION's sub-heading) TEXT the article lacks."""
+    if section:
+        what = f'de tussenkop "{text}" staat niet als eigen regel onder de kop "{section}"'
+    else:
+        what = f'de kop "{text}" staat niet als eigen regel'
+    message = (
+        f"{what} in het artikel ({article.name}); neem hem precies zo over uit het artikel "
+        "(let op hoofdletters en leestekens), of haal hem uit de indeling"
+    )
+    return outline.problem(message, outline.line_of(text), heading=text)
 
 
 def _subheadings(section: dict[str, Any]) -> list[str]:
@@ -229,24 +183,40 @@ def _front_matter(lesson: dict[str, Any], outline: Path) -> str:
     return f"---\n{note}{dumped}---\n"
 
 
+def _days_without_lesson(
+    blocks: list[Block], outline: Outline, article: Path
+) -> list[SplitProblem]:
+    """Return a problem for each day the outline sends a heading to but has no [[lesson]] for."""
+    lessons = {lesson["day"] for lesson in outline.lessons}
+    problems: list[SplitProblem] = []
+    heading = ""
+    for block in blocks:
+        heading = block.text if block.kind == "heading" and block.level else heading
+        if block.day is None or block.day in lessons | {found.day for found in problems}:
+            continue
+        message = (
+            f'de kop "{heading}" gaat naar dag {block.day}, maar de indeling heeft geen '
+            f"[[lesson]] voor dag {block.day}: de tekst eronder (vanaf regel {block.line} van "
+            f"het artikel) komt zo in geen les. Voeg een [[lesson]] met day = {block.day} toe, "
+            "of geef de kop een dag die er wel is"
+        )
+        line = outline.line_of(heading)
+        problems.append(outline.problem(message, line, heading=heading, day=block.day))
+    return problems
+
+
 def split_article(article: Path, outline_path: Path) -> dict[str, str]:
     """Return {lesson file name: content} for ARTICLE split as OUTLINE_PATH says."""
     outline = load_outline(outline_path)
-    try:
-        text = article.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SplitError([f"{article}: cannot read the article: {exc}"]) from None
+    text = read_text(article)
     markdown = article.suffix.lower() in {".md", ".markdown"}
     headings = {text for section in outline.sections for text in _named(section)}
     blocks = read_blocks(text, markdown, headings)
     problems = outline.problems + assign_days(blocks, outline, article)
+    problems += _days_without_lesson(blocks, outline, article)
     lessons = {lesson["day"]: lesson for lesson in outline.lessons}
-    for block in blocks:
-        if block.day is not None and block.day not in lessons:
-            problems.append(
-                f"{article}:{block.line}: {_snippet(block)} lands in no lesson "
-                f"(the outline has no [[lesson]] for day {block.day})"
-            )
+    days = [lesson["day"] for lesson in outline.lessons]
+    starts = dict(zip(days, outline.lesson_lines, strict=True))
     # Each block has exactly one day, so text can only land twice through the outline
     # (a line listed twice, a heading repeated), which assign_days reports.
     bodies: dict[int, list[str]] = {day: [] for day in lessons}
@@ -256,7 +226,12 @@ def split_article(article: Path, outline_path: Path) -> dict[str, str]:
     files: dict[str, str] = {}
     for day, lesson in sorted(lessons.items()):
         if not bodies[day]:
-            problems.append(f"{outline_path}: day {day} gets no article text")
+            message = (
+                f"dag {day} krijgt geen tekst uit het artikel: geen kop in de indeling gaat "
+                f"naar dag {day}. Geef een kop dag {day}, of haal de les voor dag {day} "
+                "([[lesson]]) weg"
+            )
+            problems.append(outline.problem(message, starts[day], day=day))
         body = "\n\n".join(bodies[day])
         files[lesson["file"]] = f"{_front_matter(lesson, outline_path)}\n{body}\n"
     if problems:

@@ -4,6 +4,8 @@ The outline (which article heading goes to which day, and each day's subject) is
 the page; "Indeling voorstellen" starts one from the article's headings. Splitting shows the
 coverage report (course.coverage); saving stores the result as the new course's draft,
 with the signup course's settings to start from (its example details still block publishing).
+A problem stands under the field it is about (web.studio_article_problems), and in a list
+on top that links to it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,24 @@ from course.content import read_folder
 from course.coverage import sentences
 from course.drafts import has_course, save_draft
 from course.loader import CourseError
-from course.split import SplitError
+from course.split_problems import SplitError
 from course.versions import live_version
 from runtime import Runtime
 from subscribers.accounts import WRITE_DRAFTS
 from web.auth import admin_page, require_admin, requires
 from web.context import runtime
+from web.studio_article_problems import (
+    ARTICLE_LABEL,
+    BAD_SLUG,
+    NO_HEADINGS,
+    NO_OUTLINE,
+    NOT_READ,
+    NOT_SPLIT,
+    SLUG_LABEL,
+    TOO_LARGE,
+    PageProblem,
+    place_split_problems,
+)
 from web.studio_support import author
 
 bp = Blueprint("studio_article", __name__, url_prefix="/admin/courses")
@@ -48,15 +62,28 @@ def _page(status: int = 200, **context: Any) -> ResponseReturnValue:
     if marks is None and "drop_marks" not in context:
         marks = _marks_from_form()
     context.pop("drop_marks", None)
-    days = sorted({day for _, day in marks or [] if day > 0})
+    return _render(status, form, marks or [], context)
+
+
+def _render(
+    status: int, form: dict[str, Any], marks: list[tuple[str, int]], context: dict[str, Any]
+) -> ResponseReturnValue:
+    """Render the page with FORM's values, MARKS and the problems (PageProblem) in CONTEXT."""
+    days = sorted({day for _, day in marks if day > 0})
+    problems: list[PageProblem] = context.pop("problems", [])
+    by_target: dict[str, list[str]] = {}
+    for problem in problems:
+        by_target.setdefault(problem.target, []).append(problem.text)
     return admin_page(
         "admin/studio/article.html",
         status,
         form=form,
-        marks=marks or [],
+        marks=marks,
         days=days,
         day_fields=context.pop("day_fields", None) or _day_fields(days),
         sentence_count=lambda body: len(sentences(body)),
+        problems=problems,
+        by_target=by_target,
         **context,
     )
 
@@ -107,6 +134,37 @@ def _outline(outline: str, marks: list[tuple[str, int]] | None) -> dict[str, Any
     return context if marks is not None else context | {"drop_marks": True}
 
 
+@bp.errorhandler(413)
+def too_large(error: Exception) -> ResponseReturnValue:
+    """Answer a post too big to read: the CSRF check hit it before require_admin could run."""
+    return require_admin() or _too_large(error)
+
+
+@requires(WRITE_DRAFTS)
+def _too_large(_error: Exception) -> ResponseReturnValue:
+    """Show the page again, empty (the post was not read), saying the article is too long."""
+    form = {"slug": "", "title": "", "article": "", "outline": "", "markdown": False}
+    problem = PageProblem(TOO_LARGE, "article-text", ARTICLE_LABEL)
+    return _render(413, form, [], {"problems": [problem], "summary": NOT_READ})
+
+
+def _article_problem(article: str) -> str:
+    """Return what is wrong with the pasted ARTICLE's length, or ""."""
+    if not article.strip():
+        return "plak eerst de tekst van het artikel in dit vak"
+    if len(article) > ARTICLE_MAX:
+        return (
+            f"het artikel is {_number(len(article))} tekens; dat is te lang (hoogstens "
+            f"{_number(ARTICLE_MAX)}). Maak er twee cursussen van, of kort het in"
+        )
+    return ""
+
+
+def _number(count: int) -> str:
+    """Return COUNT as Dutch writes it: 200.000."""
+    return f"{count:,}".replace(",", ".")
+
+
 @bp.post("/new")
 @requires(WRITE_DRAFTS)
 def split_or_save() -> ResponseReturnValue:
@@ -114,10 +172,13 @@ def split_or_save() -> ResponseReturnValue:
     action = request.form.get("action", "split")
     article = request.form.get("article", "")
     markdown = request.form.get("format") == "markdown"
-    if len(article) > ARTICLE_MAX or not article.strip():
-        return _page(400, error="Plak de tekst van het artikel (hoogstens 200.000 tekens).")
+    if problem := _article_problem(article):
+        return _page(400, problems=[PageProblem(problem, "article-text", ARTICLE_LABEL)])
     if action == "suggest":
         suggested = suggest_marks(article, markdown=markdown)
+        if not suggested:
+            found = PageProblem(NO_HEADINGS[markdown], "article-text", ARTICLE_LABEL)
+            return _page(400, problems=[found], summary=NO_OUTLINE, marks=[])
         subjects = {day: {"subject": heading[:70]} for heading, day in suggested}
         return _page(marks=suggested, day_fields=subjects)
     outline = request.form.get("outline", "")[:OUTLINE_MAX]
@@ -127,21 +188,23 @@ def split_or_save() -> ResponseReturnValue:
         outline = outline_from_marks(marks, _day_fields(days))
     slug, title = request.form.get("slug", "").strip(), request.form.get("title", "").strip()
     if not SLUG.fullmatch(slug):
-        return _page(
-            400, error="Kies een korte naam voor de cursus: kleine letters, cijfers en streepjes."
-        )
+        return _page(400, problems=[PageProblem(BAD_SLUG, "article-slug", SLUG_LABEL)])
     nurture = runtime()
     try:
         settings = _base_settings(nurture, title or slug)
         content, report = split_pasted(article, outline, markdown=markdown, settings=settings)
-    except (SplitError, CourseError) as exc:
-        problems = exc.problems if isinstance(exc, SplitError) else [str(exc)]
-        return _page(400, problems=problems, **_outline(outline, marks))
+    except SplitError as exc:
+        placed = place_split_problems(exc.found, marks or [])
+        return _page(400, problems=placed, summary=NOT_SPLIT, **_outline(outline, marks))
+    except CourseError as exc:
+        failed = [PageProblem(str(exc))]
+        return _page(400, problems=failed, summary=NOT_SPLIT, **_outline(outline, marks))
     if action != "save" or not report.complete:
         return _page(report=report, lessons=content["lessons"], **_outline(outline, marks))
     with nurture.session() as session:
         if has_course(session, slug):
-            return _page(409, error=f"Er is al een cursus {slug}; kies een andere naam.")
+            taken = f"er is al een cursus {slug}; kies een andere korte naam"
+            return _page(409, problems=[PageProblem(taken, "article-slug", SLUG_LABEL)])
         save_draft(session, slug, content, author=author(), now=nurture.now())
     flash(
         f"Concept van de cursus {title or slug} opgeslagen ({len(content['lessons'])} lessen). "

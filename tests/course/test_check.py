@@ -11,7 +11,7 @@ import pytest
 from emails_support import mail_env, renderer
 from helpers import run_cli
 
-from cli.common import course_problems
+from cli.common import course_problems, refuse_broken_course
 from config import Settings
 from course.check import check_folder
 from course.loader import CONTENT_DIR
@@ -239,17 +239,24 @@ def test_html_over_gmail_clip_size(folder, check):
     assert "102 KB" in message
 
 
-def test_check_course_unknown_slug(mail_env: Settings, make_runtime):
+def test_check_course_unknown_slug(mail_env: Settings, make_runtime, capsys):
     problems = course_problems(make_runtime(mail_env), "bestaat-niet")
     assert len(problems) == 1
     assert "deze cursus bestaat niet" in problems[0]
+    # `nurture web`, `worker` and `run` refuse to start with that problem, in one Dutch line.
+    with pytest.raises(SystemExit) as refused:
+        refuse_broken_course(make_runtime(mail_env), "bestaat-niet")
+    assert refused.value.code == 2
+    assert capsys.readouterr().err == (
+        f"nurture: de cursus haalt de controle niet: {problems[0]} (zie `nurture course check`)\n"
+    )
 
 
 @pytest.mark.usefixtures("mail_env")
 def test_cli_check_ok_exit_zero():
     result = run_cli("course", "check", SLUG)
     assert result.exit_code == 0, result.output
-    assert "OK" in result.output
+    assert f"OK: geen problemen in {SLUG}." in result.output
 
 
 @pytest.mark.usefixtures("mail_env")
@@ -258,7 +265,7 @@ def test_cli_check_problem_exit_one(folder):
     result = run_cli("course", "check", str(folder))
     assert result.exit_code == 1
     assert "01-factoren.md:" in result.stdout
-    assert "1 problem(s)" in result.stderr
+    assert f"1 probleem in {folder}" in result.stderr
 
 
 @pytest.mark.usefixtures("mail_env")

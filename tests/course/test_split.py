@@ -1,4 +1,5 @@
-"""`nurture course split`: text that lands in no lesson or two is refused; Markdown works too."""
+"""`nurture course split`: text that lands in no lesson or two is refused, each reason in Dutch
+at its file and line; Markdown works too."""
 
 from __future__ import annotations
 
@@ -90,27 +91,42 @@ def test_written_lessons_load(tmp_path):
 
 
 def test_text_before_first_heading_lands_in_no_lesson(tmp_path):
-    problems = problems_of(*write(tmp_path, "Voorwoord zonder kop.\n" + ARTICLE))
-    assert any("a.txt:1:" in problem and "lands in no lesson" in problem for problem in problems)
+    problems = problems_of(*write(tmp_path, "Voorwoord zonder kop.\nNog een regel.\n" + ARTICLE))
+    # One problem for the whole stretch, not one per paragraph.
+    assert problems == [
+        f'{tmp_path / "a.txt"}:1: de tekst vanaf "Voorwoord zonder kop." (tot en met regel 2) '
+        "komt in geen enkele les: hij staat vóór de eerste kop die in de indeling een dag "
+        "heeft. Geef deze tekst een kop met een dag, of haal hem weg uit het artikel"
+    ]
 
 
 def test_day_without_lesson_lands_in_no_lesson(tmp_path):
     outline = OUTLINE.replace('heading = "Vervolg"\nday = 2', 'heading = "Vervolg"\nday = 3')
     problems = problems_of(*write(tmp_path, outline=outline))
-    assert any(
-        "a.txt:3:" in problem and "no [[lesson]] for day 3" in problem for problem in problems
-    )
+    # Once for the day (not again for the sub-heading "Punt A"), at the outline's heading.
+    [problem] = [problem for problem in problems if "dag 3" in problem]
+    assert problem.startswith(f"{tmp_path / 'outline.toml'}:20: ")
+    assert 'de kop "Vervolg" gaat naar dag 3, maar de indeling heeft geen [[lesson]]' in problem
+    assert "vanaf regel 3 van het artikel" in problem
 
 
 def test_heading_listed_twice_would_land_in_two(tmp_path):
     outline = OUTLINE.replace('subheadings = ["Punt A"]', 'subheadings = ["Punt A", "Waarom?"]')
     problems = problems_of(*write(tmp_path, outline=outline))
-    assert any('"Waarom?" is listed 2 times' in problem for problem in problems)
+    assert problems == [
+        f'{tmp_path / "outline.toml"}:29: "Waarom?" staat 2 keer in de indeling; de tekst '
+        "eronder zou in meer dan één les komen. Noem elke kop één keer, bij de dag waar zijn "
+        "tekst heen moet"
+    ]
 
 
 def test_heading_missing_from_article(tmp_path):
     problems = problems_of(*write(tmp_path, ARTICLE.replace("Punt A\n", "")))
-    assert any('"Punt A" is not a line of a.txt' in problem for problem in problems)
+    assert problems == [
+        f'{tmp_path / "outline.toml"}:22: de tussenkop "Punt A" staat niet als eigen regel '
+        'onder de kop "Vervolg" in het artikel (a.txt); neem hem precies zo over uit het '
+        "artikel (let op hoofdletters en leestekens), of haal hem uit de indeling"
+    ]
 
 
 @pytest.mark.usefixtures("mail_env")
@@ -119,28 +135,81 @@ def test_cli_reports_to_stderr_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     result = run_cli("course", "split", str(article), "--outline", str(outline), "--out", str(out))
     assert result.exit_code == 1
-    assert "lands in no lesson" in result.stderr
+    assert 'a.txt:1: de tekst vanaf "Los." komt in geen enkele les' in result.stderr
+    assert "nurture: 1 probleem; er zijn geen lesbestanden geschreven" in result.stderr
     assert not out.exists()
 
 
 @pytest.mark.parametrize(
-    ("change", "expected"),
+    ("change", "replacement", "expected"),
     [
-        ('subject = "Eerste les"', "missing subject"),
-        ('file = "01-een.md"\n', "unknown key colour"),
-        ('file = "01-een.md"', "plain NAME.md"),
-        ("day = 1\nfile", "must be int"),
+        (
+            'subject = "Eerste les"\n',
+            "",
+            "2: in de 1e [[lesson]] ontbreekt het onderwerp (subject)",
+        ),
+        ('subject = "Eerste les"', 'subject = " "', "5: het onderwerp (subject) is leeg; vul"),
+        (
+            'file = "01-een.md"\n',
+            'file = "01-een.md"\ncolour = "blauw"\n',
+            "5: onbekend veld colour in de 1e [[lesson]] (toegestaan: day, file, subject,",
+        ),
+        ('file = "01-een.md"', 'file = "../01-een.md"', "4: de bestandsnaam (file) in de 1e"),
+        ("day = 1\nfile", 'day = "een"\nfile', "3: de dag (day) in de 1e [[lesson]] moet een heel"),
+        ("day = 1\nfile", "day = 0\nfile", "3: de dag (day) in de 1e [[lesson]] moet een heel"),
+        (
+            "day = 2\nfile",
+            "day = 1\nfile",
+            "9: dag 1 komt twee keer voor (ook in de [[lesson]] op",
+        ),
+        ("[[lesson]]\nday = 2", "[[lesson]\nday = 2", "9: de indeling is niet te lezen ("),
+        ('"Waarom?" = 1', '"Waarom?" = "een"', "24: de tussenkoppen in de 3e [[section]] moeten"),
     ],
 )
-def test_bad_outline_names_the_outline(tmp_path, change, expected):
-    replacement = {
-        "missing subject": "",
-        "unknown key colour": 'file = "01-een.md"\ncolour = "blauw"\n',
-        "plain NAME.md": 'file = "../01-een.md"',
-        "must be int": 'day = "een"\nfile',
-    }[expected]
+def test_bad_outline_names_the_outline_and_line(tmp_path, change, replacement, expected):
     problems = problems_of(*write(tmp_path, outline=OUTLINE.replace(change, replacement, 1)))
-    assert any("outline.toml" in problem and expected in problem for problem in problems)
+    assert any(
+        problem.startswith(f"{tmp_path / 'outline.toml'}:{expected}") for problem in problems
+    ), problems
+
+
+def test_an_empty_outline_says_what_it_needs(tmp_path):
+    problems = problems_of(*write(tmp_path, outline="# nog niets\n"))
+    assert [problem.split(": ", 1)[1].split(":")[0] for problem in problems] == [
+        "de indeling heeft geen lessen",
+        "de indeling noemt geen koppen",
+    ]
+
+
+def test_a_day_without_text_names_its_lesson(tmp_path):
+    extra = '\n[[lesson]]\nday = 3\nfile = "03-drie.md"\nsubject = "Drie"\npreheader = "p"\n'
+    problems = problems_of(*write(tmp_path, outline=OUTLINE + extra))
+    assert problems == [
+        f"{tmp_path / 'outline.toml'}:31: dag 3 krijgt geen tekst uit het artikel: geen kop in "
+        "de indeling gaat naar dag 3. Geef een kop dag 3, of haal de les voor dag 3 ([[lesson]]) "
+        "weg"
+    ]
+
+
+@pytest.mark.usefixtures("mail_env")
+def test_an_article_that_is_not_utf8_is_refused_in_dutch(tmp_path):
+    article, outline = write(tmp_path)
+    article.write_bytes(b"Titel\nEerste alinea.\n\xe9\xe9n\n")
+    result = run_cli("course", "split", str(article), "--outline", str(outline))
+    assert result.exit_code == 1
+    assert (
+        f"{article}:3: het bestand is niet als UTF-8 opgeslagen (byte 21); sla het op als UTF-8"
+        in result.stderr
+    )
+
+
+@pytest.mark.usefixtures("mail_env")
+def test_a_lesson_file_the_outline_did_not_make_is_pointed_out(tmp_path):
+    article, outline = write(tmp_path)
+    (tmp_path / "00-oud.md").write_text("---\nday: 9\n---\n", encoding="utf-8")
+    result = run_cli("course", "split", str(article), "--outline", str(outline))
+    assert result.exit_code == 0, result.output
+    assert f"{tmp_path / '00-oud.md'}: dit bestand komt niet uit deze indeling" in result.stderr
 
 
 def test_markdown_article(tmp_path):
@@ -169,4 +238,8 @@ def test_plain_text_stays_plain_when_rendered(tmp_path):
 
 def test_repeated_section_heading_is_ambiguous(tmp_path):
     problems = problems_of(*write(tmp_path, ARTICLE + "Vervolg\nNog meer.\n"))
-    assert any("a.txt:11:" in problem and "appears again" in problem for problem in problems)
+    assert problems == [
+        f'{tmp_path / "a.txt"}:11: de kop "Vervolg" staat ook al op regel 3; de indeling kan '
+        "die twee niet uit elkaar houden. Maak de koppen in het artikel verschillend, "
+        'bijvoorbeeld "Vervolg (2)"'
+    ]

@@ -56,7 +56,7 @@ def test_the_shipped_article_becomes_the_shipped_course_as_a_draft(
     listing = owner.get("/admin/courses", headers=BROWSER).get_data(as_text=True)
     assert 'id="course-rug-twee"' in listing and "concept" in listing
     again = post_form(owner, NEW, NEW, data | {"action": "save"})
-    assert again.status_code == 409 and "Er is al een cursus rug-twee" in again.get_data(True)
+    assert again.status_code == 409 and "er is al een cursus rug-twee" in again.get_data(True)
 
 
 def test_mark_the_days_in_the_page_then_split_and_save(owner: Any, runtime: Runtime) -> None:
@@ -94,12 +94,12 @@ def test_an_outline_as_text_that_misses_a_day_is_refused(owner: Any) -> None:
     outline = '[[lesson]]\nday = 1\nfile = "01-a.md"\nsubject = "Een"\npreheader = "p"\n'
     refused = post_form(owner, NEW, NEW, form(SHORT, outline + sections, "split-text", slug="k"))
     assert refused.status_code == 400
-    assert "the outline has no [[lesson]] for day 2" in refused.get_data(as_text=True)
+    assert "de indeling heeft geen [[lesson]] voor dag 2" in refused.get_data(as_text=True)
 
 
 def test_a_bad_name_or_empty_article_is_refused_in_dutch(owner: Any) -> None:
     empty = post_form(owner, NEW, NEW, form("  ", slug="ok"))
-    assert empty.status_code == 400 and "Plak de tekst" in empty.get_data(as_text=True)
+    assert empty.status_code == 400 and "plak eerst de tekst" in empty.get_data(as_text=True)
     bad = post_form(owner, NEW, NEW, form(SHORT, "x", slug="../etc"))
     assert bad.status_code == 400 and "kleine letters" in bad.get_data(as_text=True)
 

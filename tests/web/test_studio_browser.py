@@ -2,7 +2,8 @@
 the preview change; type an http:// link and see the check block publishing; publish; a
 subscriber due for day 3 gets the new text from a running worker (no restart); revert.
 Also: no CSP error with EasyMDE, and screenshots at desktop and phone widths; a problem of the
-whole course on top of the editor, linking to the settings field it is shown next to."""
+whole course on top of the editor, linking to the settings field it is shown next to; an
+article split problem under the heading it is about."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ NEW_SENTENCE = " Deze zin schreef de praktijk in de studio."
 BAD_LINK = " Zie http://praktijk.nl/meer."
 # The desktop shots docs/studio.md shows.
 FOR_DOCS = {"courses", "lesson", "lesson-check", "course-problems", "settings-problem", "versions"}
-FOR_DOCS |= {"article-split"}
+FOR_DOCS |= {"article-split", "article-problem"}
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = pytest.mark.browser
@@ -205,6 +206,38 @@ def test_a_new_course_from_a_pasted_article_in_chromium(
                 "main"
             )
             assert errors == [], errors
+
+
+def test_an_article_split_problem_stands_under_its_heading(
+    server: str, runtime: Runtime, chromium: Any
+) -> None:
+    publish_real_details(runtime)
+    article = "Inleiding\n\nEerst dit.\n\nRugpijn\n\nDe eerste zin.\n\nTraining\n\nKracht.\n"
+    for size in ("desktop", "phone"):
+        with closing(_context(chromium, size)) as context:
+            page = context.new_page()
+            errors = _csp_watch(page)
+            page.goto(f"{server}/admin/courses/new")
+            page.fill("#article-slug", f"fout-{size}")
+            page.fill("#article-text", article)
+            with page.expect_navigation():
+                page.click("button[value=suggest]")
+            page.fill("#mark-day-0", "0")  # "Inleiding" starts no day: its text has none
+            page.fill("#mark-day-1", "1")
+            page.fill("#mark-day-2", "2")
+            page.fill("#preheader-1", "Waarom")
+            page.fill("#preheader-2", "Hoe")
+            with page.expect_navigation():
+                page.click("button[value=split]")
+            assert page.get_attribute("#mark-day-0", "aria-invalid") == "true"
+            assert "komt in geen enkele les" in page.inner_text("#problems-mark-day-0")
+            assert page.locator(".field-problems").count() == 1  # under that heading only
+            page.click('#split-problems a[href="#mark-day-0"]')
+            assert page.url.endswith("#mark-day-0")
+            assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+            _shot(page, f"article-problem-{size}.png")
+            # The refused split answers 400, which Chromium logs; anything else is a fault.
+            assert [error for error in errors if "status of 400" not in error] == [], errors
 
 
 def test_a_course_problem_is_on_top_of_the_editor_and_next_to_its_setting(
