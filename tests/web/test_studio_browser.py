@@ -29,8 +29,16 @@ NEW_SUBJECT = "Doortrainen met pijn: zo doe je het anders"
 NEW_SENTENCE = " Deze zin schreef de praktijk in de studio."
 BAD_LINK = " Zie http://praktijk.nl/meer."
 # The desktop shots docs/studio.md shows.
-FOR_DOCS = {"courses", "lesson", "lesson-check", "course-problems", "settings-problem", "versions"}
-FOR_DOCS |= {"article-split", "article-problem"}
+FOR_DOCS = {
+    "courses",
+    "lesson",
+    "lesson-check",
+    "course-problems",
+    "settings-problem",
+    "versions",
+    "article-split",
+    "article-problem",
+}
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = pytest.mark.browser
