@@ -79,25 +79,34 @@ def forget(email: str, yes: bool) -> None:
     click.echo(f"Forgotten: subscriber #{subscriber_id}'s personal data is erased.")
 
 
+COURSE_OPTION = click.option(
+    "--course", "course_slug", metavar="SLUG", help="the course (default: the newest one)"
+)
+
+
 @subscribers.command("pause")
 @click.argument("email")
-def pause(email: str) -> None:
+@COURSE_OPTION
+def pause(email: str, course_slug: str | None) -> None:
     """Pause EMAIL's course: no lessons until `resume`."""
     from subscribers.service import pause as pause_course
 
-    enrollment = _run(lambda runtime, session: pause_course(runtime, session, email))
-    click.echo(f"Paused {email} before day {enrollment.next_day}.")
+    enrollment = _run(lambda runtime, session: pause_course(runtime, session, email, course_slug))
+    click.echo(f"Paused {email} in {enrollment.course_slug} before day {enrollment.next_day}.")
 
 
 @subscribers.command("resume")
 @click.argument("email")
-def resume(email: str) -> None:
+@COURSE_OPTION
+def resume(email: str, course_slug: str | None) -> None:
     """Resume EMAIL's paused course at the day it stopped."""
     from subscribers.service import resume as resume_course
 
-    enrollment = _run(lambda runtime, session: resume_course(runtime, session, email))
+    enrollment = _run(lambda runtime, session: resume_course(runtime, session, email, course_slug))
     due = enrollment.next_due_at.isoformat() if enrollment.next_due_at else "now"
-    click.echo(f"Resumed {email}: day {enrollment.next_day} is due at {due}.")
+    click.echo(
+        f"Resumed {email} in {enrollment.course_slug}: day {enrollment.next_day} is due at {due}."
+    )
 
 
 @click.group()

@@ -138,14 +138,16 @@ def enroll(
     return enrollment
 
 
-def latest_enrollment(session: Session, subscriber_id: int, status: str) -> Enrollment | None:
-    """Return SUBSCRIBER_ID's newest enrollment in STATUS, locked for the change to come."""
-    return session.scalars(
-        select(Enrollment)
-        .where(Enrollment.subscriber_id == subscriber_id, Enrollment.status == status)
-        .order_by(Enrollment.id.desc())
-        .with_for_update()
-    ).first()
+def latest_enrollment(
+    session: Session, subscriber_id: int, status: str, course_slug: str | None = None
+) -> Enrollment | None:
+    """Return SUBSCRIBER_ID's newest enrollment in STATUS (of COURSE_SLUG), locked for a change."""
+    query = select(Enrollment).where(
+        Enrollment.subscriber_id == subscriber_id, Enrollment.status == status
+    )
+    if course_slug is not None:
+        query = query.where(Enrollment.course_slug == course_slug)
+    return session.scalars(query.order_by(Enrollment.id.desc()).with_for_update()).first()
 
 
 def pause(enrollment: Enrollment, now: datetime, until: datetime | None = None) -> bool:

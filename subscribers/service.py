@@ -178,29 +178,42 @@ def find_by_email(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def pause(runtime: Runtime, session: Session, email: str) -> Enrollment:
-    """Pause the active enrollment of EMAIL: no lesson is due until resumed."""
+def pause(
+    runtime: Runtime, session: Session, email: str, course_slug: str | None = None
+) -> Enrollment:
+    """Pause EMAIL's active enrollment (of COURSE_SLUG, else the newest) until resumed."""
     subscriber = find_by_email(session, email)
-    enrollment = enrollments.latest_enrollment(session, subscriber.id, EnrollmentStatus.ACTIVE)
+    active = EnrollmentStatus.ACTIVE
+    enrollment = enrollments.latest_enrollment(session, subscriber.id, active, course_slug)
     if enrollment is None:
-        raise SubscriberError(f"{subscriber.email} has no active course to pause")
+        raise SubscriberError(f"{subscriber.email} has no active course to pause{_in(course_slug)}")
     enrollments.pause(enrollment, runtime.now())
     kind = PreferenceEventKind.PAUSE
     record_preference(session, subscriber.id, enrollment.course_slug, kind, CLI, runtime.now())
     return enrollment
 
 
-def resume(runtime: Runtime, session: Session, email: str) -> Enrollment:
-    """Resume the paused enrollment of EMAIL at the day it stopped."""
+def resume(
+    runtime: Runtime, session: Session, email: str, course_slug: str | None = None
+) -> Enrollment:
+    """Resume EMAIL's paused enrollment (of COURSE_SLUG, else the newest) where it stopped."""
     subscriber = find_by_email(session, email)
     if subscriber.status != SubscriberStatus.CONFIRMED:
         raise SubscriberError(f"{subscriber.email} is {subscriber.status}; nothing to resume")
-    enrollment = enrollments.latest_enrollment(session, subscriber.id, EnrollmentStatus.PAUSED)
+    paused = EnrollmentStatus.PAUSED
+    enrollment = enrollments.latest_enrollment(session, subscriber.id, paused, course_slug)
     if enrollment is None:
-        raise SubscriberError(f"{subscriber.email} has no paused course to resume")
+        raise SubscriberError(
+            f"{subscriber.email} has no paused course to resume{_in(course_slug)}"
+        )
     # The version it runs on: one a publish left on an older version keeps that one's cadence.
     course = runtime.courses.get_version(enrollment.course_slug, enrollment.course_version)
     enrollments.resume(enrollment, course, subscriber, runtime.now(), runtime.settings)
     kind = PreferenceEventKind.RESUME
     record_preference(session, subscriber.id, enrollment.course_slug, kind, CLI, runtime.now())
     return enrollment
+
+
+def _in(course_slug: str | None) -> str:
+    """Return " in course SLUG" for a message about one course, else nothing."""
+    return f" in course {course_slug}" if course_slug else ""

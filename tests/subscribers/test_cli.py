@@ -199,3 +199,32 @@ def test_unknown_or_invalid_email_is_a_one_line_error(runner: Any, command: str)
     result = runner("subscribers", command, "geen adres", input="y\n")
     assert result.exit_code == 2
     assert "not a valid email address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_pause_and_resume_act_on_the_course_named(confirmed: int, runtime: Runtime) -> None:
+    first = "rugpijn-en-training"
+    with runtime.session() as session:
+        # A newer course of the same reader, running: without --course it is the one paused.
+        session.add(
+            Enrollment(
+                subscriber_id=confirmed,
+                course_slug="tweede-cursus",
+                status=EnrollmentStatus.ACTIVE,
+                next_day=1,
+                next_due_at=T0,
+                started_at=T0,
+            )
+        )
+    code, out, _ = invoke(runtime, "subscribers", "pause", ADDRESS, "--course", first)
+    assert code == 0 and f"in {first} before day" in out
+
+    def statuses() -> dict[str, str]:
+        with runtime.session() as session:
+            return {e.course_slug: e.status for e in session.scalars(select(Enrollment))}
+
+    assert statuses() == {first: EnrollmentStatus.PAUSED, "tweede-cursus": EnrollmentStatus.ACTIVE}
+    code, _, err = invoke(runtime, "subscribers", "pause", ADDRESS, "--course", first)
+    assert code != 0 and f"no active course to pause in course {first}" in err
+    code, out, _ = invoke(runtime, "subscribers", "resume", ADDRESS, "--course", first)
+    assert code == 0 and f"Resumed {ADDRESS} in {first}" in out
+    assert statuses() == {first: EnrollmentStatus.ACTIVE, "tweede-cursus": EnrollmentStatus.ACTIVE}
