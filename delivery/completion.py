@@ -80,12 +80,17 @@ def record_completed(
     )
 
 
-def skip_waiting_closings(executor: Executor, subscriber_id: int) -> int:
-    """Skip SUBSCRIBER_ID's queued closing emails (they start another run); return how many."""
+def skip_waiting_closings(executor: Executor, subscriber_id: int, course_slug: str) -> int:
+    """Skip SUBSCRIBER_ID's queued closing email of COURSE_SLUG (a new run of it); how many.
+
+    Another course's closing email still goes: it thanks them for that course, and asks
+    whether that one was useful.
+    """
     statement = (
         update(deliveries_table)
         .where(
             deliveries_table.c.subscriber_id == subscriber_id,
+            deliveries_table.c.course_slug == course_slug,
             deliveries_table.c.kind == DeliveryKind.CLOSING,
             deliveries_table.c.state == DeliveryState.QUEUED,
         )

@@ -122,9 +122,10 @@ def enroll(
 ) -> Enrollment:
     """Start COURSE for SUBSCRIBER: day 1 becomes due at once or at the next send time.
 
-    A closing email still waiting from an earlier run is skipped: it would land mid-course.
+    A closing email still waiting from an earlier run of COURSE is skipped: it would land
+    mid-course.
     """
-    skip_waiting_closings(session, subscriber.id)
+    skip_waiting_closings(session, subscriber.id, course.slug)
     cadence = cadence_for(settings, course, subscriber.timezone, subscriber.send_time)
     enrollment = Enrollment(
         subscriber_id=subscriber.id,

@@ -21,10 +21,18 @@ text = "{CLOSING_TEXT}"
 """
 
 
-def content_with_closing(root: Path, after_days: int = 3) -> Path:
-    """Copy the shipped course under ROOT with [closing] after AFTER_DAYS; return ROOT."""
+SECOND = "tweede-cursus"  # a copy of the shipped course under another name, without closing
+
+
+def content_with_closing(root: Path, after_days: int = 3, *, second: bool = False) -> Path:
+    """Copy the shipped course under ROOT with [closing] after AFTER_DAYS; return ROOT.
+
+    SECOND: a second course (SECOND) stands beside it, as a clinic with two courses has.
+    """
     folder = root / COURSE
     shutil.copytree(CONTENT_DIR / COURSE, folder)
     with (folder / "course.toml").open("a", encoding="utf-8") as toml:
         toml.write(CLOSING_TOML.format(after_days=after_days))
+    if second:
+        shutil.copytree(CONTENT_DIR / COURSE, root / SECOND)
     return root

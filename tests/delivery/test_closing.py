@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from closing_support import content_with_closing
+from closing_support import SECOND, content_with_closing
 from feedback_support import BROWSER_UA, admin_headers, links_in, row_cells, visit
 from helpers import wait_until
 from lessons import emails_in, enroll, enrollment_of
@@ -173,6 +173,27 @@ def test_starting_another_run_skips_the_waiting_closing_email(
     assert closing.state == DeliveryState.SKIPPED
     assert "another course run" in (closing.last_error or "")
     assert fake_sendgrid.counts[("opnieuw0@example.org", "rugpijn-en-training", "closing")] == 0
+
+
+def test_starting_a_different_course_keeps_the_first_ones_closing_email(
+    configure, make_runtime, fake_sendgrid, clock, tmp_path
+):
+    clock.set(START)
+    content = content_with_closing(tmp_path / "courses", second=True)
+    runtime = make_runtime(configure(content_dir=content))
+    [subscriber_id] = enroll(runtime, 1, START, prefix="tweede")
+    with thread_worker(runtime):
+        run_course(runtime, clock, fake_sendgrid)
+        with runtime.session() as session:
+            subscriber = session.get(Subscriber, subscriber_id)
+            start_again(session, subscriber, runtime.courses.get(SECOND), clock(), runtime.settings)
+        [closing] = closing_rows(runtime)
+        assert closing.state == DeliveryState.QUEUED
+        clock.set(closing.not_before)
+        dispatch_once(runtime)  # the closing email of the first course, and day 1 of the second
+        assert wait_until(lambda: emails_in(fake_sendgrid) == 7, 20)
+    assert closing_rows(runtime)[0].state == DeliveryState.SENT
+    assert fake_sendgrid.counts[("tweede0@example.org", "rugpijn-en-training", "closing")] == 1
 
 
 def test_the_closing_email_asks_whether_the_course_was_useful(
