@@ -42,33 +42,18 @@ def _row(obj: Any) -> dict[str, Any]:
 
 def export_subscriber(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     """Return everything stored about SUBSCRIBER as plain JSON-ready data."""
-    enrollments = session.scalars(
-        select(Enrollment).where(Enrollment.subscriber_id == subscriber.id).order_by(Enrollment.id)
-    ).all()
-    deliveries = session.scalars(
-        select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)
-    ).all()
-    events = session.scalars(
-        select(EmailEvent)
-        .where(EmailEvent.subscriber_id == subscriber.id)
-        .order_by(EmailEvent.occurred_at, EmailEvent.id)
-    ).all()
+
+    def rows_of(model: Any, *order: Any) -> Sequence[Any]:
+        query = select(model).where(model.subscriber_id == subscriber.id).order_by(*order)
+        return session.scalars(query).all()
+
+    enrollments = rows_of(Enrollment, Enrollment.id)
+    deliveries = rows_of(Delivery, Delivery.id)
+    events = rows_of(EmailEvent, EmailEvent.occurred_at, EmailEvent.id)
     # The consent history: each signup, confirmation, opt-out and suppression, in order.
-    consent = session.scalars(
-        select(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber.id)
-        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
-    ).all()
-    preferences = session.scalars(
-        select(PreferenceEvent)
-        .where(PreferenceEvent.subscriber_id == subscriber.id)
-        .order_by(PreferenceEvent.occurred_at, PreferenceEvent.id)
-    ).all()
-    rated = session.scalars(
-        select(LessonRating)
-        .where(LessonRating.subscriber_id == subscriber.id)
-        .order_by(LessonRating.course_slug, LessonRating.day)
-    ).all()
+    consent = rows_of(ConsentEvent, ConsentEvent.occurred_at, ConsentEvent.id)
+    preferences = rows_of(PreferenceEvent, PreferenceEvent.occurred_at, PreferenceEvent.id)
+    rated = rows_of(LessonRating, LessonRating.course_slug, LessonRating.day)
     return {
         "subscriber": _row(subscriber),
         "enrollments": [_row(row) for row in enrollments],
